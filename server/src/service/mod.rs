@@ -1,0 +1,7 @@
+//! The service layer: every use case of the product, called alike by the
+//! REST handlers, the CLI and (later) the scheduler. Handlers only translate
+//! HTTP to these calls; no domain rule lives in a handler or in the store.
+
+pub mod registers;
+pub mod session;
+pub mod users;

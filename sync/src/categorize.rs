@@ -1,0 +1,951 @@
+//! The six categories of the synchronization window, and the rules that put
+//! every record of both sides into exactly one row of exactly one category.
+//!
+//! The rules run on a hashed form of the state (`Input`: per record its
+//! matching key, `active`, and hashes of its normalized synced fields) so that
+//! the server, holding full records, and the browser, holding only the
+//! preview fingerprint and an import, run the very same code and get the same
+//! counts and row keys. `categorize(&State)` adds the details people read
+//! (numbers, names, conflicting fields, planned updates).
+//!
+//! The rules, in order:
+//! - a link whose key matches several records of a side cannot be followed:
+//!   a conflict row of its own, while those records stay lone rows under
+//!   New, flagged "Skipped (multiple matches)";
+//! - a stopped link, or a linked record marked "Don't synchronize":
+//!   Synchronization deactivated;
+//! - a link with a record gone from either side: Deleted, until unlinked;
+//! - a link whose sides differ in a field that changed differently on both
+//!   sides since the base (or with no base), or whose pending change did not
+//!   arrive as written: Synchronization conflicts; otherwise Synchronized, with
+//!   one-sided changes listed as planned updates of the other side;
+//! - a lone record: marked "Don't synchronize" → deactivated; inactive →
+//!   Inactive; otherwise New. Equal numbers are never linked automatically:
+//!   a lone record with an equal-key lone partner is New with a suggestion.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::normalize::{combine, normalize};
+use crate::schema::{Field, Record, Side};
+use crate::state::State;
+
+/// Hash of "no known value" in a base.
+pub const UNKNOWN: u64 = 0;
+
+/// Where an entry's record lives: a record of the side, or (their side only)
+/// a partner a pending change created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Source {
+    Record(u32),
+    Pending(u32),
+}
+
+/// One record, hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub active: bool,
+    /// `combine` of the synced fields' hashes.
+    pub row: u64,
+    /// Per synced field; the fingerprint leaves it out where the row hash is
+    /// enough to decide.
+    pub fields: Option<Vec<u64>>,
+    pub source: Source,
+    /// A pending change to this record did not arrive as written.
+    pub pending_conflict: bool,
+}
+
+/// One link, hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkEntry {
+    pub our_key: String,
+    pub their_key: String,
+    pub active: bool,
+    pub base_row: u64,
+    pub base_fields: Option<Vec<u64>>,
+}
+
+/// One pending change, hashed. `field` is the index among the synced fields
+/// (`None`: a field not synced, which never affects categories).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PendingEntry {
+    Create {
+        key: String,
+        active: bool,
+        fields: Vec<u64>,
+    },
+    Set {
+        key: String,
+        field: Option<u32>,
+        from: u64,
+        to: u64,
+    },
+}
+
+/// The hashed state the rules run on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Input {
+    pub ours: Vec<Entry>,
+    pub theirs: Vec<Entry>,
+    pub links: Vec<LinkEntry>,
+    pub deactivated_ours: BTreeSet<String>,
+    pub deactivated_theirs: BTreeSet<String>,
+    pub pending: Vec<PendingEntry>,
+    /// Filled by `overlay`: indices of pending changes their data shows
+    /// arrived.
+    pub arrived: Vec<u32>,
+}
+
+/// Lays the pending changes over their entries: a `Set` whose old value is
+/// still there replaces it, one whose new value is there has arrived, and
+/// any other value marks a conflict; a `Create` with no record yet adds a
+/// virtual record, one matching the record there has arrived, and a
+/// different record marks a conflict.
+pub fn overlay(input: &mut Input) {
+    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, e) in input.theirs.iter().enumerate() {
+        by_key.entry(e.key.clone()).or_default().push(i);
+    }
+    let mut arrived = Vec::new();
+    for (pi, p) in input.pending.iter().enumerate() {
+        match p {
+            PendingEntry::Set {
+                key,
+                field,
+                from,
+                to,
+            } => {
+                let Some(field) = field else {
+                    arrived.push(pi as u32);
+                    continue;
+                };
+                let Some([i]) = by_key.get(key).map(Vec::as_slice) else {
+                    // Gone, or ambiguous: the link's own row says so.
+                    continue;
+                };
+                let e = &mut input.theirs[*i];
+                let Some(fields) = e.fields.as_mut() else {
+                    continue;
+                };
+                let Some(slot) = fields.get_mut(*field as usize) else {
+                    continue;
+                };
+                if *slot == *to {
+                    arrived.push(pi as u32);
+                } else if *slot == *from {
+                    *slot = *to;
+                    e.row = combine(fields.iter().copied());
+                } else {
+                    e.pending_conflict = true;
+                }
+            }
+            PendingEntry::Create {
+                key,
+                active,
+                fields,
+            } => match by_key.get(key).map(Vec::as_slice) {
+                None | Some([]) => {
+                    by_key.insert(key.clone(), vec![input.theirs.len()]);
+                    input.theirs.push(Entry {
+                        key: key.clone(),
+                        active: *active,
+                        row: combine(fields.iter().copied()),
+                        fields: Some(fields.clone()),
+                        source: Source::Pending(pi as u32),
+                        pending_conflict: false,
+                    });
+                }
+                Some([i]) => {
+                    let e = &mut input.theirs[*i];
+                    if e.row == combine(fields.iter().copied()) && e.active == *active {
+                        arrived.push(pi as u32);
+                    } else {
+                        e.pending_conflict = true;
+                    }
+                }
+                Some(_) => {}
+            },
+        }
+    }
+    input.arrived = arrived;
+}
+
+/// The six categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Conflicts,
+    New,
+    Deleted,
+    Deactivated,
+    Synchronized,
+    Inactive,
+}
+
+impl Category {
+    pub const ALL: [Category; 6] = [
+        Category::Conflicts,
+        Category::New,
+        Category::Deleted,
+        Category::Deactivated,
+        Category::Synchronized,
+        Category::Inactive,
+    ];
+
+    /// The heading people see.
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Conflicts => "Synchronization conflicts",
+            Category::New => "New",
+            Category::Deleted => "Deleted",
+            Category::Deactivated => "Synchronization deactivated",
+            Category::Synchronized => "Synchronized",
+            Category::Inactive => "Inactive",
+        }
+    }
+}
+
+/// Why a row is where it is, when the category alone does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// A side changed a field differently, or a fresh pair differs.
+    FieldConflict,
+    /// The link's key matches several records on a side.
+    MultipleMatches,
+    /// The record is already in an earlier link's row.
+    AlreadyLinked,
+    /// A pending change to their side arrived as something else.
+    PendingMismatch,
+    /// The link was stopped.
+    Stopped,
+    /// A record is marked "Don't synchronize".
+    DontSynchronize,
+    /// Our record of the link is gone.
+    MissingOurs,
+    /// Their record of the link is gone.
+    MissingTheirs,
+    /// Both records of the link are gone.
+    MissingBoth,
+}
+
+/// A row as the rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreRow {
+    pub category: Category,
+    /// Stable identity of the row: `link:<our key>:<their key>`,
+    /// `ours:<key>` or `theirs:<key>`, with `#n` for the n-th repeat of a key.
+    pub key: String,
+    /// Indices into `Input::ours` / `Input::theirs`.
+    pub ours: Option<u32>,
+    pub theirs: Option<u32>,
+    pub link: Option<u32>,
+    pub reason: Option<Reason>,
+    /// The key is on several records of this side: never matched.
+    pub skipped_multiple: bool,
+    /// A lone record of the other side has the same key.
+    pub equal_number_partner: bool,
+}
+
+enum Pair {
+    Same,
+    OneSided,
+    Conflict,
+}
+
+fn compare(o: &Entry, t: &Entry, link: &LinkEntry) -> Pair {
+    if o.row == t.row {
+        return Pair::Same;
+    }
+    if o.row == link.base_row || t.row == link.base_row {
+        return Pair::OneSided;
+    }
+    match (&o.fields, &t.fields, &link.base_fields) {
+        (Some(of), Some(tf), Some(bf)) => {
+            let conflict = of
+                .iter()
+                .zip(tf)
+                .zip(bf)
+                .any(|((o, t), b)| o != t && (*b == UNKNOWN || (o != b && t != b)));
+            if conflict {
+                Pair::Conflict
+            } else {
+                Pair::OneSided
+            }
+        }
+        // Not enough detail to tell: safer to ask a person.
+        _ => Pair::Conflict,
+    }
+}
+
+fn index(entries: &[Entry]) -> HashMap<&str, Vec<u32>> {
+    let mut m: HashMap<&str, Vec<u32>> = HashMap::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        m.entry(e.key.as_str()).or_default().push(i as u32);
+    }
+    m
+}
+
+/// Runs the rules. Rows come sorted by category, then key.
+pub fn categorize_input(input: &Input) -> Vec<CoreRow> {
+    let ours_by_key = index(&input.ours);
+    let theirs_by_key = index(&input.theirs);
+    let mut our_claimed = vec![false; input.ours.len()];
+    let mut their_claimed = vec![false; input.theirs.len()];
+    let mut rows: Vec<CoreRow> = Vec::with_capacity(input.ours.len() + input.theirs.len());
+    let mut link_keys: HashMap<String, u32> = HashMap::new();
+
+    for (li, l) in input.links.iter().enumerate() {
+        let base_key = format!("link:{}:{}", l.our_key, l.their_key);
+        let n = link_keys.entry(base_key.clone()).or_insert(0);
+        *n += 1;
+        let key = if *n == 1 {
+            base_key
+        } else {
+            format!("{base_key}#{n}")
+        };
+        let mut row = CoreRow {
+            category: Category::Conflicts,
+            key,
+            ours: None,
+            theirs: None,
+            link: Some(li as u32),
+            reason: None,
+            skipped_multiple: false,
+            equal_number_partner: false,
+        };
+        let os = ours_by_key
+            .get(l.our_key.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let ts = theirs_by_key
+            .get(l.their_key.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        if os.len() > 1 || ts.len() > 1 {
+            row.reason = Some(Reason::MultipleMatches);
+            rows.push(row);
+            continue;
+        }
+        let o = os.first().copied();
+        let t = ts.first().copied();
+        if o.is_some_and(|i| our_claimed[i as usize])
+            || t.is_some_and(|i| their_claimed[i as usize])
+        {
+            row.reason = Some(Reason::AlreadyLinked);
+            rows.push(row);
+            continue;
+        }
+        if let Some(i) = o {
+            our_claimed[i as usize] = true;
+        }
+        if let Some(i) = t {
+            their_claimed[i as usize] = true;
+        }
+        row.ours = o;
+        row.theirs = t;
+        let marked = input.deactivated_ours.contains(&l.our_key)
+            || input.deactivated_theirs.contains(&l.their_key);
+        let (category, reason) = if !l.active {
+            (Category::Deactivated, Some(Reason::Stopped))
+        } else {
+            match (o, t) {
+                (None, None) => (Category::Deleted, Some(Reason::MissingBoth)),
+                (None, Some(_)) => (Category::Deleted, Some(Reason::MissingOurs)),
+                (Some(_), None) => (Category::Deleted, Some(Reason::MissingTheirs)),
+                (Some(oi), Some(ti)) => {
+                    let oe = &input.ours[oi as usize];
+                    let te = &input.theirs[ti as usize];
+                    if marked {
+                        (Category::Deactivated, Some(Reason::DontSynchronize))
+                    } else if te.pending_conflict {
+                        (Category::Conflicts, Some(Reason::PendingMismatch))
+                    } else {
+                        match compare(oe, te, l) {
+                            Pair::Conflict => (Category::Conflicts, Some(Reason::FieldConflict)),
+                            Pair::Same | Pair::OneSided => (Category::Synchronized, None),
+                        }
+                    }
+                }
+            }
+        };
+        row.category = category;
+        row.reason = reason;
+        rows.push(row);
+    }
+
+    lone_rows(
+        Side::Ours,
+        &input.ours,
+        &our_claimed,
+        &ours_by_key,
+        &theirs_by_key,
+        &their_claimed,
+        &input.deactivated_ours,
+        &mut rows,
+    );
+    lone_rows(
+        Side::Theirs,
+        &input.theirs,
+        &their_claimed,
+        &theirs_by_key,
+        &ours_by_key,
+        &our_claimed,
+        &input.deactivated_theirs,
+        &mut rows,
+    );
+    rows.sort_by(|a, b| (a.category, &a.key).cmp(&(b.category, &b.key)));
+    rows
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lone_rows(
+    side: Side,
+    entries: &[Entry],
+    claimed: &[bool],
+    own_index: &HashMap<&str, Vec<u32>>,
+    other_index: &HashMap<&str, Vec<u32>>,
+    other_claimed: &[bool],
+    deactivated: &BTreeSet<String>,
+    rows: &mut Vec<CoreRow>,
+) {
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        // The n-th record with a key keeps its number even when an earlier
+        // one is linked, so row keys do not shift when links change.
+        let n = seen.entry(e.key.as_str()).or_insert(0);
+        *n += 1;
+        if claimed[i] {
+            continue;
+        }
+        let key = if *n == 1 {
+            format!("{}:{}", side.as_str(), e.key)
+        } else {
+            format!("{}:{}#{}", side.as_str(), e.key, n)
+        };
+        let multiple = own_index.get(e.key.as_str()).is_some_and(|v| v.len() > 1);
+        let partner = other_index
+            .get(e.key.as_str())
+            .is_some_and(|v| v.iter().any(|j| !other_claimed[*j as usize]));
+        let (category, reason) = if multiple {
+            (Category::New, Some(Reason::MultipleMatches))
+        } else if deactivated.contains(&e.key) {
+            (Category::Deactivated, Some(Reason::DontSynchronize))
+        } else if !e.active {
+            (Category::Inactive, None)
+        } else {
+            (Category::New, None)
+        };
+        let (ours, theirs) = match side {
+            Side::Ours => (Some(i as u32), None),
+            Side::Theirs => (None, Some(i as u32)),
+        };
+        rows.push(CoreRow {
+            category,
+            key,
+            ours,
+            theirs,
+            link: None,
+            reason,
+            skipped_multiple: multiple,
+            equal_number_partner: partner && !multiple,
+        });
+    }
+}
+
+/// Counts and row keys per category: all a preview must agree on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub conflicts: Vec<String>,
+    pub new: Vec<String>,
+    pub deleted: Vec<String>,
+    pub deactivated: Vec<String>,
+    pub synchronized: Vec<String>,
+    pub inactive: Vec<String>,
+}
+
+impl Summary {
+    pub fn from_rows(rows: &[CoreRow]) -> Summary {
+        let mut s = Summary::default();
+        for r in rows {
+            s.list_mut(r.category).push(r.key.clone());
+        }
+        s
+    }
+
+    pub fn list(&self, c: Category) -> &[String] {
+        match c {
+            Category::Conflicts => &self.conflicts,
+            Category::New => &self.new,
+            Category::Deleted => &self.deleted,
+            Category::Deactivated => &self.deactivated,
+            Category::Synchronized => &self.synchronized,
+            Category::Inactive => &self.inactive,
+        }
+    }
+
+    fn list_mut(&mut self, c: Category) -> &mut Vec<String> {
+        match c {
+            Category::Conflicts => &mut self.conflicts,
+            Category::New => &mut self.new,
+            Category::Deleted => &mut self.deleted,
+            Category::Deactivated => &mut self.deactivated,
+            Category::Synchronized => &mut self.synchronized,
+            Category::Inactive => &mut self.inactive,
+        }
+    }
+
+    pub fn count(&self, c: Category) -> u32 {
+        self.list(c).len() as u32
+    }
+}
+
+/// A field whose value will be copied to the other side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedUpdate {
+    pub field: Field,
+    /// The side that will be written.
+    pub side: Side,
+    pub from: String,
+    pub to: String,
+}
+
+/// A field in conflict, with both values and the base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldConflict {
+    pub field: Field,
+    pub ours: String,
+    pub theirs: String,
+    pub base: Option<String>,
+}
+
+/// A row of the window, with what people read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Row {
+    pub key: String,
+    pub category: Category,
+    pub reason: Option<Reason>,
+    pub our_number: Option<String>,
+    pub their_number: Option<String>,
+    pub name: String,
+    /// Index into `State::ours`.
+    pub our_index: Option<u32>,
+    /// Index into `State::theirs`; `None` for a partner only a pending
+    /// change created.
+    pub their_index: Option<u32>,
+    pub link_index: Option<u32>,
+    /// Their record lacks a field we require.
+    pub no_import: bool,
+    /// Our record lacks a field they require.
+    pub no_export: bool,
+    pub skipped_multiple: bool,
+    /// The number of a lone partner with the same key: the top suggestion.
+    pub suggestion: Option<String>,
+    pub conflicts: Vec<FieldConflict>,
+    pub planned: Vec<PlannedUpdate>,
+}
+
+/// Every row of the window, by category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Categorized {
+    pub conflicts: Vec<Row>,
+    pub new: Vec<Row>,
+    pub deleted: Vec<Row>,
+    pub deactivated: Vec<Row>,
+    pub synchronized: Vec<Row>,
+    pub inactive: Vec<Row>,
+}
+
+impl Categorized {
+    pub fn rows(&self, c: Category) -> &[Row] {
+        match c {
+            Category::Conflicts => &self.conflicts,
+            Category::New => &self.new,
+            Category::Deleted => &self.deleted,
+            Category::Deactivated => &self.deactivated,
+            Category::Synchronized => &self.synchronized,
+            Category::Inactive => &self.inactive,
+        }
+    }
+
+    fn rows_mut(&mut self, c: Category) -> &mut Vec<Row> {
+        match c {
+            Category::Conflicts => &mut self.conflicts,
+            Category::New => &mut self.new,
+            Category::Deleted => &mut self.deleted,
+            Category::Deactivated => &mut self.deactivated,
+            Category::Synchronized => &mut self.synchronized,
+            Category::Inactive => &mut self.inactive,
+        }
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Row> {
+        Category::ALL.into_iter().flat_map(|c| self.rows(c).iter())
+    }
+
+    pub fn count(&self, c: Category) -> u32 {
+        self.rows(c).len() as u32
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in Category::ALL {
+            *s.list_mut(c) = self.rows(c).iter().map(|r| r.key.clone()).collect();
+        }
+        s
+    }
+}
+
+/// Puts every record of the state into one row of one category.
+pub fn categorize(state: &State) -> Categorized {
+    let input = state.to_input();
+    let core = categorize_input(&input);
+    let first = |entries: &[Entry]| {
+        let mut m: HashMap<String, u32> = HashMap::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            m.entry(e.key.clone()).or_insert(i as u32);
+        }
+        m
+    };
+    let ctx = DetailCtx {
+        state,
+        pending: state.pending_index(),
+        first_ours: first(&input.ours),
+        first_theirs: first(&input.theirs),
+        input: &input,
+    };
+    let mut out = Categorized::default();
+    for cr in core {
+        let row = detail(&ctx, &cr);
+        out.rows_mut(cr.category).push(row);
+    }
+    out
+}
+
+/// What `detail` looks up for every row, built once.
+struct DetailCtx<'a> {
+    state: &'a State,
+    input: &'a Input,
+    pending: crate::state::PendingIndex,
+    first_ours: HashMap<String, u32>,
+    first_theirs: HashMap<String, u32>,
+}
+
+fn detail(ctx: &DetailCtx<'_>, cr: &CoreRow) -> Row {
+    let (state, input) = (ctx.state, ctx.input);
+    let our = cr
+        .ours
+        .and_then(|i| input.ours.get(i as usize))
+        .and_then(|e| match e.source {
+            Source::Record(i) => state.ours.get(i as usize).map(|r| (i, r.clone())),
+            Source::Pending(_) => None,
+        });
+    let their_entry = cr.theirs.and_then(|i| input.theirs.get(i as usize));
+    let their: Option<(Option<u32>, Record)> = their_entry.and_then(|e| {
+        let idx = match e.source {
+            Source::Record(i) => Some(i),
+            Source::Pending(_) => None,
+        };
+        state
+            .effective_theirs_with(e.source, &ctx.pending)
+            .map(|r| (idx, r))
+    });
+    let link = cr.link.and_then(|i| state.links.get(i as usize));
+    let mut row = Row {
+        key: cr.key.clone(),
+        category: cr.category,
+        reason: cr.reason,
+        our_number: our
+            .as_ref()
+            .map(|(_, r)| r.number().to_string())
+            .or_else(|| link.map(|l| l.our_number.clone())),
+        their_number: their
+            .as_ref()
+            .map(|(_, r)| r.number().to_string())
+            .or_else(|| link.map(|l| l.their_number.clone())),
+        name: our
+            .as_ref()
+            .map(|(_, r)| r.display_name())
+            .or_else(|| their.as_ref().map(|(_, r)| r.display_name()))
+            .unwrap_or_default(),
+        our_index: our.as_ref().map(|(i, _)| *i),
+        their_index: their.as_ref().and_then(|(i, _)| *i),
+        link_index: cr.link,
+        no_import: their
+            .as_ref()
+            .is_some_and(|(_, r)| state.required.no_import(r)),
+        no_export: our
+            .as_ref()
+            .is_some_and(|(_, r)| state.required.no_export(r)),
+        skipped_multiple: cr.skipped_multiple,
+        suggestion: None,
+        conflicts: Vec::new(),
+        planned: Vec::new(),
+    };
+    if cr.equal_number_partner {
+        // The partner's own number is what people pick.
+        let partner = match (cr.ours, cr.theirs) {
+            (Some(i), None) => input
+                .ours
+                .get(i as usize)
+                .and_then(|e| ctx.first_theirs.get(&e.key))
+                .and_then(|j| input.theirs.get(*j as usize))
+                .and_then(|e| state.effective_theirs_with(e.source, &ctx.pending)),
+            (None, Some(i)) => input
+                .theirs
+                .get(i as usize)
+                .and_then(|e| ctx.first_ours.get(&e.key))
+                .and_then(|j| input.ours.get(*j as usize))
+                .and_then(|e| match e.source {
+                    Source::Record(k) => state.ours.get(k as usize).cloned(),
+                    Source::Pending(_) => None,
+                }),
+            _ => None,
+        };
+        row.suggestion = partner.map(|r| r.number().to_string());
+    }
+    if let (Some((_, o)), Some((_, t)), Some(l)) = (&our, &their, link)
+        && matches!(cr.category, Category::Conflicts | Category::Synchronized)
+    {
+        for f in &state.synced {
+            let ov = normalize(*f, o.get(*f));
+            let tv = normalize(*f, t.get(*f));
+            if ov == tv {
+                continue;
+            }
+            let base = l.base.get(f);
+            let bv = base.map(|b| normalize(*f, b));
+            match bv {
+                Some(b) if b == ov => row.planned.push(PlannedUpdate {
+                    field: *f,
+                    side: Side::Ours,
+                    from: o.get(*f).to_string(),
+                    to: t.get(*f).to_string(),
+                }),
+                Some(b) if b == tv => row.planned.push(PlannedUpdate {
+                    field: *f,
+                    side: Side::Theirs,
+                    from: t.get(*f).to_string(),
+                    to: o.get(*f).to_string(),
+                }),
+                _ => row.conflicts.push(FieldConflict {
+                    field: *f,
+                    ours: o.get(*f).to_string(),
+                    theirs: t.get(*f).to_string(),
+                    base: base.cloned(),
+                }),
+            }
+        }
+    }
+    row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Kind, Record};
+    use crate::state::{Deactivation, Link, PendingChange, base_of};
+
+    fn cust(number: &str, name: &str) -> Record {
+        Record::from_pairs(
+            Kind::Customer,
+            &[(Field::Number, number), (Field::Name, name)],
+        )
+    }
+
+    fn link(state: &State, our: &str, their: &str, base: Option<&Record>) -> Link {
+        Link {
+            our_number: our.into(),
+            their_number: their.into(),
+            active: true,
+            base: base.map(|r| base_of(r, &state.synced)).unwrap_or_default(),
+            version: 1,
+        }
+    }
+
+    /// Categorizes and compares row keys per category, written as
+    /// `"category: key, key"` lines.
+    fn check(state: &State, expect: &[&str]) {
+        let c = categorize(state);
+        let mut got = Vec::new();
+        for cat in Category::ALL {
+            let keys: Vec<&str> = c.rows(cat).iter().map(|r| r.key.as_str()).collect();
+            if !keys.is_empty() {
+                got.push(format!(
+                    "{}: {}",
+                    serde_json::to_value(cat)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or(""),
+                    keys.join(", ")
+                ));
+            }
+        }
+        assert_eq!(got, expect, "{c:#?}");
+        // The hashed rules alone give the same keys.
+        assert_eq!(
+            Summary::from_rows(&categorize_input(&state.to_input())),
+            c.summary()
+        );
+    }
+
+    #[test]
+    fn lone_records_equal_numbers_are_only_suggested() {
+        let mut s = State::new(Kind::Customer);
+        s.ours = vec![cust("1", "A"), cust("2", "B")];
+        s.theirs = vec![cust("1", "A"), cust("3", "C")];
+        let mut inactive = cust("4", "D");
+        inactive.set_active(false);
+        s.theirs.push(inactive);
+        check(
+            &s,
+            &[
+                "new: ours:1, ours:2, theirs:1, theirs:3",
+                "inactive: theirs:4",
+            ],
+        );
+        let c = categorize(&s);
+        assert_eq!(c.new[0].suggestion.as_deref(), Some("1"));
+        assert_eq!(c.new[1].suggestion, None);
+    }
+
+    #[test]
+    fn three_way_compare_against_base() {
+        let mut s = State::new(Kind::Customer);
+        let base = cust("1", "Acme");
+        s.ours = vec![cust("1", "Acme AS"), cust("2", "Bolt"), cust("3", "Ours")];
+        s.theirs = vec![cust("1", "Acme"), cust("2", "Bolt"), cust("3", "Theirs")];
+        s.links = vec![
+            link(&s, "1", "1", Some(&base)),
+            link(&s, "2", "2", Some(&cust("2", "Bolt"))),
+            link(&s, "3", "3", Some(&cust("3", "Base"))),
+        ];
+        check(
+            &s,
+            &["conflicts: link:3:3", "synchronized: link:1:1, link:2:2"],
+        );
+        let c = categorize(&s);
+        assert_eq!(
+            c.synchronized[0].planned,
+            vec![PlannedUpdate {
+                field: Field::Name,
+                side: Side::Theirs,
+                from: "Acme".into(),
+                to: "Acme AS".into()
+            }]
+        );
+        assert_eq!(c.conflicts[0].conflicts.len(), 1);
+        assert_eq!(c.conflicts[0].conflicts[0].base.as_deref(), Some("Base"));
+
+        // A fresh link (no base) conflicts on every difference.
+        s.links[1] = link(&s, "2", "2", None);
+        s.theirs[1].set(Field::City, "Oslo");
+        check(
+            &s,
+            &["conflicts: link:2:2, link:3:3", "synchronized: link:1:1"],
+        );
+    }
+
+    #[test]
+    fn deleted_deactivated_and_multiple_matches() {
+        let mut s = State::new(Kind::Customer);
+        s.ours = vec![
+            cust("1", "A"),
+            cust("2", "B"),
+            cust("5", "E"),
+            cust("6", "F"),
+        ];
+        s.theirs = vec![
+            cust("2", "B"),
+            cust("6", "X"),
+            cust("6", "Y"),
+            cust("7", "G"),
+        ];
+        s.links = vec![
+            link(&s, "1", "1", Some(&cust("1", "A"))),
+            Link {
+                active: false,
+                ..link(&s, "2", "2", Some(&cust("2", "B")))
+            },
+            link(&s, "6", "6", None),
+        ];
+        s.deactivated = vec![
+            Deactivation {
+                side: Side::Ours,
+                number: "5".into(),
+            },
+            Deactivation {
+                side: Side::Theirs,
+                number: "7".into(),
+            },
+        ];
+        check(
+            &s,
+            &[
+                "conflicts: link:6:6",
+                "new: ours:6, theirs:6, theirs:6#2",
+                "deleted: link:1:1",
+                "deactivated: link:2:2, ours:5, theirs:7",
+            ],
+        );
+        let c = categorize(&s);
+        assert_eq!(c.conflicts[0].reason, Some(Reason::MultipleMatches));
+        assert!(c.new[1].skipped_multiple && c.new[2].skipped_multiple);
+        assert!(!c.new[0].skipped_multiple);
+    }
+
+    #[test]
+    fn pending_changes_overlay_until_they_arrive() {
+        let mut s = State::new(Kind::Customer);
+        s.ours = vec![cust("1", "Acme AS"), cust("2", "New Co")];
+        s.theirs = vec![cust("1", "Acme")];
+        s.links = vec![
+            link(&s, "1", "1", Some(&cust("1", "Acme AS"))),
+            link(&s, "2", "2", Some(&cust("2", "New Co"))),
+        ];
+        s.pending = vec![
+            PendingChange::Set {
+                number: "1".into(),
+                field: Field::Name,
+                from: "Acme".into(),
+                to: "Acme AS".into(),
+            },
+            PendingChange::Create {
+                number: "2".into(),
+                values: base_of(&cust("2", "New Co"), &s.synced),
+            },
+        ];
+        check(&s, &["synchronized: link:1:1, link:2:2"]);
+        assert_eq!(s.settle_pending().pending.len(), 2);
+
+        // The import shows both arrived: dropped.
+        let mut arrived = s.clone();
+        arrived.theirs = vec![cust("1", "Acme AS"), cust("2", "New Co")];
+        check(&arrived, &["synchronized: link:1:1, link:2:2"]);
+        assert!(arrived.settle_pending().pending.is_empty());
+
+        // The import shows something else: conflicts.
+        let mut other = s.clone();
+        other.theirs = vec![cust("1", "Acme Holding"), cust("2", "Other Co")];
+        check(&other, &["conflicts: link:1:1, link:2:2"]);
+        let c = categorize(&other);
+        assert!(
+            c.conflicts
+                .iter()
+                .all(|r| r.reason == Some(Reason::PendingMismatch))
+        );
+    }
+
+    #[test]
+    fn required_fields_flag_rows() {
+        let mut s = State::new(Kind::Customer);
+        s.required.theirs.push(Field::Email);
+        s.ours = vec![cust("1", "A")];
+        s.theirs = vec![cust("2", "")];
+        let c = categorize(&s);
+        assert!(c.new[0].no_export && !c.new[0].no_import);
+        assert!(c.new[1].no_import);
+    }
+}

@@ -1,0 +1,788 @@
+//! The preview fingerprint: a compact, versioned form of the server's state
+//! from which the browser computes, for a file it has just read, exactly the
+//! categories (counts and row keys) the server will compute from the full
+//! state with the same import.
+//!
+//! It holds the side that is not being imported (the "fixed" side) as keys
+//! and 64-bit hashes of normalized values, plus the links, the "Don't
+//! synchronize" marks and the pending changes, all hashed. Per-field hashes
+//! are kept only where the row hash cannot decide a conflict (a linked record
+//! that changed since its base, or one a pending change touches), so an
+//! in-sync linked record costs about 24 bytes.
+//!
+//! Binary layout (all integers LEB128 varints unless noted; strings are a
+//! varint length and UTF-8 bytes; hashes are 8 bytes little-endian):
+//! `"PSFP"`, format version, revision, kind (0 customer, 1 employee),
+//! imported side (0 ours, 1 theirs), rules (flags byte: 1 digits only,
+//! 2 strip zeros; then max_len + 1, 0 for none), synced fields (count, codes);
+//! fixed entries (count; each: key, flags byte: 1 active, 2 has fields; row
+//! hash; field hashes if flagged); links (count; each: our key, flags byte:
+//! 1 active, 2 their key equals our key, 4 base fields follow, 8 base row
+//! equals the fixed record's row; their key unless flagged; base row unless
+//! flagged; base field hashes if flagged); marks (count of our keys, keys,
+//! count of their keys, keys); pending (count; each: 0 create (key, active
+//! byte, field hashes) or 1 set (key, field index + 1 or 0, from, to)).
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::categorize::{
+    Entry, Input, LinkEntry, PendingEntry, Source, Summary, categorize_input, overlay,
+};
+use crate::normalize::{combine, field_hashes};
+use crate::rules::NumberRules;
+use crate::schema::{Field, Kind, Record, Side};
+use crate::state::State;
+
+/// The format version written by this build. A fingerprint of another
+/// version is refused, so a browser never previews against a layout it
+/// misreads.
+pub const FORMAT_VERSION: u32 = 1;
+
+const MAGIC: &[u8; 4] = b"PSFP";
+
+/// A record of the fixed side, hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixedEntry {
+    pub key: String,
+    pub active: bool,
+    pub row: u64,
+    pub fields: Option<Vec<u64>>,
+}
+
+/// A link, hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixedLink {
+    pub our_key: String,
+    pub their_key: String,
+    pub active: bool,
+    pub base_row: u64,
+    pub base_fields: Option<Vec<u64>>,
+}
+
+/// A pending change, hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FixedPending {
+    Create {
+        key: String,
+        active: bool,
+        fields: Vec<u64>,
+    },
+    Set {
+        key: String,
+        field: Option<u32>,
+        from: u64,
+        to: u64,
+    },
+}
+
+/// The server's state, reduced to what a preview needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub format_version: u32,
+    /// The caller's revision of the state (e.g. a counter bumped on every
+    /// change): a preview carries it back, so an outdated one is detected.
+    pub revision: u64,
+    pub kind: Kind,
+    /// The side the browser will read a file for.
+    pub imported: Side,
+    pub rules: NumberRules,
+    pub synced: Vec<Field>,
+    pub fixed: Vec<FixedEntry>,
+    pub links: Vec<FixedLink>,
+    pub deactivated_ours: Vec<String>,
+    pub deactivated_theirs: Vec<String>,
+    pub pending: Vec<FixedPending>,
+}
+
+/// Why bytes are not a fingerprint this build can use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum FingerprintError {
+    #[error("not a preview fingerprint")]
+    BadMagic,
+    #[error(
+        "fingerprint format {found} is not supported (this build reads {FORMAT_VERSION}); reload the page"
+    )]
+    UnsupportedVersion { found: u32 },
+    #[error("the fingerprint is cut short")]
+    Truncated,
+    #[error("the fingerprint is damaged: {0}")]
+    Damaged(String),
+}
+
+impl Fingerprint {
+    /// The fingerprint of `state` for a preview of an import of `imported`.
+    pub fn from_state(state: &State, imported: Side) -> Fingerprint {
+        let fixed_side = imported.other();
+        let records = state.records(fixed_side);
+        let keys: Vec<String> = records.iter().map(|r| state.key(r.number())).collect();
+        let hashes: Vec<Vec<u64>> = records.iter().map(|r| state.hashes(r)).collect();
+        let rows: Vec<u64> = hashes.iter().map(|h| combine(h.iter().copied())).collect();
+        let link_key = |l: &crate::state::Link| match fixed_side {
+            Side::Ours => state.key(&l.our_number),
+            Side::Theirs => state.key(&l.their_number),
+        };
+        let base_hashes: Vec<Vec<u64>> = state
+            .links
+            .iter()
+            .map(|l| state.base_hashes(&l.base))
+            .collect();
+        let base_rows: Vec<u64> = base_hashes
+            .iter()
+            .map(|h| combine(h.iter().copied()))
+            .collect();
+        // Bases per fixed key, to find the records the row hash cannot decide.
+        let mut bases_by_key: HashMap<String, Vec<u64>> = HashMap::new();
+        for (l, b) in state.links.iter().zip(&base_rows) {
+            bases_by_key.entry(link_key(l)).or_default().push(*b);
+        }
+        let pending_keys: BTreeSet<String> = if fixed_side == Side::Theirs {
+            state
+                .pending
+                .iter()
+                .map(|p| state.key(p.number()))
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        let mut detailed_keys: BTreeSet<String> = BTreeSet::new();
+        let fixed: Vec<FixedEntry> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let key = &keys[i];
+                let changed = bases_by_key
+                    .get(key)
+                    .is_some_and(|bs| bs.iter().any(|b| *b != rows[i]));
+                let detailed = changed || pending_keys.contains(key);
+                if detailed {
+                    detailed_keys.insert(key.clone());
+                }
+                FixedEntry {
+                    key: key.clone(),
+                    active: r.active(),
+                    row: rows[i],
+                    fields: detailed.then(|| hashes[i].clone()),
+                }
+            })
+            .collect();
+        let links = state
+            .links
+            .iter()
+            .zip(base_hashes.into_iter().zip(base_rows))
+            .map(|(l, (bf, br))| {
+                let detailed = detailed_keys.contains(&link_key(l));
+                FixedLink {
+                    our_key: state.key(&l.our_number),
+                    their_key: state.key(&l.their_number),
+                    active: l.active,
+                    base_row: br,
+                    base_fields: detailed.then_some(bf),
+                }
+            })
+            .collect();
+        let input_pending = state.pending_entries();
+        Fingerprint {
+            format_version: FORMAT_VERSION,
+            revision: 0,
+            kind: state.kind,
+            imported,
+            rules: state.rules.clone(),
+            synced: state.synced.clone(),
+            fixed,
+            links,
+            deactivated_ours: state.deactivated_keys(Side::Ours).into_iter().collect(),
+            deactivated_theirs: state.deactivated_keys(Side::Theirs).into_iter().collect(),
+            pending: input_pending
+                .into_iter()
+                .map(|p| match p {
+                    PendingEntry::Create {
+                        key,
+                        active,
+                        fields,
+                    } => FixedPending::Create {
+                        key,
+                        active,
+                        fields,
+                    },
+                    PendingEntry::Set {
+                        key,
+                        field,
+                        from,
+                        to,
+                    } => FixedPending::Set {
+                        key,
+                        field,
+                        from,
+                        to,
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// The same fingerprint carrying the caller's state revision.
+    pub fn with_revision(mut self, revision: u64) -> Fingerprint {
+        self.revision = revision;
+        self
+    }
+
+    /// The hashed input for an import of `records` on the imported side.
+    pub fn input(&self, records: &[Record]) -> Input {
+        let imported: Vec<Entry> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let fields = field_hashes(r, &self.synced);
+                Entry {
+                    key: self.rules.key(r.number()),
+                    active: r.active(),
+                    row: combine(fields.iter().copied()),
+                    fields: Some(fields),
+                    source: Source::Record(i as u32),
+                    pending_conflict: false,
+                }
+            })
+            .collect();
+        let fixed: Vec<Entry> = self
+            .fixed
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Entry {
+                key: e.key.clone(),
+                active: e.active,
+                row: e.row,
+                fields: e.fields.clone(),
+                source: Source::Record(i as u32),
+                pending_conflict: false,
+            })
+            .collect();
+        let (ours, theirs) = match self.imported {
+            Side::Ours => (imported, fixed),
+            Side::Theirs => (fixed, imported),
+        };
+        let mut input = Input {
+            ours,
+            theirs,
+            links: self
+                .links
+                .iter()
+                .map(|l| LinkEntry {
+                    our_key: l.our_key.clone(),
+                    their_key: l.their_key.clone(),
+                    active: l.active,
+                    base_row: l.base_row,
+                    base_fields: l.base_fields.clone(),
+                })
+                .collect(),
+            deactivated_ours: self.deactivated_ours.iter().cloned().collect(),
+            deactivated_theirs: self.deactivated_theirs.iter().cloned().collect(),
+            pending: self
+                .pending
+                .iter()
+                .map(|p| match p {
+                    FixedPending::Create {
+                        key,
+                        active,
+                        fields,
+                    } => PendingEntry::Create {
+                        key: key.clone(),
+                        active: *active,
+                        fields: fields.clone(),
+                    },
+                    FixedPending::Set {
+                        key,
+                        field,
+                        from,
+                        to,
+                    } => PendingEntry::Set {
+                        key: key.clone(),
+                        field: *field,
+                        from: *from,
+                        to: *to,
+                    },
+                })
+                .collect(),
+            arrived: Vec::new(),
+        };
+        overlay(&mut input);
+        input
+    }
+
+    /// The categories an import of `records` will give: the same counts and
+    /// row keys as `categorize` on the server's state with that import.
+    pub fn preview(&self, records: &[Record]) -> Summary {
+        Summary::from_rows(&categorize_input(&self.input(records)))
+    }
+
+    /// The compact binary form.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Vec::with_capacity(16 + self.fixed.len() * 24 + self.links.len() * 10);
+        w.extend_from_slice(MAGIC);
+        put_varint(&mut w, u64::from(self.format_version));
+        put_varint(&mut w, self.revision);
+        w.push(match self.kind {
+            Kind::Customer => 0,
+            Kind::Employee => 1,
+        });
+        w.push(side_code(self.imported));
+        let flags =
+            u8::from(self.rules.digits_only) | (u8::from(self.rules.strip_leading_zeros) << 1);
+        w.push(flags);
+        put_varint(&mut w, self.rules.max_len.map_or(0, |m| u64::from(m) + 1));
+        put_varint(&mut w, self.synced.len() as u64);
+        for f in &self.synced {
+            w.push(field_code(*f));
+        }
+        put_varint(&mut w, self.fixed.len() as u64);
+        let mut fixed_rows: HashMap<&str, Option<u64>> = HashMap::new();
+        for e in &self.fixed {
+            put_str(&mut w, &e.key);
+            w.push(u8::from(e.active) | (u8::from(e.fields.is_some()) << 1));
+            w.extend_from_slice(&e.row.to_le_bytes());
+            if let Some(fs) = &e.fields {
+                for h in fs {
+                    w.extend_from_slice(&h.to_le_bytes());
+                }
+            }
+            // A key on several records has no single row to point at.
+            fixed_rows
+                .entry(e.key.as_str())
+                .and_modify(|r| *r = None)
+                .or_insert(Some(e.row));
+        }
+        put_varint(&mut w, self.links.len() as u64);
+        for l in &self.links {
+            let fixed_key = match self.imported {
+                Side::Ours => &l.their_key,
+                Side::Theirs => &l.our_key,
+            };
+            let same_key = l.our_key == l.their_key;
+            let base_is_row = fixed_rows.get(fixed_key.as_str()) == Some(&Some(l.base_row));
+            let flags = u8::from(l.active)
+                | (u8::from(same_key) << 1)
+                | (u8::from(l.base_fields.is_some()) << 2)
+                | (u8::from(base_is_row) << 3);
+            put_str(&mut w, &l.our_key);
+            w.push(flags);
+            if !same_key {
+                put_str(&mut w, &l.their_key);
+            }
+            if !base_is_row {
+                w.extend_from_slice(&l.base_row.to_le_bytes());
+            }
+            if let Some(bf) = &l.base_fields {
+                for h in bf {
+                    w.extend_from_slice(&h.to_le_bytes());
+                }
+            }
+        }
+        for keys in [&self.deactivated_ours, &self.deactivated_theirs] {
+            put_varint(&mut w, keys.len() as u64);
+            for k in keys {
+                put_str(&mut w, k);
+            }
+        }
+        put_varint(&mut w, self.pending.len() as u64);
+        for p in &self.pending {
+            match p {
+                FixedPending::Create {
+                    key,
+                    active,
+                    fields,
+                } => {
+                    w.push(0);
+                    put_str(&mut w, key);
+                    w.push(u8::from(*active));
+                    for h in fields {
+                        w.extend_from_slice(&h.to_le_bytes());
+                    }
+                }
+                FixedPending::Set {
+                    key,
+                    field,
+                    from,
+                    to,
+                } => {
+                    w.push(1);
+                    put_str(&mut w, key);
+                    put_varint(&mut w, field.map_or(0, |f| u64::from(f) + 1));
+                    w.extend_from_slice(&from.to_le_bytes());
+                    w.extend_from_slice(&to.to_le_bytes());
+                }
+            }
+        }
+        w
+    }
+
+    /// Reads the binary form.
+    pub fn decode(bytes: &[u8]) -> Result<Fingerprint, FingerprintError> {
+        let mut r = Cursor { bytes, at: 0 };
+        if r.take(4)? != MAGIC {
+            return Err(FingerprintError::BadMagic);
+        }
+        let format_version = r.u32()?;
+        if format_version != FORMAT_VERSION {
+            return Err(FingerprintError::UnsupportedVersion {
+                found: format_version,
+            });
+        }
+        let revision = r.varint()?;
+        let kind = match r.byte()? {
+            0 => Kind::Customer,
+            1 => Kind::Employee,
+            k => return Err(FingerprintError::Damaged(format!("kind {k}"))),
+        };
+        let imported = match r.byte()? {
+            0 => Side::Ours,
+            1 => Side::Theirs,
+            s => return Err(FingerprintError::Damaged(format!("side {s}"))),
+        };
+        let flags = r.byte()?;
+        let max_len = match r.varint()? {
+            0 => None,
+            n => Some(
+                u32::try_from(n - 1).map_err(|_| FingerprintError::Damaged("max_len".into()))?,
+            ),
+        };
+        let rules = NumberRules {
+            max_len,
+            digits_only: flags & 1 != 0,
+            strip_leading_zeros: flags & 2 != 0,
+        };
+        let n_synced = r.count(1)?;
+        let mut synced = Vec::with_capacity(n_synced);
+        for _ in 0..n_synced {
+            let code = r.byte()?;
+            synced.push(
+                code_field(code)
+                    .ok_or_else(|| FingerprintError::Damaged(format!("field code {code}")))?,
+            );
+        }
+        let width = synced.len();
+        let n_fixed = r.count(10)?;
+        let mut fixed = Vec::with_capacity(n_fixed);
+        let mut fixed_rows: HashMap<String, Option<u64>> = HashMap::new();
+        for _ in 0..n_fixed {
+            let key = r.string()?;
+            let flags = r.byte()?;
+            let row = r.u64()?;
+            let fields = if flags & 2 != 0 {
+                Some(r.hashes(width)?)
+            } else {
+                None
+            };
+            fixed_rows
+                .entry(key.clone())
+                .and_modify(|x| *x = None)
+                .or_insert(Some(row));
+            fixed.push(FixedEntry {
+                key,
+                active: flags & 1 != 0,
+                row,
+                fields,
+            });
+        }
+        let n_links = r.count(2)?;
+        let mut links = Vec::with_capacity(n_links);
+        for _ in 0..n_links {
+            let our_key = r.string()?;
+            let flags = r.byte()?;
+            let their_key = if flags & 2 != 0 {
+                our_key.clone()
+            } else {
+                r.string()?
+            };
+            let fixed_key = match imported {
+                Side::Ours => &their_key,
+                Side::Theirs => &our_key,
+            };
+            let base_row = if flags & 8 != 0 {
+                fixed_rows
+                    .get(fixed_key)
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| FingerprintError::Damaged("link base names no record".into()))?
+            } else {
+                r.u64()?
+            };
+            let base_fields = if flags & 4 != 0 {
+                Some(r.hashes(width)?)
+            } else {
+                None
+            };
+            links.push(FixedLink {
+                our_key,
+                their_key,
+                active: flags & 1 != 0,
+                base_row,
+                base_fields,
+            });
+        }
+        let mut marks = [Vec::new(), Vec::new()];
+        for list in &mut marks {
+            let n = r.count(1)?;
+            for _ in 0..n {
+                list.push(r.string()?);
+            }
+        }
+        let [deactivated_ours, deactivated_theirs] = marks;
+        let n_pending = r.count(2)?;
+        let mut pending = Vec::with_capacity(n_pending);
+        for _ in 0..n_pending {
+            match r.byte()? {
+                0 => {
+                    let key = r.string()?;
+                    let active = r.byte()? != 0;
+                    let fields = r.hashes(width)?;
+                    pending.push(FixedPending::Create {
+                        key,
+                        active,
+                        fields,
+                    });
+                }
+                1 => {
+                    let key = r.string()?;
+                    let field = match r.varint()? {
+                        0 => None,
+                        n => Some(
+                            u32::try_from(n - 1)
+                                .map_err(|_| FingerprintError::Damaged("field".into()))?,
+                        ),
+                    };
+                    let from = r.u64()?;
+                    let to = r.u64()?;
+                    pending.push(FixedPending::Set {
+                        key,
+                        field,
+                        from,
+                        to,
+                    });
+                }
+                t => return Err(FingerprintError::Damaged(format!("pending tag {t}"))),
+            }
+        }
+        if r.at != bytes.len() {
+            return Err(FingerprintError::Damaged("trailing bytes".into()));
+        }
+        Ok(Fingerprint {
+            format_version,
+            revision,
+            kind,
+            imported,
+            rules,
+            synced,
+            fixed,
+            links,
+            deactivated_ours,
+            deactivated_theirs,
+            pending,
+        })
+    }
+}
+
+fn side_code(s: Side) -> u8 {
+    match s {
+        Side::Ours => 0,
+        Side::Theirs => 1,
+    }
+}
+
+/// Field codes are part of the format: never renumber, only append.
+const FIELD_CODES: [Field; 14] = [
+    Field::Number,
+    Field::Name,
+    Field::FirstName,
+    Field::LastName,
+    Field::OrganisationNumber,
+    Field::Street,
+    Field::PostalCode,
+    Field::City,
+    Field::Country,
+    Field::Email,
+    Field::Phone,
+    Field::ContactPerson,
+    Field::SalesRepCode,
+    Field::Active,
+];
+
+fn field_code(f: Field) -> u8 {
+    FIELD_CODES.iter().position(|x| *x == f).unwrap_or(0) as u8
+}
+
+fn code_field(c: u8) -> Option<Field> {
+    FIELD_CODES.get(c as usize).copied()
+}
+
+/// LEB128, as in protobuf and wasm.
+pub fn put_varint(w: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            w.push(b);
+            return;
+        }
+        w.push(b | 0x80);
+    }
+}
+
+fn put_str(w: &mut Vec<u8>, s: &str) {
+    put_varint(w, s.len() as u64);
+    w.extend_from_slice(s.as_bytes());
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], FingerprintError> {
+        let end = self.at.checked_add(n).ok_or(FingerprintError::Truncated)?;
+        let s = self
+            .bytes
+            .get(self.at..end)
+            .ok_or(FingerprintError::Truncated)?;
+        self.at = end;
+        Ok(s)
+    }
+
+    fn byte(&mut self) -> Result<u8, FingerprintError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn varint(&mut self) -> Result<u64, FingerprintError> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(FingerprintError::Damaged("varint too long".into()))
+    }
+
+    fn u32(&mut self) -> Result<u32, FingerprintError> {
+        u32::try_from(self.varint()?).map_err(|_| FingerprintError::Damaged("u32".into()))
+    }
+
+    /// A count of items at least `min_bytes` each: more than the remaining
+    /// bytes could hold is damage, not a reason to allocate.
+    fn count(&mut self, min_bytes: usize) -> Result<usize, FingerprintError> {
+        let n = self.varint()?;
+        let left = (self.bytes.len() - self.at) as u64;
+        if n.saturating_mul(min_bytes as u64) > left {
+            return Err(FingerprintError::Truncated);
+        }
+        usize::try_from(n).map_err(|_| FingerprintError::Truncated)
+    }
+
+    fn u64(&mut self) -> Result<u64, FingerprintError> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    fn hashes(&mut self, n: usize) -> Result<Vec<u64>, FingerprintError> {
+        (0..n).map(|_| self.u64()).collect()
+    }
+
+    fn string(&mut self) -> Result<String, FingerprintError> {
+        let n = self.count(1)?;
+        let b = self.take(n)?;
+        String::from_utf8(b.to_vec())
+            .map_err(|_| FingerprintError::Damaged("key is not UTF-8".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::categorize::categorize;
+    use crate::state::{Link, base_of};
+
+    fn customers(n: u32) -> Vec<Record> {
+        (0..n)
+            .map(|i| {
+                Record::from_pairs(
+                    Kind::Customer,
+                    &[
+                        (Field::Number, &format!("{:06}", 100_000 + i)),
+                        (Field::Name, &format!("Customer {i} AS")),
+                        (Field::City, "Oslo"),
+                        (Field::Email, &format!("post{i}@example.no")),
+                    ],
+                )
+            })
+            .collect()
+    }
+
+    fn synced_state(n: u32) -> State {
+        let mut s = State::new(Kind::Customer);
+        s.ours = customers(n);
+        s.theirs = customers(n);
+        s.links = s
+            .ours
+            .iter()
+            .map(|r| Link {
+                our_number: r.number().to_string(),
+                their_number: r.number().to_string(),
+                active: true,
+                base: base_of(r, &s.synced),
+                version: 1,
+            })
+            .collect();
+        s
+    }
+
+    #[test]
+    fn about_24_bytes_per_synchronized_record() {
+        let s = synced_state(10_000);
+        let fp = Fingerprint::from_state(&s, Side::Theirs).with_revision(42);
+        let bytes = fp.encode();
+        let per = bytes.len() as f64 / 10_000.0;
+        assert!(per <= 32.0, "{per} bytes per record");
+        assert_eq!(Fingerprint::decode(&bytes), Ok(fp.clone()));
+
+        // An import that changes some records, drops one and adds one.
+        let mut import = customers(10_000);
+        import[5].set(Field::City, "Bergen");
+        import.remove(7);
+        import.push(
+            customers(10_001)
+                .pop()
+                .unwrap_or_else(|| Record::new(Kind::Customer)),
+        );
+        let mut server = s.clone();
+        server.theirs = import.clone();
+        let expect = categorize(&server).summary();
+        assert_eq!(fp.preview(&import), expect);
+        assert_eq!(expect.deleted.len(), 1);
+        assert_eq!(expect.new.len(), 1);
+    }
+
+    #[test]
+    fn outdated_or_damaged_fingerprints_are_refused() {
+        let fp = Fingerprint::from_state(&synced_state(3), Side::Ours);
+        let mut bytes = fp.encode();
+        assert!(Fingerprint::decode(&bytes[..bytes.len() - 1]).is_err());
+        assert_eq!(
+            Fingerprint::decode(b"nope"),
+            Err(FingerprintError::BadMagic)
+        );
+        bytes[4] = 9;
+        assert_eq!(
+            Fingerprint::decode(&bytes),
+            Err(FingerprintError::UnsupportedVersion { found: 9 })
+        );
+        // Every prefix is an error, never a panic.
+        let bytes = fp.encode();
+        for cut in 0..bytes.len() {
+            assert!(Fingerprint::decode(&bytes[..cut]).is_err());
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Comparison normalization and the crate's one hash function.
+//!
+//! Two values are "the same" for synchronization when their normalized forms
+//! are equal; raw values are never changed by this, they stay in the records
+//! for display and writing. The hash is FNV-1a 64, written out here, because
+//! the browser (wasm32) and the server must compute identical hashes and
+//! std's `DefaultHasher` promises neither stability nor portability.
+//!
+//! The rules, per field:
+//! - every field: trimmed, inner runs of whitespace collapsed to one space;
+//! - `email`: ASCII- and Unicode-lower-cased (addresses are case-insensitive
+//!   in practice);
+//! - `phone`: digits only, and a leading `+` becomes `00` (so `+47 22 33 44 55`
+//!   equals `0047 22334455`); national and international forms of one number
+//!   stay different, since guessing a country would be wrong as often as right;
+//! - `postal_code`, `organisation_number`: spaces, dots and hyphens removed,
+//!   upper-cased (`NO 0150` equals `no0150`, `987 654 321` equals `987654321`);
+//! - `active`: the canonical `true`/`false`;
+//! - names, street, city and the rest: case-sensitive after trimming, because
+//!   a corrected capital ("acme as" → "Acme AS") is a real change someone made.
+
+use crate::schema::{Field, Record};
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a 64 over `bytes`, continuing from `state`.
+pub fn fnv1a_continue(state: u64, bytes: &[u8]) -> u64 {
+    let mut h = state;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// FNV-1a 64 of `bytes`.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    fnv1a_continue(FNV_OFFSET, bytes)
+}
+
+/// Hash of a normalized value. Never 0: 0 marks "no value" (e.g. an
+/// unknown base) in the compact encodings.
+pub fn value_hash(normalized: &str) -> u64 {
+    match fnv1a(normalized.as_bytes()) {
+        0 => 1,
+        h => h,
+    }
+}
+
+/// Hash of a sequence of field hashes (a row), order-sensitive.
+pub fn combine(hashes: impl IntoIterator<Item = u64>) -> u64 {
+    let mut h = FNV_OFFSET;
+    for x in hashes {
+        h = fnv1a_continue(h, &x.to_le_bytes());
+    }
+    match h {
+        0 => 1,
+        h => h,
+    }
+}
+
+/// Trims and collapses inner whitespace.
+pub fn collapse_whitespace(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Phone numbers compare by digits; a leading `+` counts as `00`.
+pub fn normalize_phone(s: &str) -> String {
+    let t = s.trim();
+    let mut out = String::with_capacity(t.len() + 1);
+    if t.starts_with('+') {
+        out.push_str("00");
+    }
+    out.extend(t.chars().filter(char::is_ascii_digit));
+    out
+}
+
+/// The comparison form of `raw` as a value of `field` (see the module doc).
+pub fn normalize(field: Field, raw: &str) -> String {
+    match field {
+        Field::Email => collapse_whitespace(raw).to_lowercase(),
+        Field::Phone => normalize_phone(raw),
+        Field::PostalCode | Field::OrganisationNumber => raw
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '.' && *c != '-')
+            .flat_map(char::to_uppercase)
+            .collect(),
+        Field::Active => match crate::read::mapping::parse_active(raw) {
+            Some(false) => "false".to_string(),
+            _ => "true".to_string(),
+        },
+        _ => collapse_whitespace(raw),
+    }
+}
+
+/// Hash of `field`'s normalized value in `record`.
+pub fn field_hash(record: &Record, field: Field) -> u64 {
+    value_hash(&normalize(field, record.get(field)))
+}
+
+/// Hashes of `fields` of `record`, in that order.
+pub fn field_hashes(record: &Record, fields: &[Field]) -> Vec<u64> {
+    fields.iter().map(|f| field_hash(record, *f)).collect()
+}
+
+/// The 64-bit fingerprint of a record's normalized values over `fields`.
+pub fn record_hash(record: &Record, fields: &[Field]) -> u64 {
+    combine(fields.iter().map(|f| field_hash(record, *f)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(field: Field, cases: &[(&str, &str)]) {
+        for (input, expect) in cases {
+            assert_eq!(normalize(field, input), *expect, "{field} {input:?}");
+        }
+    }
+
+    #[test]
+    fn normalizes_per_field() {
+        check(
+            Field::Name,
+            &[
+                ("  Acme   AS ", "Acme AS"),
+                ("acme as", "acme as"),
+                ("Bø\tAS", "Bø AS"),
+            ],
+        );
+        check(
+            Field::Email,
+            &[(" Post@Acme.NO ", "post@acme.no"), ("ÅSE@x.no", "åse@x.no")],
+        );
+        check(
+            Field::Phone,
+            &[
+                ("+47 22 33 44 55", "004722334455"),
+                ("0047-22334455", "004722334455"),
+                ("(22) 33 44 55", "22334455"),
+            ],
+        );
+        check(
+            Field::PostalCode,
+            &[("no 0150", "NO0150"), ("0150", "0150")],
+        );
+        check(Field::OrganisationNumber, &[("987 654.321", "987654321")]);
+        check(
+            Field::Active,
+            &[
+                ("Ja", "true"),
+                ("nei", "false"),
+                ("", "false"),
+                ("x", "true"),
+            ],
+        );
+    }
+
+    #[test]
+    fn fnv1a_matches_reference_vectors() {
+        // Published FNV-1a 64 test vectors: the hash must never change, or
+        // fingerprints stored by an older build would stop matching.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn record_hash_ignores_formatting_but_not_content() {
+        use crate::schema::Kind;
+        let fields = Kind::Customer.synced_fields();
+        let a = Record::from_pairs(
+            Kind::Customer,
+            &[(Field::Name, "Acme AS"), (Field::Email, "POST@acme.no")],
+        );
+        let b = Record::from_pairs(
+            Kind::Customer,
+            &[(Field::Name, " Acme  AS"), (Field::Email, "post@acme.no ")],
+        );
+        let c = Record::from_pairs(Kind::Customer, &[(Field::Name, "Acme ASA")]);
+        assert_eq!(record_hash(&a, &fields), record_hash(&b, &fields));
+        assert_ne!(record_hash(&a, &fields), record_hash(&c, &fields));
+    }
+}

@@ -1,0 +1,999 @@
+//! Plans: the actions a person (or a run) decides on, and `apply`, the pure
+//! function that turns a state and a plan into the next state.
+//!
+//! Nothing is ever applied automatically: suggestions and planned updates
+//! become actions only when a caller puts them in a plan (`resolve` and
+//! `planned_updates` build such plans). Writing to their side is not done
+//! here; it becomes a pending change that overlays their data until an
+//! import shows it. `apply` also moves each link's base forward to the values
+//! both sides now agree on, and applying the same plan twice changes nothing
+//! the second time.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::categorize::{Categorized, Row};
+use crate::normalize::normalize;
+use crate::rules::RuleViolation;
+use crate::schema::{Field, Record, Side};
+use crate::state::{Deactivation, Link, PendingChange, State, base_of, pending_record};
+
+/// One decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Link our record to theirs. Equal numbers are linked only this way.
+    Link {
+        our_number: String,
+        their_number: String,
+    },
+    Unlink {
+        our_number: String,
+        their_number: String,
+    },
+    /// Create a partner on `side` with `number`, copying the record
+    /// `from_number` of the other side, and link the two. On their side the
+    /// number must pass the number rules (and is stored as they make it).
+    /// When an unlinked record with that number already exists on `side`,
+    /// it is linked instead of created, with only the values both records
+    /// agree on as the base, so differences show as conflicts.
+    Create {
+        side: Side,
+        from_number: String,
+        number: String,
+    },
+    /// Set a field of the record `number` on `side`.
+    Set {
+        side: Side,
+        number: String,
+        field: Field,
+        value: String,
+    },
+    /// Mark a record "Don't synchronize".
+    Deactivate { side: Side, number: String },
+    /// Take the "Don't synchronize" mark off.
+    Resume { side: Side, number: String },
+    /// Stop synchronizing a linked pair.
+    Stop {
+        our_number: String,
+        their_number: String,
+    },
+    /// Start synchronizing a stopped pair again.
+    Start {
+        our_number: String,
+        their_number: String,
+    },
+}
+
+/// A list of actions applied in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+}
+
+/// Why a plan cannot be applied. The state is left as it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum PlanError {
+    #[error("action {action}: no {side:?} record has the number {number:?}")]
+    NoSuchRecord {
+        action: u32,
+        side: Side,
+        number: String,
+    },
+    #[error("action {action}: several {side:?} records have the number {number:?}")]
+    MultipleMatches {
+        action: u32,
+        side: Side,
+        number: String,
+    },
+    #[error("action {action}: the {side:?} record {number:?} is already linked")]
+    AlreadyLinked {
+        action: u32,
+        side: Side,
+        number: String,
+    },
+    #[error("action {action}: the number {number:?} is taken on the {side:?} side")]
+    NumberTaken {
+        action: u32,
+        side: Side,
+        number: String,
+    },
+    #[error("action {action}: no link between {our_number:?} and {their_number:?}")]
+    NoSuchLink {
+        action: u32,
+        our_number: String,
+        their_number: String,
+    },
+    #[error(
+        "action {action}: {field} cannot be set (the number changes only by creating a partner; the field must belong to the kind)"
+    )]
+    BadField { action: u32, field: Field },
+    #[error("action {action}: {violation}")]
+    Rule {
+        action: u32,
+        violation: RuleViolation,
+    },
+}
+
+/// Where a number was found on a side.
+enum Found {
+    Record(usize),
+    /// Their side only: a partner a pending `Create` describes.
+    Pending(usize),
+}
+
+/// The state being changed, with indexes by key so that a plan of many
+/// actions over a million records stays linear. Links and pending changes
+/// are slots (`None` once removed) and are compacted, in order, at the end.
+struct Work {
+    s: State,
+    links: Vec<Option<Link>>,
+    /// Links made by this plan: their base is what both sides agree on
+    /// once the whole plan is applied, whatever order the actions came in.
+    fresh: Vec<bool>,
+    /// Fields of our records this plan set: our choice replaces a different
+    /// value we had asked their side to hold for the partner.
+    ours_set: std::collections::BTreeSet<(String, Field)>,
+    pending: Vec<Option<PendingChange>>,
+    marks: BTreeMap<(Side, String), Deactivation>,
+    ours: HashMap<String, Vec<usize>>,
+    theirs: HashMap<String, Vec<usize>>,
+    creates: HashMap<String, Vec<usize>>,
+    sets: HashMap<(String, Field), usize>,
+    pairs: HashMap<(String, String), usize>,
+    by_our: HashMap<String, Vec<usize>>,
+    by_their: HashMap<String, Vec<usize>>,
+}
+
+impl Work {
+    fn new(state: &State) -> Work {
+        let mut s = state.clone();
+        let links = std::mem::take(&mut s.links);
+        let pending = std::mem::take(&mut s.pending);
+        let marks = std::mem::take(&mut s.deactivated);
+        let mut w = Work {
+            links: Vec::with_capacity(links.len()),
+            fresh: Vec::with_capacity(links.len()),
+            ours_set: std::collections::BTreeSet::new(),
+            pending: Vec::with_capacity(pending.len()),
+            marks: BTreeMap::new(),
+            ours: HashMap::new(),
+            theirs: HashMap::new(),
+            creates: HashMap::new(),
+            sets: HashMap::new(),
+            pairs: HashMap::new(),
+            by_our: HashMap::new(),
+            by_their: HashMap::new(),
+            s,
+        };
+        for (i, r) in w.s.ours.iter().enumerate() {
+            w.ours.entry(w.s.rules.key(r.number())).or_default().push(i);
+        }
+        for (i, r) in w.s.theirs.iter().enumerate() {
+            w.theirs
+                .entry(w.s.rules.key(r.number()))
+                .or_default()
+                .push(i);
+        }
+        for l in links {
+            w.add_link(l, false);
+        }
+        for p in pending {
+            w.add_pending(p);
+        }
+        for d in marks {
+            // The first mark of a key stays, as a set would keep it.
+            let k = (d.side, w.key(&d.number));
+            w.marks.entry(k).or_insert(d);
+        }
+        w
+    }
+
+    fn key(&self, n: &str) -> String {
+        self.s.rules.key(n)
+    }
+
+    fn add_link(&mut self, l: Link, fresh: bool) {
+        let i = self.links.len();
+        let (ok, tk) = (self.key(&l.our_number), self.key(&l.their_number));
+        self.pairs.entry((ok.clone(), tk.clone())).or_insert(i);
+        self.by_our.entry(ok).or_default().push(i);
+        self.by_their.entry(tk).or_default().push(i);
+        self.links.push(Some(l));
+        self.fresh.push(fresh);
+    }
+
+    fn remove_link(&mut self, i: usize) {
+        let Some(l) = self.links.get_mut(i).and_then(Option::take) else {
+            return;
+        };
+        let (ok, tk) = (self.key(&l.our_number), self.key(&l.their_number));
+        if self.pairs.get(&(ok.clone(), tk.clone())) == Some(&i) {
+            self.pairs.remove(&(ok.clone(), tk.clone()));
+            // Another link of the same pair (a fault of an older state)
+            // takes its place.
+            if let Some(j) = self.by_our.get(&ok).and_then(|v| {
+                v.iter().copied().find(|j| {
+                    *j != i
+                        && self.links[*j]
+                            .as_ref()
+                            .is_some_and(|x| self.s.rules.key(&x.their_number) == tk)
+                })
+            }) {
+                self.pairs.insert((ok.clone(), tk.clone()), j);
+            }
+        }
+        if let Some(v) = self.by_our.get_mut(&ok) {
+            v.retain(|j| *j != i);
+        }
+        if let Some(v) = self.by_their.get_mut(&tk) {
+            v.retain(|j| *j != i);
+        }
+    }
+
+    fn add_pending(&mut self, p: PendingChange) {
+        let i = self.pending.len();
+        let key = self.key(p.number());
+        match &p {
+            PendingChange::Create { .. } => self.creates.entry(key).or_default().push(i),
+            PendingChange::Set { field, .. } => {
+                self.sets.entry((key, *field)).or_insert(i);
+            }
+        }
+        self.pending.push(Some(p));
+    }
+
+    fn remove_pending(&mut self, i: usize) {
+        let Some(p) = self.pending.get_mut(i).and_then(Option::take) else {
+            return;
+        };
+        let key = self.key(p.number());
+        match p {
+            PendingChange::Create { .. } => {
+                if let Some(v) = self.creates.get_mut(&key) {
+                    v.retain(|j| *j != i);
+                }
+            }
+            PendingChange::Set { field, .. } => {
+                if self.sets.get(&(key.clone(), field)) == Some(&i) {
+                    self.sets.remove(&(key, field));
+                }
+            }
+        }
+    }
+
+    fn find(&self, side: Side, number: &str, action: u32) -> Result<Found, PlanError> {
+        let key = self.key(number);
+        let index = match side {
+            Side::Ours => &self.ours,
+            Side::Theirs => &self.theirs,
+        };
+        match index.get(&key).map(Vec::as_slice).unwrap_or(&[]) {
+            [i] => Ok(Found::Record(*i)),
+            [] => {
+                if side == Side::Theirs
+                    && let Some(p) = self.creates.get(&key).and_then(|v| v.first())
+                {
+                    return Ok(Found::Pending(*p));
+                }
+                Err(PlanError::NoSuchRecord {
+                    action,
+                    side,
+                    number: number.to_string(),
+                })
+            }
+            _ => Err(PlanError::MultipleMatches {
+                action,
+                side,
+                number: number.to_string(),
+            }),
+        }
+    }
+
+    fn exists(&self, side: Side, number: &str) -> bool {
+        matches!(
+            self.find(side, number, 0),
+            Ok(_) | Err(PlanError::MultipleMatches { .. })
+        )
+    }
+
+    fn link_of(&self, our: &str, their: &str) -> Option<usize> {
+        self.pairs.get(&(self.key(our), self.key(their))).copied()
+    }
+
+    fn linked_elsewhere(&self, side: Side, number: &str) -> bool {
+        let index = match side {
+            Side::Ours => &self.by_our,
+            Side::Theirs => &self.by_their,
+        };
+        index.get(&self.key(number)).is_some_and(|v| !v.is_empty())
+    }
+
+    fn set_active(&mut self, i: usize, active: bool) {
+        if let Some(Some(l)) = self.links.get_mut(i) {
+            l.active = active;
+        }
+    }
+
+    /// Their record with the pending `Set`s laid over it, as
+    /// `State::effective_theirs` does.
+    fn effective_their_record(&self, i: usize) -> Record {
+        let mut r = self.s.theirs[i].clone();
+        let key = self.key(r.number());
+        for f in self.s.kind.fields() {
+            if let Some(Some(PendingChange::Set { from, to, .. })) = self
+                .sets
+                .get(&(key.clone(), *f))
+                .and_then(|p| self.pending.get(*p))
+                && normalize(*f, r.get(*f)) == normalize(*f, from)
+            {
+                r.set(*f, to);
+            }
+        }
+        r
+    }
+
+    fn finish(mut self) -> State {
+        for (ok, field) in std::mem::take(&mut self.ours_set) {
+            let Ok(Found::Record(i)) = self.find(Side::Ours, &ok, 0) else {
+                continue;
+            };
+            let ours = normalize(field, self.s.ours[i].get(field));
+            let partners: Vec<String> = self
+                .by_our
+                .get(&ok)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|j| self.links[*j].as_ref())
+                .map(|l| self.key(&l.their_number))
+                .collect();
+            for partner in partners {
+                if let Some(p) = self.sets.get(&(partner, field)).copied()
+                    && let Some(Some(PendingChange::Set { to, .. })) = self.pending.get(p)
+                    && normalize(field, to) != ours
+                {
+                    self.remove_pending(p);
+                }
+            }
+        }
+        let mut s = self.s;
+        s.links = self
+            .links
+            .into_iter()
+            .zip(self.fresh)
+            .filter_map(|(l, fresh)| {
+                let mut l = l?;
+                if fresh {
+                    l.base.clear();
+                    l.version = 0;
+                }
+                Some(l)
+            })
+            .collect();
+        s.pending = self.pending.into_iter().flatten().collect();
+        // Marks are a set, kept in key order, so the order of the actions
+        // that add and remove them does not show in the state.
+        s.deactivated = self.marks.into_values().collect();
+        s
+    }
+}
+
+/// Applies `plan` to `state`: a new state, or the first action that cannot be
+/// applied.
+pub fn apply(state: &State, plan: &Plan) -> Result<State, PlanError> {
+    let mut w = Work::new(state);
+    for (i, action) in plan.actions.iter().enumerate() {
+        apply_one(&mut w, action, i as u32)?;
+    }
+    let mut next = w.finish();
+    move_bases(&mut next);
+    Ok(next.settle_pending())
+}
+
+fn apply_one(w: &mut Work, action: &Action, at: u32) -> Result<(), PlanError> {
+    match action {
+        Action::Link {
+            our_number,
+            their_number,
+        } => {
+            w.find(Side::Ours, our_number, at)?;
+            w.find(Side::Theirs, their_number, at)?;
+            if let Some(i) = w.link_of(our_number, their_number) {
+                // Linking a linked pair asks for it to be synchronized: a
+                // stopped pair starts again, which keeps plans idempotent.
+                w.set_active(i, true);
+                return Ok(());
+            }
+            for (side, n) in [(Side::Ours, our_number), (Side::Theirs, their_number)] {
+                if w.linked_elsewhere(side, n) {
+                    return Err(PlanError::AlreadyLinked {
+                        action: at,
+                        side,
+                        number: n.clone(),
+                    });
+                }
+            }
+            w.add_link(
+                Link {
+                    our_number: our_number.clone(),
+                    their_number: their_number.clone(),
+                    active: true,
+                    base: BTreeMap::new(),
+                    version: 0,
+                },
+                true,
+            );
+        }
+        Action::Unlink {
+            our_number,
+            their_number,
+        } => {
+            if let Some(i) = w.link_of(our_number, their_number) {
+                w.remove_link(i);
+            }
+        }
+        Action::Stop {
+            our_number,
+            their_number,
+        }
+        | Action::Start {
+            our_number,
+            their_number,
+        } => {
+            // A pair that is not linked is neither synchronized nor stopped:
+            // nothing to do (and a plan that unlinks it later stays
+            // idempotent).
+            if let Some(i) = w.link_of(our_number, their_number) {
+                w.set_active(i, matches!(action, Action::Start { .. }));
+            }
+        }
+        Action::Deactivate { side, number } => {
+            let k = (*side, w.key(number));
+            w.marks.entry(k).or_insert_with(|| Deactivation {
+                side: *side,
+                number: number.clone(),
+            });
+        }
+        Action::Resume { side, number } => {
+            let k = (*side, w.key(number));
+            w.marks.remove(&k);
+        }
+        Action::Create {
+            side,
+            from_number,
+            number,
+        } => create(w, *side, from_number, number, at)?,
+        Action::Set {
+            side,
+            number,
+            field,
+            value,
+        } => set(w, *side, number, *field, value, at)?,
+    }
+    Ok(())
+}
+
+fn create(w: &mut Work, side: Side, from: &str, number: &str, at: u32) -> Result<(), PlanError> {
+    let source = match (side, w.find(side.other(), from, at)?) {
+        (Side::Theirs, Found::Record(i)) => w.s.ours[i].clone(),
+        (Side::Ours, Found::Record(i)) => w.effective_their_record(i),
+        (Side::Ours, Found::Pending(p)) => match w.pending.get(p) {
+            Some(Some(PendingChange::Create { number, values })) => {
+                pending_record(w.s.kind, number, values)
+            }
+            _ => Record::new(w.s.kind),
+        },
+        (Side::Theirs, Found::Pending(_)) => {
+            return Err(PlanError::NoSuchRecord {
+                action: at,
+                side: Side::Ours,
+                number: from.to_string(),
+            });
+        }
+    };
+    let number = match side {
+        Side::Theirs => {
+            w.s.rules
+                .apply(number)
+                .map_err(|violation| PlanError::Rule {
+                    action: at,
+                    violation,
+                })?
+        }
+        Side::Ours => number.trim().to_string(),
+    };
+    let (our_number, their_number) = match side {
+        Side::Theirs => (from.to_string(), number.clone()),
+        Side::Ours => (number.clone(), from.to_string()),
+    };
+    if let Some(i) = w.link_of(&our_number, &their_number)
+        && w.find(side, &number, at).is_ok()
+    {
+        // Created before: only make sure the pair is synchronized, as a
+        // `Link` would.
+        w.set_active(i, true);
+        return Ok(());
+    }
+    let unlinked = !w.linked_elsewhere(side, &number) && !w.linked_elsewhere(side.other(), from);
+    let mut wanted = source;
+    wanted.set(Field::Number, &number);
+    wanted.line = 0;
+    match w.find(side, &number, at) {
+        Ok(Found::Pending(p)) if side == Side::Theirs && unlinked => {
+            // A partner we asked their side to create, since unlinked:
+            // asking again reuses it rather than failing.
+            let values = base_of(&wanted, &w.s.synced);
+            if let Some(Some(PendingChange::Create { values: v, .. })) = w.pending.get_mut(p) {
+                *v = values.clone();
+            }
+            w.add_link(
+                Link {
+                    our_number,
+                    their_number,
+                    active: true,
+                    base: values,
+                    version: 1,
+                },
+                true,
+            );
+            return Ok(());
+        }
+        Ok(Found::Record(_)) if unlinked => {
+            // A record with that number is already there and unlinked
+            // (created by this plan before an unlink, or by hand on their
+            // side): link it as `Link` would instead of failing. The base
+            // starts empty and takes only what both sides agree on, so any
+            // difference shows as a conflict; nothing is overwritten unasked.
+            w.add_link(
+                Link {
+                    our_number,
+                    their_number,
+                    active: true,
+                    base: BTreeMap::new(),
+                    version: 0,
+                },
+                true,
+            );
+            return Ok(());
+        }
+        _ => {}
+    }
+    // A number a link still names (even for a deleted record) is taken too.
+    if w.exists(side, &number) || w.linked_elsewhere(side, &number) {
+        return Err(PlanError::NumberTaken {
+            action: at,
+            side,
+            number,
+        });
+    }
+    if w.linked_elsewhere(side.other(), from) {
+        return Err(PlanError::AlreadyLinked {
+            action: at,
+            side: side.other(),
+            number: from.to_string(),
+        });
+    }
+    let base = base_of(&wanted, &w.s.synced);
+    match side {
+        Side::Ours => {
+            let key = w.key(&number);
+            w.ours.entry(key).or_default().push(w.s.ours.len());
+            w.s.ours.push(wanted);
+        }
+        Side::Theirs => w.add_pending(PendingChange::Create {
+            number: number.clone(),
+            values: base.clone(),
+        }),
+    }
+    w.add_link(
+        Link {
+            our_number,
+            their_number,
+            active: true,
+            base,
+            version: 1,
+        },
+        true,
+    );
+    Ok(())
+}
+
+fn set(
+    w: &mut Work,
+    side: Side,
+    number: &str,
+    field: Field,
+    value: &str,
+    at: u32,
+) -> Result<(), PlanError> {
+    if field == Field::Number || w.s.kind.index_of(field).is_none() {
+        return Err(PlanError::BadField { action: at, field });
+    }
+    let found = w.find(side, number, at)?;
+    let key = w.key(number);
+    match (side, found) {
+        (Side::Ours, Found::Record(i)) => {
+            w.s.ours[i].set(field, value);
+            // Settled when the plan is done, against the links it leaves.
+            w.ours_set.insert((key, field));
+        }
+        (Side::Ours, Found::Pending(_)) => {}
+        (Side::Theirs, Found::Pending(p)) => {
+            if let Some(Some(PendingChange::Create { values, .. })) = w.pending.get_mut(p) {
+                values.insert(field, value.to_string());
+            }
+        }
+        (Side::Theirs, Found::Record(i)) => {
+            let current = w.s.theirs[i].get(field).to_string();
+            // A real record supersedes a pending creation of it.
+            for p in w.creates.get(&key).cloned().unwrap_or_default() {
+                w.remove_pending(p);
+            }
+            let existing = w.sets.get(&(key.clone(), field)).copied();
+            let wanted = PendingChange::Set {
+                number: w.s.theirs[i].number().to_string(),
+                field,
+                from: current.clone(),
+                to: value.to_string(),
+            };
+            // Replaced in place, so applying a plan twice keeps the order.
+            match (
+                existing,
+                normalize(field, &current) == normalize(field, value),
+            ) {
+                (Some(p), true) => w.remove_pending(p),
+                (Some(p), false) => w.pending[p] = Some(wanted),
+                (None, true) => {}
+                (None, false) => w.add_pending(wanted),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Records, for every followed link, the values both sides now agree on as
+/// the new base.
+fn move_bases(s: &mut State) {
+    let input = s.to_input();
+    let pending = s.pending_index();
+    let synced = s.synced.clone();
+    let rows = crate::categorize::categorize_input(&input);
+    for row in rows {
+        let (Some(li), Some(oi), Some(ti)) = (row.link, row.ours, row.theirs) else {
+            continue;
+        };
+        if !matches!(
+            row.category,
+            crate::categorize::Category::Synchronized | crate::categorize::Category::Conflicts
+        ) {
+            continue;
+        }
+        let Some(our) = input.ours.get(oi as usize).and_then(|e| match e.source {
+            crate::categorize::Source::Record(i) => s.ours.get(i as usize).cloned(),
+            crate::categorize::Source::Pending(_) => None,
+        }) else {
+            continue;
+        };
+        let Some(their) = input
+            .theirs
+            .get(ti as usize)
+            .and_then(|e| s.effective_theirs_with(e.source, &pending))
+        else {
+            continue;
+        };
+        let Some(link) = s.links.get_mut(li as usize) else {
+            continue;
+        };
+        let mut changed = false;
+        for f in synced.iter().copied() {
+            if normalize(f, our.get(f)) == normalize(f, their.get(f)) {
+                let v = our.get(f).to_string();
+                if link.base.get(&f) != Some(&v) {
+                    link.base.insert(f, v);
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            link.version = link.version.saturating_add(1);
+        }
+    }
+}
+
+/// The plan that resolves a conflict row by taking `take`'s value for every
+/// conflicting field.
+pub fn resolve(row: &Row, take: Side) -> Plan {
+    let mut actions = Vec::new();
+    let (Some(our), Some(their)) = (&row.our_number, &row.their_number) else {
+        return Plan::default();
+    };
+    for c in &row.conflicts {
+        let (side, number, value) = match take {
+            Side::Ours => (Side::Theirs, their, &c.ours),
+            Side::Theirs => (Side::Ours, our, &c.theirs),
+        };
+        actions.push(Action::Set {
+            side,
+            number: number.clone(),
+            field: c.field,
+            value: value.clone(),
+        });
+    }
+    Plan { actions }
+}
+
+/// The plan that carries out every planned (one-sided) update of the
+/// synchronized rows.
+pub fn planned_updates(categorized: &Categorized) -> Plan {
+    let mut actions = Vec::new();
+    for row in &categorized.synchronized {
+        for u in &row.planned {
+            let number = match u.side {
+                Side::Ours => row.our_number.clone(),
+                Side::Theirs => row.their_number.clone(),
+            };
+            if let Some(number) = number {
+                actions.push(Action::Set {
+                    side: u.side,
+                    number,
+                    field: u.field,
+                    value: u.to.clone(),
+                });
+            }
+        }
+    }
+    Plan { actions }
+}
+
+/// The record a pending creation describes, for callers that show it.
+pub fn pending_partner(state: &State, number: &str) -> Option<Record> {
+    let key = state.key(number);
+    state.pending.iter().find_map(|p| match p {
+        PendingChange::Create { number: n, values } if state.key(n) == key => {
+            Some(pending_record(state.kind, n, values))
+        }
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::categorize::{Category, categorize};
+    use crate::schema::{Kind, Record};
+
+    fn cust(number: &str, name: &str) -> Record {
+        Record::from_pairs(
+            Kind::Customer,
+            &[(Field::Number, number), (Field::Name, name)],
+        )
+    }
+
+    fn state() -> State {
+        let mut s = State::new(Kind::Customer);
+        s.rules.strip_leading_zeros = true;
+        s.rules.digits_only = true;
+        s.ours = vec![cust("001", "Acme"), cust("002", "Bolt"), cust("003", "Cog")];
+        s.theirs = vec![cust("1", "Acme AS"), cust("9", "Nine")];
+        s
+    }
+
+    fn keys(s: &State, c: Category) -> Vec<String> {
+        categorize(s)
+            .rows(c)
+            .iter()
+            .map(|r| r.key.clone())
+            .collect()
+    }
+
+    #[test]
+    fn link_conflict_resolve_and_idempotence() {
+        let s = state();
+        assert_eq!(keys(&s, Category::New).len(), 5);
+        let plan = Plan {
+            actions: vec![Action::Link {
+                our_number: "001".into(),
+                their_number: "1".into(),
+            }],
+        };
+        let linked = apply(&s, &plan).expect("applies");
+        assert_eq!(keys(&linked, Category::Conflicts), vec!["link:1:1"]);
+        assert_eq!(apply(&linked, &plan).expect("again"), linked);
+
+        let row = categorize(&linked).conflicts[0].clone();
+        let fix = resolve(&row, Side::Theirs);
+        let fixed = apply(&linked, &fix).expect("resolves");
+        assert_eq!(keys(&fixed, Category::Synchronized), vec!["link:1:1"]);
+        assert_eq!(fixed.ours[0].get(Field::Name), "Acme AS");
+        assert_eq!(
+            fixed.links[0].base.get(&Field::Name).map(String::as_str),
+            Some("Acme AS")
+        );
+        assert_eq!(apply(&fixed, &fix).expect("again"), fixed);
+
+        // Taking ours instead writes to their side: a pending change.
+        let theirs_fixed = apply(&linked, &resolve(&row, Side::Ours)).expect("resolves");
+        assert_eq!(theirs_fixed.pending.len(), 1);
+        assert_eq!(
+            keys(&theirs_fixed, Category::Synchronized),
+            vec!["link:1:1"]
+        );
+        // Their next export shows it arrived: the pending change is dropped.
+        let mut imported = theirs_fixed.clone();
+        imported.theirs[0].set(Field::Name, "Acme");
+        let settled = imported.settle_pending();
+        assert!(settled.pending.is_empty());
+        assert_eq!(keys(&settled, Category::Synchronized), vec!["link:1:1"]);
+    }
+
+    #[test]
+    fn create_partner_obeys_number_rules() {
+        let s = state();
+        let ok = Plan {
+            actions: vec![Action::Create {
+                side: Side::Theirs,
+                from_number: "002".into(),
+                number: "002".into(),
+            }],
+        };
+        let next = apply(&s, &ok).expect("creates");
+        assert_eq!(next.links[0].their_number, "2");
+        assert_eq!(keys(&next, Category::Synchronized), vec!["link:2:2"]);
+        assert_eq!(apply(&next, &ok).expect("again"), next);
+        assert!(pending_partner(&next, "2").is_some());
+
+        let bad = Plan {
+            actions: vec![Action::Create {
+                side: Side::Theirs,
+                from_number: "003".into(),
+                number: "C3".into(),
+            }],
+        };
+        assert!(matches!(
+            apply(&s, &bad),
+            Err(PlanError::Rule { action: 0, .. })
+        ));
+
+        // An unlinked record with that number is linked, not overwritten:
+        // its differences show as conflicts.
+        let existing = Plan {
+            actions: vec![Action::Create {
+                side: Side::Theirs,
+                from_number: "003".into(),
+                number: "9".into(),
+            }],
+        };
+        let next = apply(&s, &existing).expect("links the existing record");
+        assert_eq!(keys(&next, Category::Conflicts), vec!["link:3:9"]);
+        assert_eq!(next.theirs[1].get(Field::Name), "Nine");
+
+        // A number already linked to another record is taken.
+        let taken = Plan {
+            actions: vec![
+                Action::Link {
+                    our_number: "001".into(),
+                    their_number: "1".into(),
+                },
+                Action::Create {
+                    side: Side::Theirs,
+                    from_number: "003".into(),
+                    number: "1".into(),
+                },
+            ],
+        };
+        assert!(matches!(
+            apply(&s, &taken),
+            Err(PlanError::NumberTaken { action: 1, .. })
+        ));
+
+        let ours = Plan {
+            actions: vec![Action::Create {
+                side: Side::Ours,
+                from_number: "9".into(),
+                number: "0009".into(),
+            }],
+        };
+        let next = apply(&s, &ours).expect("creates ours");
+        assert_eq!(next.ours.len(), 4);
+        assert_eq!(next.ours[3].get(Field::Name), "Nine");
+        assert_eq!(keys(&next, Category::Synchronized), vec!["link:9:9"]);
+    }
+
+    #[test]
+    fn deactivate_stop_and_errors() {
+        let s = state();
+        let plan = Plan {
+            actions: vec![
+                Action::Deactivate {
+                    side: Side::Ours,
+                    number: "3".into(),
+                },
+                Action::Link {
+                    our_number: "002".into(),
+                    their_number: "9".into(),
+                },
+                Action::Stop {
+                    our_number: "2".into(),
+                    their_number: "9".into(),
+                },
+            ],
+        };
+        let next = apply(&s, &plan).expect("applies");
+        assert_eq!(
+            keys(&next, Category::Deactivated),
+            vec!["link:2:9", "ours:3"]
+        );
+        assert_eq!(apply(&next, &plan).expect("again"), next);
+        let back = apply(
+            &next,
+            &Plan {
+                actions: vec![
+                    Action::Resume {
+                        side: Side::Ours,
+                        number: "003".into(),
+                    },
+                    Action::Start {
+                        our_number: "2".into(),
+                        their_number: "9".into(),
+                    },
+                ],
+            },
+        )
+        .expect("applies");
+        assert_eq!(keys(&back, Category::Deactivated), Vec::<String>::new());
+
+        let err = apply(
+            &s,
+            &Plan {
+                actions: vec![Action::Link {
+                    our_number: "7".into(),
+                    their_number: "1".into(),
+                }],
+            },
+        );
+        assert!(matches!(
+            err,
+            Err(PlanError::NoSuchRecord {
+                side: Side::Ours,
+                ..
+            })
+        ));
+        let err = apply(
+            &next,
+            &Plan {
+                actions: vec![Action::Link {
+                    our_number: "1".into(),
+                    their_number: "9".into(),
+                }],
+            },
+        );
+        assert!(matches!(
+            err,
+            Err(PlanError::AlreadyLinked {
+                side: Side::Theirs,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn planned_updates_carry_one_sided_changes() {
+        let mut s = state();
+        s.links.push(Link {
+            our_number: "001".into(),
+            their_number: "1".into(),
+            active: true,
+            base: base_of(&cust("1", "Acme"), &s.synced),
+            version: 1,
+        });
+        let c = categorize(&s);
+        assert_eq!(c.synchronized[0].planned.len(), 1);
+        let plan = planned_updates(&c);
+        let next = apply(&s, &plan).expect("applies");
+        assert_eq!(next.ours[0].get(Field::Name), "Acme AS");
+        assert!(categorize(&next).synchronized[0].planned.is_empty());
+        assert_eq!(next.links[0].version, 2);
+    }
+}

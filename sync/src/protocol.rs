@@ -1,0 +1,733 @@
+//! Wire types of the REST API under `/api/v1`.
+//!
+//! The browser and every script talk to the server with these types and
+//! nothing else, so they are the contract. Integers on the wire are `i64`/`u32`,
+//! never `usize`: wasm32 and x86-64 disagree on its size. Validation of input
+//! lives here too, so the form in the browser and the server give the same
+//! field-level answer.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::{IntoParams, ToSchema};
+
+/// The answer of `GET /api/v1/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+}
+
+/// A user's role. Administrators may do everything; supervisors may create
+/// customers and see the customer list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Supervisor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Supervisor => "supervisor",
+        }
+    }
+
+    /// Parses the stored or typed name of a role (`admin`/`administrator`,
+    /// `supervisor`).
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "admin" | "administrator" => Some(Role::Admin),
+            "supervisor" => Some(Role::Supervisor),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrator",
+            Role::Supervisor => "Supervisor",
+        }
+    }
+}
+
+/// Body of `POST /api/v1/session` (sign in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SignIn {
+    pub username: String,
+    pub password: String,
+}
+
+/// The signed-in user, as `GET /api/v1/session` and sign-in answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SessionInfo {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    /// Unix milliseconds at which the session ends even if it is used.
+    pub expires_at: i64,
+}
+
+/// `GET /api/v1/setup`: whether the first administrator still has to be created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SetupStatus {
+    pub needed: bool,
+}
+
+/// Body of `POST /api/v1/setup`: creates the first administrator with the
+/// one-time token printed in the server log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SetupRequest {
+    pub token: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// A user as administrators see it. Password hashes never leave the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct User {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// Body of `POST /api/v1/users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NewUser {
+    pub username: String,
+    pub role: Role,
+    pub password: String,
+}
+
+/// Body of `PATCH /api/v1/users/{user_id}`: every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UserPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    /// A new password (a reset by an administrator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// One field's complaint, shown next to that field in a form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every error the API answers with: a stable machine code, a sentence for
+/// people, and field-level messages for form input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ApiError {
+    /// E.g. `unauthorized`, `forbidden`, `not_found`, `validation`,
+    /// `conflict`, `rate_limited`, `payload_too_large`, `bad_request`,
+    /// `csrf`, `internal`.
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+/// A page of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// All rows that match the search, over all pages.
+    pub total: i64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// Query of the register lists: `?q=&sort=&dir=&page=&per_page=&include_inactive=`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ListQuery {
+    /// Free text: matches number, name, email, city and phone.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// A column name of the list (`number`, `name`, `city`, ...).
+    #[serde(default)]
+    pub sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// 1-based.
+    #[serde(default)]
+    pub page: Option<u32>,
+    /// 1 to 500; 50 by default.
+    #[serde(default)]
+    pub per_page: Option<u32>,
+    /// Inactive records are listed too unless this is `false`.
+    #[serde(default)]
+    pub include_inactive: Option<bool>,
+}
+
+impl ListQuery {
+    pub const DEFAULT_PER_PAGE: u32 = 50;
+    pub const MAX_PER_PAGE: u32 = 500;
+
+    pub fn page(&self) -> u32 {
+        self.page.unwrap_or(1).max(1)
+    }
+
+    pub fn per_page(&self) -> u32 {
+        self.per_page
+            .unwrap_or(Self::DEFAULT_PER_PAGE)
+            .clamp(1, Self::MAX_PER_PAGE)
+    }
+
+    pub fn descending(&self) -> bool {
+        self.dir.as_deref() == Some("desc")
+    }
+
+    /// The query string for this query, with the leading `?` when not empty.
+    pub fn to_query_string(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(q) = self.q.as_deref().filter(|q| !q.is_empty()) {
+            parts.push(format!("q={}", percent_encode(q)));
+        }
+        if let Some(s) = &self.sort {
+            parts.push(format!("sort={}", percent_encode(s)));
+        }
+        if let Some(d) = &self.dir {
+            parts.push(format!("dir={}", percent_encode(d)));
+        }
+        if let Some(p) = self.page {
+            parts.push(format!("page={p}"));
+        }
+        if let Some(p) = self.per_page {
+            parts.push(format!("per_page={p}"));
+        }
+        if let Some(i) = self.include_inactive {
+            parts.push(format!("include_inactive={i}"));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", parts.join("&"))
+        }
+    }
+}
+
+/// Percent-encodes a query string value (RFC 3986 unreserved characters stay).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A customer of our register, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Customer {
+    pub customer_id: i64,
+    #[serde(flatten)]
+    pub fields: CustomerInput,
+    /// Increases with every change; a write naming an older version is refused.
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The editable fields of a customer (create and full update).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CustomerInput {
+    /// Text, not a number: leading zeros are kept.
+    pub number: String,
+    pub name: String,
+    #[serde(default)]
+    pub organisation_number: String,
+    #[serde(default)]
+    pub street: String,
+    #[serde(default)]
+    pub postal_code: String,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub country: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub contact_person: String,
+    #[serde(default)]
+    pub sales_rep_code: String,
+    /// The user responsible for this customer, if any.
+    #[serde(default)]
+    pub assigned_user_id: Option<i64>,
+    #[serde(default = "default_true")]
+    pub active: bool,
+}
+
+/// An employee of our register, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Employee {
+    pub employee_id: i64,
+    #[serde(flatten)]
+    pub fields: EmployeeInput,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The editable fields of an employee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EmployeeInput {
+    pub number: String,
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub street: String,
+    #[serde(default)]
+    pub postal_code: String,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default = "default_true")]
+    pub active: bool,
+}
+
+/// Body of `PUT /api/v1/customers/{id}` and `/employees/{id}`: the fields and
+/// the version the editor saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Versioned<T> {
+    pub version: i64,
+    #[serde(flatten)]
+    pub fields: T,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Longest text a register field may hold, in characters.
+pub const MAX_FIELD_CHARS: usize = 200;
+/// Longest record number, in characters.
+pub const MAX_NUMBER_CHARS: usize = 40;
+/// Shortest password accepted for a user.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longest password accepted (argon2 hashes anything, but a 1 MB password is an attack).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+impl Default for CustomerInput {
+    fn default() -> Self {
+        CustomerInput {
+            number: String::new(),
+            name: String::new(),
+            organisation_number: String::new(),
+            street: String::new(),
+            postal_code: String::new(),
+            city: String::new(),
+            country: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            contact_person: String::new(),
+            sales_rep_code: String::new(),
+            assigned_user_id: None,
+            active: true,
+        }
+    }
+}
+
+impl Default for EmployeeInput {
+    fn default() -> Self {
+        EmployeeInput {
+            number: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            street: String::new(),
+            postal_code: String::new(),
+            city: String::new(),
+            active: true,
+        }
+    }
+}
+
+impl CustomerInput {
+    /// Trims every text field. Numbers keep their leading zeros.
+    pub fn trimmed(mut self) -> Self {
+        for f in [
+            &mut self.number,
+            &mut self.name,
+            &mut self.organisation_number,
+            &mut self.street,
+            &mut self.postal_code,
+            &mut self.city,
+            &mut self.country,
+            &mut self.email,
+            &mut self.phone,
+            &mut self.contact_person,
+            &mut self.sales_rep_code,
+        ] {
+            trim_in_place(f);
+        }
+        self
+    }
+
+    /// Field-level problems; empty when the input may be stored.
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        check_number(&mut errors, "number", &self.number);
+        check_required(&mut errors, "name", &self.name);
+        for (field, value) in [
+            ("name", &self.name),
+            ("organisation_number", &self.organisation_number),
+            ("street", &self.street),
+            ("postal_code", &self.postal_code),
+            ("city", &self.city),
+            ("country", &self.country),
+            ("email", &self.email),
+            ("phone", &self.phone),
+            ("contact_person", &self.contact_person),
+            ("sales_rep_code", &self.sales_rep_code),
+        ] {
+            check_text(&mut errors, field, value);
+        }
+        check_email(&mut errors, "email", &self.email);
+        check_phone(&mut errors, "phone", &self.phone);
+        errors
+    }
+}
+
+impl EmployeeInput {
+    pub fn trimmed(mut self) -> Self {
+        for f in [
+            &mut self.number,
+            &mut self.first_name,
+            &mut self.last_name,
+            &mut self.email,
+            &mut self.phone,
+            &mut self.street,
+            &mut self.postal_code,
+            &mut self.city,
+        ] {
+            trim_in_place(f);
+        }
+        self
+    }
+
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        check_number(&mut errors, "number", &self.number);
+        check_required(&mut errors, "first_name", &self.first_name);
+        check_required(&mut errors, "last_name", &self.last_name);
+        for (field, value) in [
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("email", &self.email),
+            ("phone", &self.phone),
+            ("street", &self.street),
+            ("postal_code", &self.postal_code),
+            ("city", &self.city),
+        ] {
+            check_text(&mut errors, field, value);
+        }
+        check_email(&mut errors, "email", &self.email);
+        check_phone(&mut errors, "phone", &self.phone);
+        errors
+    }
+}
+
+/// Checks a user name and password for `NewUser`, set-up and resets.
+pub fn validate_credentials(username: Option<&str>, password: Option<&str>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(u) = username {
+        let u = u.trim();
+        if u.is_empty() {
+            errors.push(FieldError::new("username", "Enter a user name."));
+        } else if u.chars().count() > 64 {
+            errors.push(FieldError::new(
+                "username",
+                "A user name has at most 64 characters.",
+            ));
+        } else if !u
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        {
+            errors.push(FieldError::new(
+                "username",
+                "Use letters, digits and . _ - @ only.",
+            ));
+        }
+    }
+    if let Some(p) = password {
+        let n = p.chars().count();
+        if n < MIN_PASSWORD_CHARS {
+            errors.push(FieldError::new(
+                "password",
+                format!("A password has at least {MIN_PASSWORD_CHARS} characters."),
+            ));
+        } else if n > MAX_PASSWORD_CHARS {
+            errors.push(FieldError::new(
+                "password",
+                format!("A password has at most {MAX_PASSWORD_CHARS} characters."),
+            ));
+        }
+    }
+    errors
+}
+
+fn trim_in_place(s: &mut String) {
+    let t = s.trim();
+    if t.len() != s.len() {
+        *s = t.to_string();
+    }
+}
+
+fn check_required(errors: &mut Vec<FieldError>, field: &str, value: &str) {
+    if value.trim().is_empty() {
+        errors.push(FieldError::new(field, "This field is required."));
+    }
+}
+
+fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str) {
+    if value.chars().count() > MAX_FIELD_CHARS {
+        errors.push(FieldError::new(
+            field,
+            format!("At most {MAX_FIELD_CHARS} characters."),
+        ));
+    } else if value.chars().any(|c| c.is_control()) {
+        errors.push(FieldError::new(
+            field,
+            "Control characters (such as line breaks) are not allowed.",
+        ));
+    }
+}
+
+fn check_number(errors: &mut Vec<FieldError>, field: &str, value: &str) {
+    let v = value.trim();
+    if v.is_empty() {
+        errors.push(FieldError::new(field, "This field is required."));
+    } else if v.chars().count() > MAX_NUMBER_CHARS {
+        errors.push(FieldError::new(
+            field,
+            format!("A number has at most {MAX_NUMBER_CHARS} characters."),
+        ));
+    } else if !v
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+    {
+        errors.push(FieldError::new(
+            field,
+            "Use letters, digits and - _ . / only.",
+        ));
+    }
+}
+
+/// A deliberately plain check: one `@`, something before it, a dot in a
+/// domain that neither starts nor ends with one, and no spaces.
+pub fn is_plausible_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && !value.chars().any(char::is_whitespace)
+}
+
+fn check_email(errors: &mut Vec<FieldError>, field: &str, value: &str) {
+    if !value.is_empty() && !is_plausible_email(value) {
+        errors.push(FieldError::new(
+            field,
+            "This is not an email address (name@example.com).",
+        ));
+    }
+}
+
+fn check_phone(errors: &mut Vec<FieldError>, field: &str, value: &str) {
+    if !value.is_empty()
+        && !value
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.' | '/'))
+    {
+        errors.push(FieldError::new(
+            field,
+            "A phone number has digits, spaces and + - ( ) only.",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn customer_validation_names_each_bad_field() {
+        let ok = CustomerInput {
+            number: "00123".into(),
+            name: "Acme AS".into(),
+            email: "post@acme.no".into(),
+            ..Default::default()
+        };
+        assert!(ok.validate().is_empty());
+
+        let cases: Vec<(CustomerInput, Vec<&str>)> = vec![
+            (
+                CustomerInput {
+                    number: "".into(),
+                    ..ok.clone()
+                },
+                vec!["number"],
+            ),
+            (
+                CustomerInput {
+                    name: "  ".into(),
+                    ..ok.clone()
+                },
+                vec!["name"],
+            ),
+            (
+                CustomerInput {
+                    email: "not-an-email".into(),
+                    ..ok.clone()
+                },
+                vec!["email"],
+            ),
+            (
+                CustomerInput {
+                    email: "a@b@c.no".into(),
+                    phone: "12ab".into(),
+                    ..ok.clone()
+                },
+                vec!["email", "phone"],
+            ),
+            (
+                CustomerInput {
+                    city: "x".repeat(MAX_FIELD_CHARS + 1),
+                    ..ok.clone()
+                },
+                vec!["city"],
+            ),
+            (
+                CustomerInput {
+                    street: "line\nbreak".into(),
+                    ..ok.clone()
+                },
+                vec!["street"],
+            ),
+        ];
+        for (input, expect) in cases {
+            assert_eq!(fields(&input.validate()), expect, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn trimming_keeps_leading_zeros() {
+        let c = CustomerInput {
+            number: "  000123 ".into(),
+            name: " A ".into(),
+            ..Default::default()
+        }
+        .trimmed();
+        assert_eq!(c.number, "000123");
+        assert_eq!(c.name, "A");
+    }
+
+    #[test]
+    fn credentials() {
+        assert!(validate_credentials(Some("anna.admin"), Some("correct horse battery")).is_empty());
+        assert_eq!(
+            fields(&validate_credentials(Some(""), Some("short"))),
+            vec!["username", "password"]
+        );
+        assert_eq!(
+            fields(&validate_credentials(Some("a b"), None)),
+            vec!["username"]
+        );
+    }
+
+    #[test]
+    fn list_query_string_round_trips_special_characters() {
+        let q = ListQuery {
+            q: Some("Ås & co".into()),
+            page: Some(2),
+            ..Default::default()
+        };
+        assert_eq!(q.to_query_string(), "?q=%C3%85s%20%26%20co&page=2");
+        assert_eq!(ListQuery::default().to_query_string(), "");
+        assert_eq!(
+            ListQuery {
+                per_page: Some(10_000),
+                ..Default::default()
+            }
+            .per_page(),
+            500
+        );
+    }
+
+    #[test]
+    fn customer_json_is_flat_and_keeps_number_text() {
+        let c = Customer {
+            customer_id: 7,
+            fields: CustomerInput {
+                number: "007".into(),
+                name: "Bond".into(),
+                ..Default::default()
+            },
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let v = serde_json::to_value(&c).expect("serializes");
+        assert_eq!(v["number"], "007");
+        assert_eq!(v["customer_id"], 7);
+        let back: Customer = serde_json::from_value(v).expect("deserializes");
+        assert_eq!(back, c);
+    }
+}

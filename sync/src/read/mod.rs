@@ -1,0 +1,501 @@
+//! Reading files: bytes in, records and row errors out.
+//!
+//! This module owns format detection (xlsx by its zip magic or name, CSV
+//! otherwise), the options a caller may override, the limits, and the step
+//! shared by both formats that turns raw rows into `Record`s: picking the
+//! header, mapping columns to fields, and checking each value. Every data row
+//! ends as a record or as a `RowError` with its 1-based line number; nothing
+//! is dropped silently (blank rows are counted in `blank_rows`).
+
+pub mod csv;
+pub mod mapping;
+pub mod xlsx;
+
+use serde::{Deserialize, Serialize};
+
+use crate::schema::{Field, Kind, Record};
+
+/// The file formats Partnersync reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Xlsx,
+}
+
+impl Format {
+    /// Detects the format by magic bytes first (a zip local header means
+    /// xlsx), then by the file name's extension; CSV otherwise.
+    pub fn detect(bytes: &[u8], name: Option<&str>) -> Format {
+        if bytes.starts_with(b"PK\x03\x04") {
+            return Format::Xlsx;
+        }
+        let lower = name.map(str::to_ascii_lowercase).unwrap_or_default();
+        if lower.ends_with(".xlsx") || lower.ends_with(".xlsm") {
+            Format::Xlsx
+        } else {
+            Format::Csv
+        }
+    }
+}
+
+/// A column named by its 0-based index or by its header text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ColumnRef {
+    Index(u32),
+    Header(String),
+}
+
+/// One entry of an explicit mapping the caller passes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingEntry {
+    pub column: ColumnRef,
+    pub field: Field,
+}
+
+/// Size limits; exceeding one is a clear error rather than a long stall or
+/// an out-of-memory in the browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Largest input file, in bytes.
+    pub max_file_bytes: u64,
+    /// Most data rows (not counting the header and blank rows).
+    pub max_rows: u32,
+    /// Most columns in any row.
+    pub max_columns: u32,
+    /// Longest value of a mapped field, in characters (a longer one is a row
+    /// error).
+    pub max_field_chars: u32,
+    /// Most entries in an xlsx (zip) file.
+    pub max_zip_entries: u32,
+    /// Most bytes all xlsx entries may inflate to, declared or actual.
+    pub max_uncompressed_bytes: u64,
+    /// Highest inflated/compressed ratio of an xlsx entry larger than 1 MiB.
+    pub max_compression_ratio: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 256 * 1024 * 1024,
+            max_rows: 2_000_000,
+            max_columns: 512,
+            max_field_chars: crate::protocol::MAX_FIELD_CHARS as u32,
+            max_zip_entries: 10_000,
+            max_uncompressed_bytes: 1024 * 1024 * 1024,
+            max_compression_ratio: 250,
+        }
+    }
+}
+
+/// What the caller may decide instead of the reader's guesses. `None` means
+/// "detect".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReadOptions {
+    pub format: Option<Format>,
+    /// An encoding label (`utf-8`, `windows-1252`, `utf-16le`, ...).
+    pub encoding: Option<String>,
+    /// One character: `,` `;` tab `|` or any other single-byte delimiter.
+    pub delimiter: Option<char>,
+    pub has_header: Option<bool>,
+    /// Sheet name, for xlsx; the first sheet otherwise.
+    pub sheet: Option<String>,
+    /// Explicit column to field mapping; unnamed columns are still guessed.
+    pub mapping: Vec<MappingEntry>,
+    /// Keep every raw row (cells as strings) in the output.
+    pub keep_rows: bool,
+    pub limits: Limits,
+}
+
+/// A row as read: its 1-based line in the file and its cells.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawRow {
+    pub line: u32,
+    pub cells: Vec<String>,
+}
+
+/// A data row that did not become a record, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowError {
+    /// 1-based line (CSV: where the record starts; xlsx: the sheet row).
+    pub line: u32,
+    pub reason: String,
+}
+
+/// A column mapped to a field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnMapping {
+    pub column: u32,
+    pub header: String,
+    pub field: Field,
+}
+
+/// A column no field was mapped to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmappedColumn {
+    pub column: u32,
+    pub header: String,
+}
+
+/// Everything a read found out and produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadOutput {
+    pub kind: Kind,
+    pub format: Format,
+    /// The encoding used (CSV): `UTF-8`, `windows-1252`, `UTF-16LE`, ...
+    pub encoding: Option<String>,
+    /// The delimiter used (CSV).
+    pub delimiter: Option<char>,
+    /// The sheet read (xlsx) and all sheet names.
+    pub sheet: Option<String>,
+    pub sheets: Vec<String>,
+    pub has_header: bool,
+    pub header: Vec<String>,
+    pub mapping: Vec<ColumnMapping>,
+    pub unmapped: Vec<UnmappedColumn>,
+    /// Data rows seen (records + row errors).
+    pub row_count: u32,
+    pub blank_rows: u32,
+    pub records: Vec<Record>,
+    pub errors: Vec<RowError>,
+    /// Raw rows, when `keep_rows` was asked for (header row included).
+    pub rows: Option<Vec<RawRow>>,
+    /// Notes on guesses the reader made that a person may want to know.
+    pub notes: Vec<String>,
+}
+
+/// Why a whole file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum ReadError {
+    #[error("the file is {size} bytes; at most {max} bytes can be read")]
+    FileTooLarge { size: u64, max: u64 },
+    #[error("the file has more than {max} data rows")]
+    TooManyRows { max: u32 },
+    #[error("line {line} has {count} columns; at most {max} are allowed")]
+    TooManyColumns { line: u32, count: u32, max: u32 },
+    #[error("unknown encoding {0:?}")]
+    UnknownEncoding(String),
+    #[error("the delimiter {0:?} is not a single-byte character")]
+    BadDelimiter(char),
+    #[error("the file has no rows")]
+    Empty,
+    #[error(
+        "no column holds the record number (expected a header such as \"number\" or \"Kundenummer\")"
+    )]
+    NoNumberColumn,
+    #[error("the mapping names column {0:?}, which the file does not have")]
+    UnknownColumn(String),
+    #[error("the CSV file cannot be read: {0}")]
+    Csv(String),
+    #[error("the spreadsheet cannot be read: {0}")]
+    Xlsx(String),
+    #[error("the spreadsheet has no sheet named {0:?}")]
+    NoSuchSheet(String),
+    #[error("the spreadsheet looks like a zip bomb or is damaged: {0}")]
+    ZipLimit(String),
+}
+
+/// Reads a CSV or xlsx file of `kind` records.
+pub fn read(
+    bytes: &[u8],
+    name: Option<&str>,
+    kind: Kind,
+    options: &ReadOptions,
+) -> Result<ReadOutput, ReadError> {
+    let size = bytes.len() as u64;
+    if size > options.limits.max_file_bytes {
+        return Err(ReadError::FileTooLarge {
+            size,
+            max: options.limits.max_file_bytes,
+        });
+    }
+    match options
+        .format
+        .unwrap_or_else(|| Format::detect(bytes, name))
+    {
+        Format::Csv => csv::read_csv(bytes, kind, options),
+        Format::Xlsx => xlsx::read_xlsx(bytes, kind, options),
+    }
+}
+
+/// Turns raw rows into records, one row at a time, so a million-row file is
+/// never held twice. Both readers feed it.
+pub(crate) struct Builder<'o> {
+    kind: Kind,
+    options: &'o ReadOptions,
+    /// Column -> slot in `kind.fields()`; `None` until the first row.
+    columns: Option<Vec<Option<usize>>>,
+    active_column: Option<usize>,
+    out: ReadOutput,
+    /// Lines of rows whose `active` cell was empty, in case the whole column
+    /// turns out empty (then it is ignored rather than making all inactive).
+    empty_active: Vec<usize>,
+    any_active_value: bool,
+}
+
+impl<'o> Builder<'o> {
+    pub(crate) fn new(kind: Kind, format: Format, options: &'o ReadOptions) -> Self {
+        Builder {
+            kind,
+            options,
+            columns: None,
+            active_column: None,
+            out: ReadOutput {
+                kind,
+                format,
+                encoding: None,
+                delimiter: None,
+                sheet: None,
+                sheets: Vec::new(),
+                has_header: false,
+                header: Vec::new(),
+                mapping: Vec::new(),
+                unmapped: Vec::new(),
+                row_count: 0,
+                blank_rows: 0,
+                records: Vec::new(),
+                errors: Vec::new(),
+                rows: if options.keep_rows {
+                    Some(Vec::new())
+                } else {
+                    None
+                },
+                notes: Vec::new(),
+            },
+            empty_active: Vec::new(),
+            any_active_value: false,
+        }
+    }
+
+    pub(crate) fn output_mut(&mut self) -> &mut ReadOutput {
+        &mut self.out
+    }
+
+    /// Takes one row. `cells` are the row's values as text.
+    pub(crate) fn push(&mut self, line: u32, cells: Vec<String>) -> Result<(), ReadError> {
+        let limits = &self.options.limits;
+        let count = u32::try_from(cells.len()).unwrap_or(u32::MAX);
+        if count > limits.max_columns {
+            return Err(ReadError::TooManyColumns {
+                line,
+                count,
+                max: limits.max_columns,
+            });
+        }
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            self.out.blank_rows += 1;
+            return Ok(());
+        }
+        if self.columns.is_none() {
+            return self.first_row(line, cells);
+        }
+        self.data_row(line, cells)
+    }
+
+    fn first_row(&mut self, line: u32, cells: Vec<String>) -> Result<(), ReadError> {
+        let kind = self.kind;
+        let guessed: Vec<Option<Field>> = cells
+            .iter()
+            .map(|c| mapping::field_for_header(kind, c))
+            .collect();
+        // A header is assumed when any cell names a field we know: data rows
+        // rarely contain the word "Kundenummer".
+        let has_header = self
+            .options
+            .has_header
+            .unwrap_or_else(|| guessed.iter().any(Option::is_some));
+        self.out.has_header = has_header;
+        let width = cells.len();
+        let header: Vec<String> = if has_header {
+            cells.iter().map(|c| c.trim().to_string()).collect()
+        } else {
+            Vec::new()
+        };
+
+        let mut slots: Vec<Option<Field>> = vec![None; width];
+        let mut taken: Vec<Field> = Vec::new();
+        for entry in &self.options.mapping {
+            let col = match &entry.column {
+                ColumnRef::Index(i) => *i as usize,
+                ColumnRef::Header(h) => {
+                    let folded = mapping::fold_header(h);
+                    header
+                        .iter()
+                        .position(|x| mapping::fold_header(x) == folded)
+                        .ok_or_else(|| ReadError::UnknownColumn(h.clone()))?
+                }
+            };
+            if kind.index_of(entry.field).is_none() {
+                continue;
+            }
+            if col >= slots.len() {
+                slots.resize(col + 1, None);
+            }
+            slots[col] = Some(entry.field);
+            taken.push(entry.field);
+        }
+        let explicit: Vec<bool> = slots.iter().map(Option::is_some).collect();
+        if has_header {
+            for (i, g) in guessed.iter().enumerate() {
+                if explicit.get(i).copied().unwrap_or(false) {
+                    continue;
+                }
+                if let Some(f) = g
+                    && !taken.contains(f)
+                {
+                    slots[i] = Some(*f);
+                    taken.push(*f);
+                }
+            }
+        } else if self.options.mapping.is_empty() {
+            // No header and no mapping: the documented column order.
+            for (i, f) in kind.fields().iter().enumerate().take(width) {
+                slots[i] = Some(*f);
+            }
+            self.out
+                .notes
+                .push("no header row: columns read in the documented order".to_string());
+        }
+        if !slots.contains(&Some(Field::Number)) {
+            return Err(ReadError::NoNumberColumn);
+        }
+        let header_at = |i: usize| header.get(i).cloned().unwrap_or_default();
+        for (i, s) in slots.iter().enumerate() {
+            match s {
+                Some(f) => self.out.mapping.push(ColumnMapping {
+                    column: i as u32,
+                    header: header_at(i),
+                    field: *f,
+                }),
+                None => self.out.unmapped.push(UnmappedColumn {
+                    column: i as u32,
+                    header: header_at(i),
+                }),
+            }
+        }
+        self.active_column = slots.iter().position(|s| *s == Some(Field::Active));
+        self.columns = Some(
+            slots
+                .iter()
+                .map(|s| s.and_then(|f| kind.index_of(f)))
+                .collect(),
+        );
+        self.out.header = header;
+        if has_header {
+            if let Some(rows) = self.out.rows.as_mut() {
+                rows.push(RawRow { line, cells });
+            }
+            Ok(())
+        } else {
+            self.data_row(line, cells)
+        }
+    }
+
+    fn data_row(&mut self, line: u32, cells: Vec<String>) -> Result<(), ReadError> {
+        self.out.row_count += 1;
+        if self.out.row_count > self.options.limits.max_rows {
+            return Err(ReadError::TooManyRows {
+                max: self.options.limits.max_rows,
+            });
+        }
+        let kind = self.kind;
+        let fields = kind.fields();
+        let max_chars = self.options.limits.max_field_chars as usize;
+        let mut record = Record::new(kind);
+        record.line = line;
+        let mut problems: Vec<String> = Vec::new();
+        let mut active_was_empty = false;
+        let columns = self.columns.as_deref().unwrap_or(&[]);
+        for (col, slot) in columns.iter().enumerate() {
+            let Some(slot) = *slot else { continue };
+            let raw = cells.get(col).map(String::as_str).unwrap_or("");
+            let field = fields[slot];
+            if field == Field::Active {
+                match mapping::parse_active(raw) {
+                    Some(a) => {
+                        if raw.trim().is_empty() {
+                            active_was_empty = true;
+                        } else {
+                            self.any_active_value = true;
+                        }
+                        record.set_active(a);
+                    }
+                    None => problems.push(format!(
+                        "active: {raw:?} is not a yes/no value (yes, no, ja, nei, nej, kyllä, ei, true, false, 1, 0, x or empty)"
+                    )),
+                }
+                continue;
+            }
+            let chars = raw.chars().count();
+            let limit = if field == Field::Number {
+                max_chars.min(crate::protocol::MAX_NUMBER_CHARS)
+            } else {
+                max_chars
+            };
+            if chars > limit {
+                problems.push(format!(
+                    "{field}: {chars} characters; at most {limit} are allowed"
+                ));
+                continue;
+            }
+            if field == Field::Number && raw.trim().is_empty() {
+                problems.push("number: empty".to_string());
+                continue;
+            }
+            record.values[slot] = raw.trim().to_string();
+        }
+        if problems.is_empty() {
+            if active_was_empty {
+                self.empty_active.push(self.out.records.len());
+            }
+            self.out.records.push(record);
+        } else {
+            self.out.errors.push(RowError {
+                line,
+                reason: problems.join("; "),
+            });
+        }
+        if let Some(rows) = self.out.rows.as_mut() {
+            rows.push(RawRow { line, cells });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(mut self) -> Result<ReadOutput, ReadError> {
+        if self.columns.is_none() {
+            return Err(ReadError::Empty);
+        }
+        if self.active_column.is_some() && !self.any_active_value && !self.empty_active.is_empty() {
+            // An `active` column with no value at all is an unused column,
+            // not a list of inactive records.
+            for i in std::mem::take(&mut self.empty_active) {
+                if let Some(r) = self.out.records.get_mut(i) {
+                    r.set_active(true);
+                }
+            }
+            self.out.notes.push(
+                "the active column is empty in every row: all records read as active".to_string(),
+            );
+        }
+        Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_format_by_magic_then_name() {
+        assert_eq!(
+            Format::detect(b"PK\x03\x04rest", Some("a.csv")),
+            Format::Xlsx
+        );
+        assert_eq!(Format::detect(b"number;name", Some("a.XLSX")), Format::Xlsx);
+        assert_eq!(Format::detect(b"number;name", Some("a.csv")), Format::Csv);
+        assert_eq!(Format::detect(b"number;name", None), Format::Csv);
+    }
+}

@@ -1,0 +1,320 @@
+//! The synchronization state of one connection and kind: our records, theirs,
+//! the links between them (with the base, the values at the last sync),
+//! records marked "Don't synchronize", and pending changes to their side.
+//!
+//! Pending changes exist because writing to their system is not instant: a
+//! partner we created there, or a value we chose in a conflict, shows up only
+//! in a later export. Until it does, the change overlays their data; an
+//! import that shows it arrived drops it (`settle_pending`), one that shows
+//! something else makes the pair a conflict.
+//!
+//! This module also turns a state into the hashed form (`categorize::Input`)
+//! that the categorizer and the preview fingerprint share.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::categorize::{Entry, Input, LinkEntry, PendingEntry, Source, UNKNOWN, overlay};
+use crate::normalize::{combine, field_hashes, normalize, value_hash};
+use crate::rules::NumberRules;
+use crate::schema::{Field, Kind, Record, RequiredFields, Side};
+
+/// A link between one of our records and one of theirs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub our_number: String,
+    pub their_number: String,
+    /// `false` when synchronization of the pair was stopped.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// The synced fields' values at the last synchronization. A field absent
+    /// here has no known common value (a fresh link), so any difference in it
+    /// is a conflict.
+    #[serde(default)]
+    pub base: BTreeMap<Field, String>,
+    /// Increases whenever the base moves.
+    #[serde(default)]
+    pub version: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A record marked "Don't synchronize" on one side.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Deactivation {
+    pub side: Side,
+    pub number: String,
+}
+
+/// A change written (or to be written) to their side that their data does
+/// not show yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PendingChange {
+    /// A partner created on their side with these values.
+    Create {
+        number: String,
+        values: BTreeMap<Field, String>,
+    },
+    /// A field of their record set from `from` to `to`.
+    Set {
+        number: String,
+        field: Field,
+        from: String,
+        to: String,
+    },
+}
+
+impl PendingChange {
+    pub fn number(&self) -> &str {
+        match self {
+            PendingChange::Create { number, .. } | PendingChange::Set { number, .. } => number,
+        }
+    }
+}
+
+/// Everything the engine knows about one connection and kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub kind: Kind,
+    #[serde(default)]
+    pub rules: NumberRules,
+    pub required: RequiredFields,
+    /// The fields compared between the sides, in a fixed order.
+    pub synced: Vec<Field>,
+    pub ours: Vec<Record>,
+    pub theirs: Vec<Record>,
+    #[serde(default)]
+    pub links: Vec<Link>,
+    #[serde(default)]
+    pub deactivated: Vec<Deactivation>,
+    #[serde(default)]
+    pub pending: Vec<PendingChange>,
+}
+
+impl State {
+    /// An empty state with the kind's defaults.
+    pub fn new(kind: Kind) -> State {
+        State {
+            kind,
+            rules: NumberRules::default(),
+            required: RequiredFields::defaults(kind),
+            synced: kind.synced_fields(),
+            ours: Vec::new(),
+            theirs: Vec::new(),
+            links: Vec::new(),
+            deactivated: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    pub fn records(&self, side: Side) -> &[Record] {
+        match side {
+            Side::Ours => &self.ours,
+            Side::Theirs => &self.theirs,
+        }
+    }
+
+    pub fn records_mut(&mut self, side: Side) -> &mut Vec<Record> {
+        match side {
+            Side::Ours => &mut self.ours,
+            Side::Theirs => &mut self.theirs,
+        }
+    }
+
+    /// The matching key of a number.
+    pub fn key(&self, number: &str) -> String {
+        self.rules.key(number)
+    }
+
+    /// Hashes of the synced fields of a record.
+    pub fn hashes(&self, record: &Record) -> Vec<u64> {
+        field_hashes(record, &self.synced)
+    }
+
+    /// Hashes of a base (0 for a field with no known value).
+    pub fn base_hashes(&self, base: &BTreeMap<Field, String>) -> Vec<u64> {
+        self.synced
+            .iter()
+            .map(|f| {
+                base.get(f)
+                    .map(|v| value_hash(&normalize(*f, v)))
+                    .unwrap_or(UNKNOWN)
+            })
+            .collect()
+    }
+
+    /// Keys of the records marked "Don't synchronize" on `side`.
+    pub fn deactivated_keys(&self, side: Side) -> BTreeSet<String> {
+        self.deactivated
+            .iter()
+            .filter(|d| d.side == side)
+            .map(|d| self.key(&d.number))
+            .collect()
+    }
+
+    fn side_entries(&self, side: Side) -> Vec<Entry> {
+        self.records(side)
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let fields = self.hashes(r);
+                Entry {
+                    key: self.key(r.number()),
+                    active: r.active(),
+                    row: combine(fields.iter().copied()),
+                    fields: Some(fields),
+                    source: Source::Record(i as u32),
+                    pending_conflict: false,
+                }
+            })
+            .collect()
+    }
+
+    /// The pending changes in hashed form.
+    pub fn pending_entries(&self) -> Vec<PendingEntry> {
+        self.pending
+            .iter()
+            .map(|p| match p {
+                PendingChange::Create { number, values } => {
+                    let r = pending_record(self.kind, number, values);
+                    PendingEntry::Create {
+                        key: self.key(number),
+                        active: r.active(),
+                        fields: self.hashes(&r),
+                    }
+                }
+                PendingChange::Set {
+                    number,
+                    field,
+                    from,
+                    to,
+                } => PendingEntry::Set {
+                    key: self.key(number),
+                    field: self
+                        .synced
+                        .iter()
+                        .position(|f| f == field)
+                        .map(|i| i as u32),
+                    from: value_hash(&normalize(*field, from)),
+                    to: value_hash(&normalize(*field, to)),
+                },
+            })
+            .collect()
+    }
+
+    /// The state in the hashed form the categorizer works on, with pending
+    /// changes already laid over their side.
+    pub fn to_input(&self) -> Input {
+        let mut input = Input {
+            ours: self.side_entries(Side::Ours),
+            theirs: self.side_entries(Side::Theirs),
+            links: self
+                .links
+                .iter()
+                .map(|l| {
+                    let base = self.base_hashes(&l.base);
+                    LinkEntry {
+                        our_key: self.key(&l.our_number),
+                        their_key: self.key(&l.their_number),
+                        active: l.active,
+                        base_row: combine(base.iter().copied()),
+                        base_fields: Some(base),
+                    }
+                })
+                .collect(),
+            deactivated_ours: self.deactivated_keys(Side::Ours),
+            deactivated_theirs: self.deactivated_keys(Side::Theirs),
+            pending: self.pending_entries(),
+            arrived: Vec::new(),
+        };
+        overlay(&mut input);
+        input
+    }
+
+    /// Indices of pending `Set`s by their record's key, so that laying them
+    /// over a million records does not scan the list for each.
+    pub fn pending_index(&self) -> PendingIndex {
+        let mut sets: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, p) in self.pending.iter().enumerate() {
+            if let PendingChange::Set { number, .. } = p {
+                sets.entry(self.key(number)).or_default().push(i as u32);
+            }
+        }
+        PendingIndex { sets }
+    }
+
+    /// Their record as it will be once the pending changes arrive: the record
+    /// itself with pending `Set`s laid over it, or the record a pending
+    /// `Create` describes.
+    pub fn effective_theirs(&self, source: Source) -> Option<Record> {
+        self.effective_theirs_with(source, &self.pending_index())
+    }
+
+    /// `effective_theirs` with a prepared `pending_index`.
+    pub fn effective_theirs_with(&self, source: Source, index: &PendingIndex) -> Option<Record> {
+        match source {
+            Source::Record(i) => {
+                let mut r = self.theirs.get(i as usize)?.clone();
+                let key = self.key(r.number());
+                for pi in index.sets.get(&key).map(Vec::as_slice).unwrap_or(&[]) {
+                    if let Some(PendingChange::Set {
+                        field, from, to, ..
+                    }) = self.pending.get(*pi as usize)
+                        && normalize(*field, r.get(*field)) == normalize(*field, from)
+                    {
+                        r.set(*field, to);
+                    }
+                }
+                Some(r)
+            }
+            Source::Pending(i) => match self.pending.get(i as usize)? {
+                PendingChange::Create { number, values } => {
+                    Some(pending_record(self.kind, number, values))
+                }
+                PendingChange::Set { .. } => None,
+            },
+        }
+    }
+
+    /// Drops the pending changes that their data shows have arrived.
+    pub fn settle_pending(&self) -> State {
+        let input = self.to_input();
+        let mut next = self.clone();
+        next.pending = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !input.arrived.contains(&(*i as u32)))
+            .map(|(_, p)| p.clone())
+            .collect();
+        next
+    }
+}
+
+/// Pending `Set`s by record key; see `State::pending_index`.
+#[derive(Debug, Clone, Default)]
+pub struct PendingIndex {
+    sets: HashMap<String, Vec<u32>>,
+}
+
+/// The record a pending `Create` describes.
+pub fn pending_record(kind: Kind, number: &str, values: &BTreeMap<Field, String>) -> Record {
+    let mut r = Record::new(kind);
+    for (f, v) in values {
+        r.set(*f, v);
+    }
+    r.set(Field::Number, number);
+    r
+}
+
+/// The synced values of a record, as a base.
+pub fn base_of(record: &Record, synced: &[Field]) -> BTreeMap<Field, String> {
+    synced
+        .iter()
+        .map(|f| (*f, record.get(*f).to_string()))
+        .collect()
+}
