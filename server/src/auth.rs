@@ -122,14 +122,13 @@ pub fn client_addr(
     parts_headers: &HeaderMap,
     peer: Option<SocketAddr>,
 ) -> String {
-    if state.config.trust_proxy {
-        if let Some(first) = parts_headers
+    if state.config.trust_proxy
+        && let Some(first) = parts_headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
-        {
-            return first.trim().to_string();
-        }
+    {
+        return first.trim().to_string();
     }
     peer.map(|p| p.ip().to_string())
         .unwrap_or_else(|| "unknown".into())

@@ -23,7 +23,9 @@
 //!   Inactive; otherwise New. Equal numbers are never linked automatically:
 //!   a lone record with an equal-key lone partner is New with a suggestion.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -104,12 +106,25 @@ pub struct Input {
 /// virtual record, one matching the record there has arrived, and a
 /// different record marks a conflict.
 pub fn overlay(input: &mut Input) {
-    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by_key: FastMap<String, Vec<usize>> = FastMap::default();
     for (i, e) in input.theirs.iter().enumerate() {
         by_key.entry(e.key.clone()).or_default().push(i);
     }
     let mut arrived = Vec::new();
-    for (pi, p) in input.pending.iter().enumerate() {
+    // Creations first, then field changes, so a change of a created partner
+    // applies whatever order the list has (and `State::effective_theirs`
+    // lays them over the same way).
+    let creates = input
+        .pending
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| matches!(p, PendingEntry::Create { .. }));
+    let sets = input
+        .pending
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| matches!(p, PendingEntry::Set { .. }));
+    for (pi, p) in creates.chain(sets) {
         match p {
             PendingEntry::Set {
                 key,
@@ -169,6 +184,7 @@ pub fn overlay(input: &mut Input) {
             },
         }
     }
+    arrived.sort_unstable();
     input.arrived = arrived;
 }
 
@@ -280,10 +296,15 @@ fn compare(o: &Entry, t: &Entry, link: &LinkEntry) -> Pair {
     }
 }
 
-fn index(entries: &[Entry]) -> HashMap<&str, Vec<u32>> {
-    let mut m: HashMap<&str, Vec<u32>> = HashMap::with_capacity(entries.len());
+/// Per key: the first entry with it and how many share it. Nothing more is
+/// needed, since a key on several entries is never matched.
+fn index(entries: &[Entry]) -> FastMap<&str, (u32, u32)> {
+    let mut m: FastMap<&str, (u32, u32)> =
+        FastMap::with_capacity_and_hasher(entries.len(), Default::default());
     for (i, e) in entries.iter().enumerate() {
-        m.entry(e.key.as_str()).or_default().push(i as u32);
+        m.entry(e.key.as_str())
+            .and_modify(|x| x.1 += 1)
+            .or_insert((i as u32, 1));
     }
     m
 }
@@ -295,16 +316,18 @@ pub fn categorize_input(input: &Input) -> Vec<CoreRow> {
     let mut our_claimed = vec![false; input.ours.len()];
     let mut their_claimed = vec![false; input.theirs.len()];
     let mut rows: Vec<CoreRow> = Vec::with_capacity(input.ours.len() + input.theirs.len());
-    let mut link_keys: HashMap<String, u32> = HashMap::new();
+    let mut link_keys: FastMap<(&str, &str), u32> =
+        FastMap::with_capacity_and_hasher(input.links.len(), Default::default());
 
     for (li, l) in input.links.iter().enumerate() {
-        let base_key = format!("link:{}:{}", l.our_key, l.their_key);
-        let n = link_keys.entry(base_key.clone()).or_insert(0);
+        let n = link_keys
+            .entry((l.our_key.as_str(), l.their_key.as_str()))
+            .or_insert(0);
         *n += 1;
         let key = if *n == 1 {
-            base_key
+            format!("link:{}:{}", l.our_key, l.their_key)
         } else {
-            format!("{base_key}#{n}")
+            format!("link:{}:{}#{n}", l.our_key, l.their_key)
         };
         let mut row = CoreRow {
             category: Category::Conflicts,
@@ -316,21 +339,15 @@ pub fn categorize_input(input: &Input) -> Vec<CoreRow> {
             skipped_multiple: false,
             equal_number_partner: false,
         };
-        let os = ours_by_key
-            .get(l.our_key.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let ts = theirs_by_key
-            .get(l.their_key.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        if os.len() > 1 || ts.len() > 1 {
+        let os = ours_by_key.get(l.our_key.as_str()).copied();
+        let ts = theirs_by_key.get(l.their_key.as_str()).copied();
+        if os.is_some_and(|x| x.1 > 1) || ts.is_some_and(|x| x.1 > 1) {
             row.reason = Some(Reason::MultipleMatches);
             rows.push(row);
             continue;
         }
-        let o = os.first().copied();
-        let t = ts.first().copied();
+        let o = os.map(|x| x.0);
+        let t = ts.map(|x| x.0);
         if o.is_some_and(|i| our_claimed[i as usize])
             || t.is_some_and(|i| their_claimed[i as usize])
         {
@@ -396,7 +413,9 @@ pub fn categorize_input(input: &Input) -> Vec<CoreRow> {
         &input.deactivated_theirs,
         &mut rows,
     );
-    rows.sort_by(|a, b| (a.category, &a.key).cmp(&(b.category, &b.key)));
+    // Row keys are unique (repeats carry `#n`), so an unstable sort is as
+    // deterministic as a stable one.
+    rows.sort_unstable_by(|a, b| (a.category, &a.key).cmp(&(b.category, &b.key)));
     rows
 }
 
@@ -405,30 +424,39 @@ fn lone_rows(
     side: Side,
     entries: &[Entry],
     claimed: &[bool],
-    own_index: &HashMap<&str, Vec<u32>>,
-    other_index: &HashMap<&str, Vec<u32>>,
+    own_index: &FastMap<&str, (u32, u32)>,
+    other_index: &FastMap<&str, (u32, u32)>,
     other_claimed: &[bool],
     deactivated: &BTreeSet<String>,
     rows: &mut Vec<CoreRow>,
 ) {
-    let mut seen: HashMap<&str, u32> = HashMap::new();
+    let mut seen: FastMap<&str, u32> = FastMap::default();
     for (i, e) in entries.iter().enumerate() {
+        let count = own_index.get(e.key.as_str()).map_or(1, |v| v.1);
         // The n-th record with a key keeps its number even when an earlier
-        // one is linked, so row keys do not shift when links change.
-        let n = seen.entry(e.key.as_str()).or_insert(0);
-        *n += 1;
+        // one is linked, so row keys do not shift when links change. Only
+        // repeated keys need counting.
+        let n = if count > 1 {
+            let n = seen.entry(e.key.as_str()).or_insert(0);
+            *n += 1;
+            *n
+        } else {
+            1
+        };
         if claimed[i] {
             continue;
         }
-        let key = if *n == 1 {
+        let key = if n == 1 {
             format!("{}:{}", side.as_str(), e.key)
         } else {
             format!("{}:{}#{}", side.as_str(), e.key, n)
         };
-        let multiple = own_index.get(e.key.as_str()).is_some_and(|v| v.len() > 1);
+        let multiple = count > 1;
+        // Records sharing a key are never claimed by a link, so a repeated
+        // key always has an unclaimed record.
         let partner = other_index
             .get(e.key.as_str())
-            .is_some_and(|v| v.iter().any(|j| !other_claimed[*j as usize]));
+            .is_some_and(|(first, count)| *count > 1 || !other_claimed[*first as usize]);
         let (category, reason) = if multiple {
             (Category::New, Some(Reason::MultipleMatches))
         } else if deactivated.contains(&e.key) {
@@ -603,7 +631,8 @@ pub fn categorize(state: &State) -> Categorized {
     let input = state.to_input();
     let core = categorize_input(&input);
     let first = |entries: &[Entry]| {
-        let mut m: HashMap<String, u32> = HashMap::with_capacity(entries.len());
+        let mut m: FastMap<String, u32> =
+            FastMap::with_capacity_and_hasher(entries.len(), Default::default());
         for (i, e) in entries.iter().enumerate() {
             m.entry(e.key.clone()).or_insert(i as u32);
         }
@@ -629,8 +658,8 @@ struct DetailCtx<'a> {
     state: &'a State,
     input: &'a Input,
     pending: crate::state::PendingIndex,
-    first_ours: HashMap<String, u32>,
-    first_theirs: HashMap<String, u32>,
+    first_ours: FastMap<String, u32>,
+    first_theirs: FastMap<String, u32>,
 }
 
 fn detail(ctx: &DetailCtx<'_>, cr: &CoreRow) -> Row {
@@ -639,17 +668,17 @@ fn detail(ctx: &DetailCtx<'_>, cr: &CoreRow) -> Row {
         .ours
         .and_then(|i| input.ours.get(i as usize))
         .and_then(|e| match e.source {
-            Source::Record(i) => state.ours.get(i as usize).map(|r| (i, r.clone())),
+            Source::Record(i) => state.ours.get(i as usize).map(|r| (i, r)),
             Source::Pending(_) => None,
         });
     let their_entry = cr.theirs.and_then(|i| input.theirs.get(i as usize));
-    let their: Option<(Option<u32>, Record)> = their_entry.and_then(|e| {
+    let their: Option<(Option<u32>, std::borrow::Cow<'_, Record>)> = their_entry.and_then(|e| {
         let idx = match e.source {
             Source::Record(i) => Some(i),
             Source::Pending(_) => None,
         };
         state
-            .effective_theirs_with(e.source, &ctx.pending)
+            .effective_theirs_cow(e.source, &ctx.pending)
             .map(|r| (idx, r))
     });
     let link = cr.link.and_then(|i| state.links.get(i as usize));
@@ -692,21 +721,30 @@ fn detail(ctx: &DetailCtx<'_>, cr: &CoreRow) -> Row {
                 .get(i as usize)
                 .and_then(|e| ctx.first_theirs.get(&e.key))
                 .and_then(|j| input.theirs.get(*j as usize))
-                .and_then(|e| state.effective_theirs_with(e.source, &ctx.pending)),
+                .and_then(|e| state.effective_theirs_with(e.source, &ctx.pending))
+                .map(|r| r.number().to_string()),
             (None, Some(i)) => input
                 .theirs
                 .get(i as usize)
                 .and_then(|e| ctx.first_ours.get(&e.key))
                 .and_then(|j| input.ours.get(*j as usize))
                 .and_then(|e| match e.source {
-                    Source::Record(k) => state.ours.get(k as usize).cloned(),
+                    Source::Record(k) => state.ours.get(k as usize).map(|r| r.number().to_string()),
                     Source::Pending(_) => None,
                 }),
             _ => None,
         };
-        row.suggestion = partner.map(|r| r.number().to_string());
+        row.suggestion = partner;
     }
+    // Equal row hashes mean equal fields: nothing to list (most rows).
+    let differ = match (cr.ours, cr.theirs) {
+        (Some(o), Some(t)) => {
+            input.ours.get(o as usize).map(|e| e.row) != input.theirs.get(t as usize).map(|e| e.row)
+        }
+        _ => false,
+    };
     if let (Some((_, o)), Some((_, t)), Some(l)) = (&our, &their, link)
+        && differ
         && matches!(cr.category, Category::Conflicts | Category::Synchronized)
     {
         for f in &state.synced {
@@ -936,6 +974,30 @@ mod tests {
                 .iter()
                 .all(|r| r.reason == Some(Reason::PendingMismatch))
         );
+    }
+
+    #[test]
+    fn pending_order_does_not_matter() {
+        let mut s = State::new(Kind::Customer);
+        s.ours = vec![cust("5", "Five AS")];
+        s.links = vec![link(&s, "5", "5", Some(&cust("5", "Five")))];
+        let create = PendingChange::Create {
+            number: "5".into(),
+            values: base_of(&cust("5", "Five"), &s.synced),
+        };
+        let set = PendingChange::Set {
+            number: "5".into(),
+            field: Field::Name,
+            from: "Five".into(),
+            to: "Five AS".into(),
+        };
+        s.pending = vec![create.clone(), set.clone()];
+        let a = categorize(&s);
+        s.pending = vec![set, create];
+        let b = categorize(&s);
+        assert_eq!(a.summary(), b.summary());
+        assert_eq!(a.synchronized.len(), 1);
+        assert!(a.synchronized[0].planned.is_empty(), "{a:#?}");
     }
 
     #[test]

@@ -23,7 +23,9 @@
 //! count of their keys, keys); pending (count; each: 0 create (key, active
 //! byte, field hashes) or 1 set (key, field index + 1 or 0, from, to)).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -133,7 +135,7 @@ impl Fingerprint {
             .map(|h| combine(h.iter().copied()))
             .collect();
         // Bases per fixed key, to find the records the row hash cannot decide.
-        let mut bases_by_key: HashMap<String, Vec<u64>> = HashMap::new();
+        let mut bases_by_key: FastMap<String, Vec<u64>> = FastMap::default();
         for (l, b) in state.links.iter().zip(&base_rows) {
             bases_by_key.entry(link_key(l)).or_default().push(*b);
         }
@@ -146,7 +148,10 @@ impl Fingerprint {
         } else {
             BTreeSet::new()
         };
-        let mut detailed_keys: BTreeSet<String> = BTreeSet::new();
+        // Links of a key with a pending change need their base in detail:
+        // the overlay may change (or create) the record the base is
+        // compared with.
+        let mut detailed_keys: BTreeSet<String> = pending_keys.clone();
         let fixed: Vec<FixedEntry> = records
             .iter()
             .enumerate()
@@ -336,7 +341,7 @@ impl Fingerprint {
             w.push(field_code(*f));
         }
         put_varint(&mut w, self.fixed.len() as u64);
-        let mut fixed_rows: HashMap<&str, Option<u64>> = HashMap::new();
+        let mut fixed_rows: FastMap<&str, Option<u64>> = FastMap::default();
         for e in &self.fixed {
             put_str(&mut w, &e.key);
             w.push(u8::from(e.active) | (u8::from(e.fields.is_some()) << 1));
@@ -463,7 +468,7 @@ impl Fingerprint {
         let width = synced.len();
         let n_fixed = r.count(10)?;
         let mut fixed = Vec::with_capacity(n_fixed);
-        let mut fixed_rows: HashMap<String, Option<u64>> = HashMap::new();
+        let mut fixed_rows: FastMap<String, Option<u64>> = FastMap::default();
         for _ in 0..n_fixed {
             let key = r.string()?;
             let flags = r.byte()?;

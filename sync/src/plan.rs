@@ -9,7 +9,9 @@
 //! both sides now agree on, and applying the same plan twice changes nothing
 //! the second time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -137,13 +139,13 @@ struct Work {
     ours_set: std::collections::BTreeSet<(String, Field)>,
     pending: Vec<Option<PendingChange>>,
     marks: BTreeMap<(Side, String), Deactivation>,
-    ours: HashMap<String, Vec<usize>>,
-    theirs: HashMap<String, Vec<usize>>,
-    creates: HashMap<String, Vec<usize>>,
-    sets: HashMap<(String, Field), usize>,
-    pairs: HashMap<(String, String), usize>,
-    by_our: HashMap<String, Vec<usize>>,
-    by_their: HashMap<String, Vec<usize>>,
+    ours: FastMap<String, Vec<usize>>,
+    theirs: FastMap<String, Vec<usize>>,
+    creates: FastMap<String, Vec<usize>>,
+    sets: FastMap<(String, Field), usize>,
+    pairs: FastMap<(String, String), usize>,
+    by_our: FastMap<String, Vec<usize>>,
+    by_their: FastMap<String, Vec<usize>>,
 }
 
 impl Work {
@@ -158,13 +160,13 @@ impl Work {
             ours_set: std::collections::BTreeSet::new(),
             pending: Vec::with_capacity(pending.len()),
             marks: BTreeMap::new(),
-            ours: HashMap::new(),
-            theirs: HashMap::new(),
-            creates: HashMap::new(),
-            sets: HashMap::new(),
-            pairs: HashMap::new(),
-            by_our: HashMap::new(),
-            by_their: HashMap::new(),
+            ours: FastMap::default(),
+            theirs: FastMap::default(),
+            creates: FastMap::default(),
+            sets: FastMap::default(),
+            pairs: FastMap::default(),
+            by_our: FastMap::default(),
+            by_their: FastMap::default(),
             s,
         };
         for (i, r) in w.s.ours.iter().enumerate() {
@@ -238,7 +240,13 @@ impl Work {
         match &p {
             PendingChange::Create { .. } => self.creates.entry(key).or_default().push(i),
             PendingChange::Set { field, .. } => {
-                self.sets.entry((key, *field)).or_insert(i);
+                // One change per field: a later one (from an older state
+                // that repeated it) replaces the earlier.
+                if let Some(old) = self.sets.insert((key, *field), i)
+                    && let Some(slot) = self.pending.get_mut(old)
+                {
+                    *slot = None;
+                }
             }
         }
         self.pending.push(Some(p));
@@ -372,6 +380,17 @@ impl Work {
                 Some(l)
             })
             .collect();
+        // Links are a set too: one order, whatever order the actions made
+        // and removed them in.
+        let rules = s.rules.clone();
+        s.links.sort_by_cached_key(|l| {
+            (
+                rules.key(&l.our_number),
+                rules.key(&l.their_number),
+                l.our_number.clone(),
+                l.their_number.clone(),
+            )
+        });
         s.pending = self.pending.into_iter().flatten().collect();
         // Marks are a set, kept in key order, so the order of the actions
         // that add and remove them does not show in the state.
@@ -389,7 +408,8 @@ pub fn apply(state: &State, plan: &Plan) -> Result<State, PlanError> {
     }
     let mut next = w.finish();
     move_bases(&mut next);
-    Ok(next.settle_pending())
+    next.settle_pending_in_place();
+    Ok(next)
 }
 
 fn apply_one(w: &mut Work, action: &Action, at: u32) -> Result<(), PlanError> {
@@ -620,9 +640,18 @@ fn set(
             w.ours_set.insert((key, field));
         }
         (Side::Ours, Found::Pending(_)) => {}
-        (Side::Theirs, Found::Pending(p)) => {
-            if let Some(Some(PendingChange::Create { values, .. })) = w.pending.get_mut(p) {
-                values.insert(field, value.to_string());
+        (Side::Theirs, Found::Pending(_)) => {
+            // Every creation of that number (one, unless an older state
+            // repeated it) carries the value.
+            for p in w.creates.get(&key).cloned().unwrap_or_default() {
+                if let Some(Some(PendingChange::Create { values, .. })) = w.pending.get_mut(p) {
+                    values.insert(field, value.to_string());
+                }
+            }
+            // The creation now carries the value; an older `Set` of the
+            // same field would contradict it.
+            if let Some(old) = w.sets.get(&(key, field)).copied() {
+                w.remove_pending(old);
             }
         }
         (Side::Theirs, Found::Record(i)) => {
@@ -668,6 +697,16 @@ fn move_bases(s: &mut State) {
             row.category,
             crate::categorize::Category::Synchronized | crate::categorize::Category::Conflicts
         ) {
+            continue;
+        }
+        // Nothing to move when both sides equal a complete base.
+        if let (Some(oe), Some(te), Some(le)) = (
+            input.ours.get(oi as usize),
+            input.theirs.get(ti as usize),
+            input.links.get(li as usize),
+        ) && oe.row == te.row
+            && te.row == le.base_row
+        {
             continue;
         }
         let Some(our) = input.ours.get(oi as usize).and_then(|e| match e.source {

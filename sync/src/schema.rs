@@ -231,12 +231,12 @@ impl RequiredFields {
 
     /// "No import": the record lacks a field we require.
     pub fn no_import(&self, record: &Record) -> bool {
-        !self.missing(Side::Ours, record).is_empty()
+        self.ours.iter().any(|f| record.get(*f).trim().is_empty())
     }
 
     /// "No export": the record lacks a field they require.
     pub fn no_export(&self, record: &Record) -> bool {
-        !self.missing(Side::Theirs, record).is_empty()
+        self.theirs.iter().any(|f| record.get(*f).trim().is_empty())
     }
 }
 

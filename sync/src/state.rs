@@ -11,12 +11,15 @@
 //! This module also turns a state into the hashed form (`categorize::Input`)
 //! that the categorizer and the preview fingerprint share.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{Entry, Input, LinkEntry, PendingEntry, Source, UNKNOWN, overlay};
-use crate::normalize::{combine, field_hashes, normalize, value_hash};
+use crate::normalize::{combine, field_hashes, hash_field, normalize};
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record, RequiredFields, Side};
 
@@ -139,11 +142,7 @@ impl State {
     pub fn base_hashes(&self, base: &BTreeMap<Field, String>) -> Vec<u64> {
         self.synced
             .iter()
-            .map(|f| {
-                base.get(f)
-                    .map(|v| value_hash(&normalize(*f, v)))
-                    .unwrap_or(UNKNOWN)
-            })
+            .map(|f| base.get(f).map(|v| hash_field(*f, v)).unwrap_or(UNKNOWN))
             .collect()
     }
 
@@ -199,8 +198,8 @@ impl State {
                         .iter()
                         .position(|f| f == field)
                         .map(|i| i as u32),
-                    from: value_hash(&normalize(*field, from)),
-                    to: value_hash(&normalize(*field, to)),
+                    from: hash_field(*field, from),
+                    to: hash_field(*field, to),
                 },
             })
             .collect()
@@ -238,7 +237,7 @@ impl State {
     /// Indices of pending `Set`s by their record's key, so that laying them
     /// over a million records does not scan the list for each.
     pub fn pending_index(&self) -> PendingIndex {
-        let mut sets: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut sets: FastMap<String, Vec<u32>> = FastMap::default();
         for (i, p) in self.pending.iter().enumerate() {
             if let PendingChange::Set { number, .. } = p {
                 sets.entry(self.key(number)).or_default().push(i as u32);
@@ -256,49 +255,73 @@ impl State {
 
     /// `effective_theirs` with a prepared `pending_index`.
     pub fn effective_theirs_with(&self, source: Source, index: &PendingIndex) -> Option<Record> {
-        match source {
-            Source::Record(i) => {
-                let mut r = self.theirs.get(i as usize)?.clone();
-                let key = self.key(r.number());
-                for pi in index.sets.get(&key).map(Vec::as_slice).unwrap_or(&[]) {
-                    if let Some(PendingChange::Set {
-                        field, from, to, ..
-                    }) = self.pending.get(*pi as usize)
-                        && normalize(*field, r.get(*field)) == normalize(*field, from)
-                    {
-                        r.set(*field, to);
-                    }
-                }
-                Some(r)
-            }
+        self.effective_theirs_cow(source, index)
+            .map(Cow::into_owned)
+    }
+
+    /// `effective_theirs_with`, borrowing the record when no pending change
+    /// touches it (nearly always).
+    pub fn effective_theirs_cow(
+        &self,
+        source: Source,
+        index: &PendingIndex,
+    ) -> Option<Cow<'_, Record>> {
+        let base: Cow<'_, Record> = match source {
+            Source::Record(i) => Cow::Borrowed(self.theirs.get(i as usize)?),
             Source::Pending(i) => match self.pending.get(i as usize)? {
                 PendingChange::Create { number, values } => {
-                    Some(pending_record(self.kind, number, values))
+                    Cow::Owned(pending_record(self.kind, number, values))
                 }
-                PendingChange::Set { .. } => None,
+                PendingChange::Set { .. } => return None,
             },
+        };
+        let sets = if index.sets.is_empty() {
+            None
+        } else {
+            index.sets.get(&self.key(base.number()))
+        };
+        let Some(sets) = sets else {
+            return Some(base);
+        };
+        let mut r = base.into_owned();
+        for pi in sets {
+            if let Some(PendingChange::Set {
+                field, from, to, ..
+            }) = self.pending.get(*pi as usize)
+                && normalize(*field, r.get(*field)) == normalize(*field, from)
+            {
+                r.set(*field, to);
+            }
         }
+        Some(Cow::Owned(r))
     }
 
     /// Drops the pending changes that their data shows have arrived.
     pub fn settle_pending(&self) -> State {
-        let input = self.to_input();
         let mut next = self.clone();
-        next.pending = self
-            .pending
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !input.arrived.contains(&(*i as u32)))
-            .map(|(_, p)| p.clone())
-            .collect();
+        next.settle_pending_in_place();
         next
+    }
+
+    /// `settle_pending` without copying the state.
+    pub fn settle_pending_in_place(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let arrived: BTreeSet<u32> = self.to_input().arrived.into_iter().collect();
+        let mut i = 0u32;
+        self.pending.retain(|_| {
+            let keep = !arrived.contains(&i);
+            i += 1;
+            keep
+        });
     }
 }
 
 /// Pending `Set`s by record key; see `State::pending_index`.
 #[derive(Debug, Clone, Default)]
 pub struct PendingIndex {
-    sets: HashMap<String, Vec<u32>>,
+    sets: FastMap<String, Vec<u32>>,
 }
 
 /// The record a pending `Create` describes.

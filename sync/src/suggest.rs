@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{Categorized, Category};
-use crate::normalize::{fnv1a, normalize};
+use crate::normalize::{fnv1a, hash_field, normalize};
 use crate::schema::{Field, Record, Side};
 use crate::state::State;
 
@@ -85,6 +85,9 @@ pub struct Index<'s> {
     phone: HashIndex,
     name_postal: HashIndex,
     postal: HashIndex,
+    /// Match name and postal code of each indexed record, computed once
+    /// rather than for every comparison in a postal block.
+    prepared: crate::normalize::FastMap<u32, (String, String)>,
 }
 
 impl<'s> Index<'s> {
@@ -123,6 +126,14 @@ impl<'s> Index<'s> {
             postal: build(&|r| {
                 nonempty_hash(&normalize(Field::PostalCode, r.get(Field::PostalCode)))
             }),
+            prepared: eligible
+                .iter()
+                .filter_map(|i| {
+                    let r = get(*i)?;
+                    let postal = normalize(Field::PostalCode, r.get(Field::PostalCode));
+                    (!postal.is_empty()).then(|| (*i, (match_name(r), postal)))
+                })
+                .collect(),
         }
     }
 
@@ -168,23 +179,20 @@ impl<'s> Index<'s> {
             });
             let block = self.postal.get(fnv1a(postal.as_bytes()));
             for (_, i) in block.iter().take(FUZZY_BLOCK_CAP) {
-                let Some(r) = self.records.get(*i as usize) else {
+                let Some((other, other_postal)) = self.prepared.get(i) else {
                     continue;
                 };
-                if normalize(Field::PostalCode, r.get(Field::PostalCode)) != postal {
+                if *other_postal != postal || *other == name || other.is_empty() {
                     continue;
                 }
-                let other = match_name(r);
-                if other == name || other.is_empty() {
-                    continue;
-                }
-                let sim = strsim::jaro_winkler(&name, &other);
+                let sim = strsim::jaro_winkler(&name, other);
                 if sim >= FUZZY_MIN {
                     let score = 40 + ((sim - FUZZY_MIN) / (1.0 - FUZZY_MIN) * 30.0).round() as u32;
                     found.push((*i, score.min(70)));
                 }
             }
         }
+        let empty: Vec<u64> = state.synced.iter().map(|f| hash_field(*f, "")).collect();
         found.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         found.dedup_by_key(|x| x.0);
         let mut out: Vec<Candidate> = found
@@ -195,12 +203,14 @@ impl<'s> Index<'s> {
                 if state.key(r.number()) == key {
                     agreeing.push(Field::Number);
                 }
-                for f in &state.synced {
+                for (slot, f) in state.synced.iter().enumerate() {
                     if *f == Field::Active {
                         continue;
                     }
-                    let a = normalize(*f, record.get(*f));
-                    if !a.is_empty() && a == normalize(*f, r.get(*f)) {
+                    // Hashes of normalized values, to compare without
+                    // building strings; the empty value never agrees.
+                    let a = hash_field(*f, record.get(*f));
+                    if a != empty[slot] && a == hash_field(*f, r.get(*f)) {
                         agreeing.push(*f);
                     }
                 }

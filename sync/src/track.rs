@@ -6,7 +6,7 @@
 //! The guard exists because an export cut short (a filter left on in the ERP,
 //! a half-written file) looks exactly like mass deletion.
 
-use std::collections::HashMap;
+use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -102,7 +102,8 @@ pub struct Diff {
 /// Compares `records` with `snapshot`.
 pub fn diff(snapshot: &Snapshot, records: &[Record]) -> Diff {
     let mut out = Diff::default();
-    let mut seen: HashMap<String, ()> = HashMap::with_capacity(records.len());
+    let mut seen: FastMap<String, ()> =
+        FastMap::with_capacity_and_hasher(records.len(), Default::default());
     for (i, r) in records.iter().enumerate() {
         let key = snapshot.rules.key(r.number());
         if seen.insert(key.clone(), ()).is_some() {

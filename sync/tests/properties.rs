@@ -59,8 +59,9 @@ fn state() -> impl Strategy<Value = State> {
                 number(),
                 prop::sample::select(NAMES),
                 prop::sample::select(NAMES),
+                any::<bool>(),
             ),
-            0..2,
+            0..3,
         ),
     )
         .prop_map(|(ours, theirs, links, deact, strip, pending)| {
@@ -83,11 +84,21 @@ fn state() -> impl Strategy<Value = State> {
                 .collect();
             s.pending = pending
                 .into_iter()
-                .map(|(number, from, to)| PendingChange::Set {
-                    number,
-                    field: Field::Name,
-                    from: from.to_string(),
-                    to: to.to_string(),
+                .map(|(number, from, to, create)| {
+                    if create {
+                        let r = Record::from_pairs(Kind::Customer, &[(Field::Name, to)]);
+                        PendingChange::Create {
+                            number,
+                            values: base_of(&r, &s.synced),
+                        }
+                    } else {
+                        PendingChange::Set {
+                            number,
+                            field: Field::Name,
+                            from: from.to_string(),
+                            to: to.to_string(),
+                        }
+                    }
                 })
                 .collect();
             s
@@ -182,6 +193,7 @@ proptest! {
 
     #[test]
     fn resolving_a_conflict_synchronizes_the_pair(s in state(), take in side()) {
+        let s = consistent(s);
         let c = categorize(&s);
         for row in c.conflicts.iter().filter(|r| r.reason == Some(Reason::FieldConflict)) {
             let next = apply(&s, &resolve(row, take));

@@ -70,10 +70,10 @@ async fn check<R: Checked>(
     {
         errors.push(duplicate::<R>(R::number(&input)));
     }
-    if let Some(user_id) = R::referenced_user(&input) {
-        if store.get_user(user_id).await?.is_none() {
-            errors.push(FieldError::new("assigned_user_id", "No such user."));
-        }
+    if let Some(user_id) = R::referenced_user(&input)
+        && store.get_user(user_id).await?.is_none()
+    {
+        errors.push(FieldError::new("assigned_user_id", "No such user."));
     }
     if errors.is_empty() {
         Ok(input)

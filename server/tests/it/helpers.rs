@@ -64,14 +64,23 @@ async fn fresh_postgres_database() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
+/// A new, empty database of the backend under test.
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    match fresh_postgres_database().await {
+        Some(url) => url,
+        None => format!("sqlite://{}", dir.join("partnersync.db").display()),
+    }
+}
+
 pub async fn spawn_with(o: Options) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::defaults(dir.path().to_path_buf());
-    let pg = fresh_postgres_database().await;
-    let backend = if pg.is_some() { "postgres" } else { "sqlite" };
-    if let Some(url) = pg {
-        config.database_url = url;
-    }
+    config.database_url = fresh_database_url(dir.path()).await;
+    let backend = if config.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     config.addr = SocketAddr::from_str("127.0.0.1:0").expect("addr");
     config.argon2_memory_kib = 1024;
     config.login_max_per_account = o.login_max_per_account;

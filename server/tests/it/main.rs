@@ -4,6 +4,7 @@
 //! throwaway one and runs the suite again).
 
 mod access;
+mod cli;
 mod helpers;
 mod registers;
 mod session;
