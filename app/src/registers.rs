@@ -119,6 +119,12 @@ pub fn page_count(total: i64, per_page: u32) -> i64 {
     ((total + per - 1) / per).max(1)
 }
 
+/// Whether `page` is the last (or past it). Kept out of `view!`, where a
+/// `>=` would read as the end of a tag.
+pub fn is_last_page(page: u32, pages: i64) -> bool {
+    i64::from(page) >= pages
+}
+
 #[component]
 pub fn CustomerList() -> impl IntoView {
     register_list::<Customers>()
@@ -261,7 +267,7 @@ fn register_list<R: RegisterUi>() -> impl IntoView {
                         {format!("Page {} of {pages} · {} {}", p.page, p.total, R::TITLE.to_lowercase())}
                     </span>
                     <button
-                        disabled=move || i64::from(page.get()) >= pages
+                        disabled=move || is_last_page(page.get(), pages)
                         on:click=move |_| page.update(|p| *p += 1)
                     >
                         "Next"
@@ -527,6 +533,7 @@ mod tests {
         assert_eq!(page_count(0, 25), 1);
         assert_eq!(page_count(25, 25), 1);
         assert_eq!(page_count(26, 25), 2);
+        assert!(is_last_page(2, 2) && !is_last_page(1, 2));
     }
 
     #[test]

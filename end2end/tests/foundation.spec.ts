@@ -97,6 +97,10 @@ test('an administrator creates and edits a customer and an employee', async ({ p
   await expect(page.locator('tr', { hasText: 'Fjordkraft AS' })).toContainText('Trondheim');
   await expect(page.locator('tr', { hasText: 'Fjordkraft AS' })).toContainText('No');
 
+  // One page of results: the pager's buttons are there and disabled.
+  await expect(page.getByRole('button', { name: 'Next', exact: true })).toBeDisabled();
+  await expect(page.getByRole('button', { name: 'Previous', exact: true })).toBeDisabled();
+
   // Search.
   await page.getByLabel('Search').fill('trondheim');
   await expect(page.locator('tbody tr')).toHaveCount(1);

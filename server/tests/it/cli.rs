@@ -123,3 +123,129 @@ async fn user_add_list_and_disable_from_the_shell() {
     assert!(!ok);
     assert!(err.contains("No such user"), "{err}");
 }
+
+/// An Excel-style export: semicolons, Windows-1252 (æ ø å), CRLF, leading zeros.
+fn excel_export(rows: &[&str]) -> Vec<u8> {
+    let text = rows.join("\r\n") + "\r\n";
+    text.chars()
+        .map(|c| match c {
+            'æ' => 0xE6,
+            'ø' => 0xF8,
+            'å' => 0xE5,
+            'Ø' => 0xD8,
+            c if c.is_ascii() => c as u8,
+            c => panic!("not in the test's code page: {c}"),
+        })
+        .collect()
+}
+
+fn json_of(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+#[test]
+fn inspect_preview_and_diff_read_real_looking_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).expect("write");
+        p.display().to_string()
+    };
+    let ours = write(
+        "ours.csv",
+        &excel_export(&[
+            "Kundenummer;Navn;Poststed;E-post",
+            "00123;Blåbær AS;Tromsø;post@blabaer.no",
+            "00124;Ørn Regnskap;Bodø;",
+            "00125;Solo AS;Oslo;solo@solo.no",
+        ]),
+    );
+    let theirs = write(
+        "theirs.csv",
+        &excel_export(&[
+            "Kundenummer;Navn;Poststed;E-post",
+            "00123;Blåbær AS;Tromsø;post@blabaer.no",
+            "00999;Bare hos dem;Bergen;",
+        ]),
+    );
+    let db = "sqlite::memory:";
+    let run = |args: &[&str]| partnersync(dir.path(), db, args, None);
+
+    let (ok, out, err) = run(&["inspect", &ours, "--json"]);
+    assert!(ok, "{err}");
+    let v = json_of(&out);
+    assert_eq!(v["encoding"], "windows-1252");
+    assert_eq!(v["delimiter"], ";");
+    assert_eq!(v["header"][1], "Navn");
+    assert_eq!(v["rows"][1][0], "00123", "leading zeros stay");
+    assert_eq!(v["rows"][1][1], "Blåbær AS");
+    assert_eq!(v["records"].as_array().expect("records").len(), 3);
+    assert_eq!(v["errors"].as_array().expect("errors").len(), 0);
+
+    let (ok, out, err) = run(&["inspect", &ours]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("windows-1252") && out.contains("3 records"),
+        "{out}"
+    );
+
+    let (ok, out, err) = run(&[
+        "preview", "--kind", "customer", "--ours", &ours, "--theirs", &theirs, "--json",
+    ]);
+    assert!(ok, "{err}");
+    let v = json_of(&out);
+    let count = |k: &str| {
+        v[k]["count"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k} missing: {v}"))
+    };
+    // Nothing is linked yet: equal numbers are suggestions, never links.
+    // Three of ours and two of theirs: five lone rows, all New.
+    assert_eq!(count("new"), 5, "{v}");
+    let blabaer = v["new"]["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["our_number"] == "00123")
+        .expect("00123");
+    assert_eq!(
+        blabaer["suggestion"], "00123",
+        "the equal number is the top suggestion"
+    );
+    assert_eq!(
+        count("conflicts")
+            + count("deleted")
+            + count("deactivated")
+            + count("synchronized")
+            + count("inactive"),
+        0
+    );
+
+    let newer = write(
+        "newer.csv",
+        &excel_export(&[
+            "Kundenummer;Navn;Poststed;E-post",
+            "00123;Blåbær AS;Harstad;post@blabaer.no",
+            "00125;Solo AS;Oslo;solo@solo.no",
+            "00126;Ny Kunde;Oslo;",
+        ]),
+    );
+    let (ok, out, err) = run(&["diff", &ours, &newer, "--kind", "customer", "--json"]);
+    assert!(ok, "{err}");
+    let v = json_of(&out);
+    assert_eq!(v["added"]["count"], 1);
+    assert_eq!(v["removed"]["count"], 1);
+    assert_eq!(v["unchanged"]["count"], 1);
+    assert_eq!(v["changed"]["count"], 1);
+    assert_eq!(v["changed"]["rows"][0]["number"], "00123");
+    assert_eq!(v["changed"]["rows"][0]["fields"][0]["after"], "Harstad");
+
+    // A missing file and a bad kind: a sentence and a failing exit code.
+    let (ok, _, err) = run(&["inspect", "/no/such/file.csv"]);
+    assert!(
+        !ok && err.contains("cannot open /no/such/file.csv"),
+        "{err}"
+    );
+    let (ok, _, err) = run(&["diff", &ours, &newer, "--kind", "vendor"]);
+    assert!(!ok && err.contains("unknown kind vendor"), "{err}");
+}

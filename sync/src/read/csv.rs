@@ -182,12 +182,13 @@ pub fn read_csv(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadO
         let line = u32::try_from(newlines)
             .unwrap_or(u32::MAX)
             .saturating_add(first_line);
-        // The text is UTF-8 already, so the lossy path never changes it.
-        let cells: Vec<String> = rec
+        // The text is UTF-8 already and the delimiter is ASCII, so every
+        // cell is valid UTF-8; the fallback only keeps this panic-free.
+        let cells: Vec<&str> = rec
             .iter()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .map(|c| std::str::from_utf8(c).unwrap_or("\u{fffd}"))
             .collect();
-        builder.push(line, cells)?;
+        builder.push(line, &cells)?;
     }
     builder.finish()
 }

@@ -192,7 +192,21 @@ pub fn field_for_header(kind: Kind, header: &str) -> Option<Field> {
 /// a column of `x` marks; the reader ignores an `active` column that is empty
 /// in every row. Anything unrecognized is `None` (a row error).
 pub fn parse_active(s: &str) -> Option<bool> {
-    match s.trim().to_lowercase().as_str() {
+    let t = s.trim();
+    // The common words are short ASCII: fold them without allocating.
+    let mut buf = [0u8; 8];
+    let lower: String;
+    let folded: &str = if t.is_ascii() && t.len() <= buf.len() {
+        let b = &mut buf[..t.len()];
+        b.copy_from_slice(t.as_bytes());
+        b.make_ascii_lowercase();
+        // Lower-cased ASCII is still valid UTF-8.
+        std::str::from_utf8(b).unwrap_or("")
+    } else {
+        lower = t.to_lowercase();
+        &lower
+    };
+    match folded {
         "yes" | "y" | "ja" | "j" | "kyllä" | "k" | "true" | "t" | "1" | "x" | "aktiv"
         | "active" | "on" => Some(true),
         "no" | "n" | "nei" | "nej" | "ei" | "false" | "f" | "0" | "" | "inaktiv" | "inactive"

@@ -274,8 +274,10 @@ impl<'o> Builder<'o> {
         &mut self.out
     }
 
-    /// Takes one row. `cells` are the row's values as text.
-    pub(crate) fn push(&mut self, line: u32, cells: Vec<String>) -> Result<(), ReadError> {
+    /// Takes one row. `cells` are the row's values as text, borrowed: they
+    /// are copied only into records (and into `rows` when kept), so a
+    /// million-row file does not allocate every cell twice.
+    pub(crate) fn push(&mut self, line: u32, cells: &[&str]) -> Result<(), ReadError> {
         let limits = &self.options.limits;
         let count = u32::try_from(cells.len()).unwrap_or(u32::MAX);
         if count > limits.max_columns {
@@ -295,7 +297,7 @@ impl<'o> Builder<'o> {
         self.data_row(line, cells)
     }
 
-    fn first_row(&mut self, line: u32, cells: Vec<String>) -> Result<(), ReadError> {
+    fn first_row(&mut self, line: u32, cells: &[&str]) -> Result<(), ReadError> {
         let kind = self.kind;
         let guessed: Vec<Option<Field>> = cells
             .iter()
@@ -386,7 +388,10 @@ impl<'o> Builder<'o> {
         self.out.header = header;
         if has_header {
             if let Some(rows) = self.out.rows.as_mut() {
-                rows.push(RawRow { line, cells });
+                rows.push(RawRow {
+                    line,
+                    cells: cells.iter().map(|c| c.to_string()).collect(),
+                });
             }
             Ok(())
         } else {
@@ -394,7 +399,7 @@ impl<'o> Builder<'o> {
         }
     }
 
-    fn data_row(&mut self, line: u32, cells: Vec<String>) -> Result<(), ReadError> {
+    fn data_row(&mut self, line: u32, cells: &[&str]) -> Result<(), ReadError> {
         self.out.row_count += 1;
         if self.out.row_count > self.options.limits.max_rows {
             return Err(ReadError::TooManyRows {
@@ -411,7 +416,7 @@ impl<'o> Builder<'o> {
         let columns = self.columns.as_deref().unwrap_or(&[]);
         for (col, slot) in columns.iter().enumerate() {
             let Some(slot) = *slot else { continue };
-            let raw = cells.get(col).map(String::as_str).unwrap_or("");
+            let raw = cells.get(col).copied().unwrap_or("");
             let field = fields[slot];
             if field == Field::Active {
                 match mapping::parse_active(raw) {
@@ -459,7 +464,10 @@ impl<'o> Builder<'o> {
             });
         }
         if let Some(rows) = self.out.rows.as_mut() {
-            rows.push(RawRow { line, cells });
+            rows.push(RawRow {
+                line,
+                cells: cells.iter().map(|c| c.to_string()).collect(),
+            });
         }
         Ok(())
     }

@@ -184,7 +184,8 @@ pub fn read_xlsx(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<Read
         let mut cells = Vec::with_capacity(pad + row.len());
         cells.resize(pad, String::new());
         cells.extend(row.iter().map(cell_text));
-        builder.push(line, cells)?;
+        let borrowed: Vec<&str> = cells.iter().map(String::as_str).collect();
+        builder.push(line, &borrowed)?;
     }
     builder.finish()
 }
