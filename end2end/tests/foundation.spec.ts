@@ -97,6 +97,17 @@ test('an administrator creates and edits a customer and an employee', async ({ p
   await expect(page.locator('tr', { hasText: 'Fjordkraft AS' })).toContainText('Trondheim');
   await expect(page.locator('tr', { hasText: 'Fjordkraft AS' })).toContainText('No');
 
+  // Sorting by a column header, both ways.
+  await page.getByRole('link', { name: 'New customer' }).click();
+  await page.getByLabel('Customer number *').fill('000200');
+  await page.getByLabel('Name *').fill('Aalborg Handel');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await expect(page.locator('tbody tr')).toHaveCount(2);
+  await page.getByRole('button', { name: 'Name' }).click();
+  await expect(page.locator('tbody tr').first()).toContainText('Aalborg Handel');
+  await page.getByRole('button', { name: /^Name/ }).click();
+  await expect(page.locator('tbody tr').first()).toContainText('Fjordkraft AS');
+
   // One page of results: the pager's buttons are there and disabled.
   await expect(page.getByRole('button', { name: 'Next', exact: true })).toBeDisabled();
   await expect(page.getByRole('button', { name: 'Previous', exact: true })).toBeDisabled();
@@ -104,6 +115,7 @@ test('an administrator creates and edits a customer and an employee', async ({ p
   // Search.
   await page.getByLabel('Search').fill('trondheim');
   await expect(page.locator('tbody tr')).toHaveCount(1);
+  await expect(page.locator('tbody tr')).toContainText('Fjordkraft AS');
   await page.getByLabel('Search').fill('no such customer');
   await expect(page.getByText('Nothing matches.')).toBeVisible();
 
@@ -123,6 +135,39 @@ test('an administrator creates and edits a customer and an employee', async ({ p
   await expect(page.locator('tr', { hasText: 'Kari' })).toContainText('Hansen');
 
   await signOut(page);
+});
+
+test('an administrator resets a password and disables a user', async ({ page, browser }) => {
+  // A throwaway user to reset and disable.
+  await signIn(page, admin);
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByLabel('User name').fill('temp.user');
+  await page.getByLabel('Password (at least 10 characters)').fill('first password 1');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  const row = page.locator('tr[data-user="temp.user"]');
+  await expect(row).toContainText('Active');
+
+  await row.getByLabel('New password').fill('second password 2');
+  await row.getByRole('button', { name: 'Reset' }).click();
+  await expect(page.getByRole('status')).toContainText('Saved temp.user');
+
+  // The new password works in another browser; the old one does not.
+  const other = await browser.newPage();
+  await signIn(other, { name: 'temp.user', password: 'second password 2' });
+  await signOut(other);
+  await other.goto('/login');
+  await ready(other);
+  await other.getByLabel('User name').fill('temp.user');
+  await other.getByLabel('Password').fill('first password 1');
+  await other.getByRole('button', { name: 'Sign in' }).click();
+  await expect(other.getByRole('alert')).toContainText('Wrong user name or password');
+
+  await row.getByRole('button', { name: 'Disable' }).click();
+  await expect(row).toContainText('Disabled');
+  await other.getByLabel('Password').fill('second password 2');
+  await other.getByRole('button', { name: 'Sign in' }).click();
+  await expect(other.getByRole('alert')).toContainText('Wrong user name or password');
+  await other.close();
 });
 
 test('a supervisor sees no administration and may create customers', async ({ page }) => {

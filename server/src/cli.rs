@@ -275,6 +275,29 @@ fn read_input(path: &Path, options: &ReadOptions) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// An input file read into memory, with the name messages use.
+struct LoadedFile {
+    name: String,
+    bytes: Vec<u8>,
+}
+
+impl LoadedFile {
+    fn load(path: &Path, options: &ReadOptions) -> anyhow::Result<LoadedFile> {
+        Ok(LoadedFile {
+            name: display_name(path),
+            bytes: read_input(path, options)?,
+        })
+    }
+
+    fn input(&self, options: &ReadOptions) -> InputFile<'_> {
+        InputFile {
+            name: &self.name,
+            bytes: &self.bytes,
+            options: options.clone(),
+        }
+    }
+}
+
 fn display_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -292,9 +315,9 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 
 fn inspect(file: &Path, kind: Kind, read: &ReadArgs, json: bool) -> anyhow::Result<()> {
     let options = read.options()?;
-    let bytes = read_input(file, &options)?;
-    let name = display_name(file);
-    let out = cli_output::inspect(&bytes, Some(&name), kind, &options)?;
+    let file = LoadedFile::load(file, &options)?;
+    let name = &file.name;
+    let out = cli_output::inspect(&file.bytes, Some(name), kind, &options)?;
     if json {
         return print_json(&out);
     }
@@ -349,25 +372,20 @@ fn preview(
     json: bool,
 ) -> anyhow::Result<()> {
     let options = read.options()?;
-    let (ours_bytes, theirs_bytes) = (read_input(ours, &options)?, read_input(theirs, &options)?);
+    let (ours, theirs) = (
+        LoadedFile::load(ours, &options)?,
+        LoadedFile::load(theirs, &options)?,
+    );
     let links_bytes = links
         .map(|p| std::fs::read(p).with_context(|| format!("cannot read {}", p.display())))
         .transpose()?;
-    let (ours_name, theirs_name) = (display_name(ours), display_name(theirs));
     let out = cli_output::preview(
         kind,
-        &InputFile {
-            name: &ours_name,
-            bytes: &ours_bytes,
-            options: options.clone(),
-        },
-        &InputFile {
-            name: &theirs_name,
-            bytes: &theirs_bytes,
-            options,
-        },
+        &ours.input(&options),
+        &theirs.input(&options),
         links_bytes.as_deref(),
     )?;
+    let (ours_name, theirs_name) = (&ours.name, &theirs.name);
     if json {
         return print_json(&out);
     }
@@ -395,20 +413,14 @@ fn preview(
 
 fn diff(old: &Path, new: &Path, kind: Kind, read: &ReadArgs, json: bool) -> anyhow::Result<()> {
     let options = read.options()?;
-    let (old_bytes, new_bytes) = (read_input(old, &options)?, read_input(new, &options)?);
-    let (old_name, new_name) = (display_name(old), display_name(new));
+    let (old, new) = (
+        LoadedFile::load(old, &options)?,
+        LoadedFile::load(new, &options)?,
+    );
     let out = cli_output::diff(
         kind,
-        &InputFile {
-            name: &old_name,
-            bytes: &old_bytes,
-            options: options.clone(),
-        },
-        &InputFile {
-            name: &new_name,
-            bytes: &new_bytes,
-            options,
-        },
+        &old.input(&options),
+        &new.input(&options),
         &NumberRules::default(),
     )?;
     if json {

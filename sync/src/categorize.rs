@@ -106,9 +106,23 @@ pub struct Input {
 /// virtual record, one matching the record there has arrived, and a
 /// different record marks a conflict.
 pub fn overlay(input: &mut Input) {
+    if input.pending.is_empty() {
+        input.arrived.clear();
+        return;
+    }
+    // Only records a pending change names need finding.
+    let named: BTreeSet<&str> = input
+        .pending
+        .iter()
+        .map(|p| match p {
+            PendingEntry::Create { key, .. } | PendingEntry::Set { key, .. } => key.as_str(),
+        })
+        .collect();
     let mut by_key: FastMap<String, Vec<usize>> = FastMap::default();
     for (i, e) in input.theirs.iter().enumerate() {
-        by_key.entry(e.key.clone()).or_default().push(i);
+        if named.contains(e.key.as_str()) {
+            by_key.entry(e.key.clone()).or_default().push(i);
+        }
     }
     let mut arrived = Vec::new();
     // Creations first, then field changes, so a change of a created partner

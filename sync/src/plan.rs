@@ -137,6 +137,12 @@ struct Work {
     /// Fields of our records this plan set: our choice replaces a different
     /// value we had asked their side to hold for the partner.
     ours_set: std::collections::BTreeSet<(String, Field)>,
+    /// Keys the plan's actions name, per side: the links of these keys get
+    /// their base moved forward. Taken from the actions alone, so applying
+    /// the plan again moves the same links.
+    touched: std::collections::BTreeSet<(Side, String)>,
+    /// Whether any action added or removed a link (then links are sorted).
+    links_changed: bool,
     pending: Vec<Option<PendingChange>>,
     marks: BTreeMap<(Side, String), Deactivation>,
     ours: FastMap<String, Vec<usize>>,
@@ -158,6 +164,8 @@ impl Work {
             links: Vec::with_capacity(links.len()),
             fresh: Vec::with_capacity(links.len()),
             ours_set: std::collections::BTreeSet::new(),
+            touched: std::collections::BTreeSet::new(),
+            links_changed: false,
             pending: Vec::with_capacity(pending.len()),
             marks: BTreeMap::new(),
             ours: FastMap::default(),
@@ -204,12 +212,16 @@ impl Work {
         self.by_their.entry(tk).or_default().push(i);
         self.links.push(Some(l));
         self.fresh.push(fresh);
+        if fresh {
+            self.links_changed = true;
+        }
     }
 
     fn remove_link(&mut self, i: usize) {
         let Some(l) = self.links.get_mut(i).and_then(Option::take) else {
             return;
         };
+        self.links_changed = true;
         let (ok, tk) = (self.key(&l.our_number), self.key(&l.their_number));
         if self.pairs.get(&(ok.clone(), tk.clone())) == Some(&i) {
             self.pairs.remove(&(ok.clone(), tk.clone()));
@@ -342,6 +354,95 @@ impl Work {
         r
     }
 
+    /// Their record with pending changes laid over it, whether it exists or
+    /// only a pending creation describes it.
+    fn effective_their(&self, found: &Found) -> Option<Record> {
+        match found {
+            Found::Record(i) => Some(self.effective_their_record(*i)),
+            Found::Pending(p) => match self.pending.get(*p) {
+                Some(Some(PendingChange::Create { number, values })) => {
+                    let mut r = pending_record(self.s.kind, number, values);
+                    let key = self.key(number);
+                    for f in self.s.kind.fields() {
+                        if let Some(Some(PendingChange::Set { from, to, .. })) = self
+                            .sets
+                            .get(&(key.clone(), *f))
+                            .and_then(|p| self.pending.get(*p))
+                            && normalize(*f, r.get(*f)) == normalize(*f, from)
+                        {
+                            r.set(*f, to);
+                        }
+                    }
+                    Some(r)
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// Records, for every followed link the plan touched, the values both
+    /// sides now agree on as the new base. Links that are stopped, marked,
+    /// missing a record or sharing a record with another link are left as
+    /// they are, as the categories leave them out of synchronization.
+    fn move_bases(&mut self) {
+        let mut slots: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
+        for (side, key) in &self.touched {
+            let index = match side {
+                Side::Ours => &self.by_our,
+                Side::Theirs => &self.by_their,
+            };
+            slots.extend(index.get(key).map(Vec::as_slice).unwrap_or(&[]));
+        }
+        let synced = self.s.synced.clone();
+        for li in slots {
+            let Some(Some(l)) = self.links.get(li) else {
+                continue;
+            };
+            if !l.active {
+                continue;
+            }
+            let (ok, tk) = (self.key(&l.our_number), self.key(&l.their_number));
+            let single =
+                |m: &FastMap<String, Vec<usize>>, k: &str| m.get(k).is_some_and(|v| v.len() == 1);
+            if !single(&self.by_our, &ok)
+                || !single(&self.by_their, &tk)
+                || self.marks.contains_key(&(Side::Ours, ok.clone()))
+                || self.marks.contains_key(&(Side::Theirs, tk.clone()))
+            {
+                continue;
+            }
+            let Ok(Found::Record(oi)) = self.find(Side::Ours, &ok, 0) else {
+                continue;
+            };
+            let Some(their) = self
+                .find(Side::Theirs, &tk, 0)
+                .ok()
+                .and_then(|f| self.effective_their(&f))
+            else {
+                continue;
+            };
+            let our = &self.s.ours[oi];
+            let agreed: Vec<(Field, String)> = synced
+                .iter()
+                .filter(|f| normalize(**f, our.get(**f)) == normalize(**f, their.get(**f)))
+                .map(|f| (*f, our.get(*f).to_string()))
+                .collect();
+            let Some(Some(link)) = self.links.get_mut(li) else {
+                continue;
+            };
+            let mut changed = false;
+            for (f, v) in agreed {
+                if link.base.get(&f) != Some(&v) {
+                    link.base.insert(f, v);
+                    changed = true;
+                }
+            }
+            if changed {
+                link.version = link.version.saturating_add(1);
+            }
+        }
+    }
+
     fn finish(mut self) -> State {
         for (ok, field) in std::mem::take(&mut self.ours_set) {
             let Ok(Found::Record(i)) = self.find(Side::Ours, &ok, 0) else {
@@ -366,31 +467,33 @@ impl Work {
                 }
             }
         }
+        // A link made by this plan starts from what both sides agree on
+        // once the whole plan is applied, whatever order the actions came in.
+        for (l, fresh) in self.links.iter_mut().zip(&self.fresh) {
+            if let Some(l) = l
+                && *fresh
+            {
+                l.base.clear();
+                l.version = 0;
+            }
+        }
+        self.move_bases();
+        let links_changed = self.links_changed;
         let mut s = self.s;
-        s.links = self
-            .links
-            .into_iter()
-            .zip(self.fresh)
-            .filter_map(|(l, fresh)| {
-                let mut l = l?;
-                if fresh {
-                    l.base.clear();
-                    l.version = 0;
-                }
-                Some(l)
-            })
-            .collect();
-        // Links are a set too: one order, whatever order the actions made
-        // and removed them in.
-        let rules = s.rules.clone();
-        s.links.sort_by_cached_key(|l| {
-            (
-                rules.key(&l.our_number),
-                rules.key(&l.their_number),
-                l.our_number.clone(),
-                l.their_number.clone(),
-            )
-        });
+        s.links = self.links.into_iter().flatten().collect();
+        if links_changed {
+            // Links are a set too: one order, whatever order the actions
+            // made and removed them in.
+            let rules = s.rules.clone();
+            s.links.sort_by_cached_key(|l| {
+                (
+                    rules.key(&l.our_number),
+                    rules.key(&l.their_number),
+                    l.our_number.clone(),
+                    l.their_number.clone(),
+                )
+            });
+        }
         s.pending = self.pending.into_iter().flatten().collect();
         // Marks are a set, kept in key order, so the order of the actions
         // that add and remove them does not show in the state.
@@ -407,12 +510,41 @@ pub fn apply(state: &State, plan: &Plan) -> Result<State, PlanError> {
         apply_one(&mut w, action, i as u32)?;
     }
     let mut next = w.finish();
-    move_bases(&mut next);
     next.settle_pending_in_place();
     Ok(next)
 }
 
 fn apply_one(w: &mut Work, action: &Action, at: u32) -> Result<(), PlanError> {
+    let touched: Vec<(Side, &str)> = match action {
+        Action::Link {
+            our_number,
+            their_number,
+        }
+        | Action::Unlink {
+            our_number,
+            their_number,
+        }
+        | Action::Stop {
+            our_number,
+            their_number,
+        }
+        | Action::Start {
+            our_number,
+            their_number,
+        } => vec![(Side::Ours, our_number), (Side::Theirs, their_number)],
+        Action::Create {
+            side,
+            from_number,
+            number,
+        } => vec![(side.other(), from_number), (*side, number)],
+        Action::Set { side, number, .. }
+        | Action::Deactivate { side, number }
+        | Action::Resume { side, number } => vec![(*side, number)],
+    };
+    for (side, n) in touched {
+        let k = w.key(n);
+        w.touched.insert((side, k));
+    }
     match action {
         Action::Link {
             our_number,
@@ -680,65 +812,6 @@ fn set(
         }
     }
     Ok(())
-}
-
-/// Records, for every followed link, the values both sides now agree on as
-/// the new base.
-fn move_bases(s: &mut State) {
-    let input = s.to_input();
-    let pending = s.pending_index();
-    let synced = s.synced.clone();
-    let rows = crate::categorize::categorize_input(&input);
-    for row in rows {
-        let (Some(li), Some(oi), Some(ti)) = (row.link, row.ours, row.theirs) else {
-            continue;
-        };
-        if !matches!(
-            row.category,
-            crate::categorize::Category::Synchronized | crate::categorize::Category::Conflicts
-        ) {
-            continue;
-        }
-        // Nothing to move when both sides equal a complete base.
-        if let (Some(oe), Some(te), Some(le)) = (
-            input.ours.get(oi as usize),
-            input.theirs.get(ti as usize),
-            input.links.get(li as usize),
-        ) && oe.row == te.row
-            && te.row == le.base_row
-        {
-            continue;
-        }
-        let Some(our) = input.ours.get(oi as usize).and_then(|e| match e.source {
-            crate::categorize::Source::Record(i) => s.ours.get(i as usize).cloned(),
-            crate::categorize::Source::Pending(_) => None,
-        }) else {
-            continue;
-        };
-        let Some(their) = input
-            .theirs
-            .get(ti as usize)
-            .and_then(|e| s.effective_theirs_with(e.source, &pending))
-        else {
-            continue;
-        };
-        let Some(link) = s.links.get_mut(li as usize) else {
-            continue;
-        };
-        let mut changed = false;
-        for f in synced.iter().copied() {
-            if normalize(f, our.get(f)) == normalize(f, their.get(f)) {
-                let v = our.get(f).to_string();
-                if link.base.get(&f) != Some(&v) {
-                    link.base.insert(f, v);
-                    changed = true;
-                }
-            }
-        }
-        if changed {
-            link.version = link.version.saturating_add(1);
-        }
-    }
 }
 
 /// The plan that resolves a conflict row by taking `take`'s value for every

@@ -26,6 +26,7 @@ pub struct Options {
     pub login_max_per_client: u32,
     pub max_body_bytes: usize,
     pub session_idle_secs: u64,
+    pub session_max_secs: u64,
 }
 
 impl Default for Options {
@@ -35,6 +36,7 @@ impl Default for Options {
             login_max_per_client: 500,
             max_body_bytes: 64 * 1024,
             session_idle_secs: 1800,
+            session_max_secs: 12 * 3600,
         }
     }
 }
@@ -87,6 +89,7 @@ pub async fn spawn_with(o: Options) -> TestApp {
     config.login_max_per_client = o.login_max_per_client;
     config.max_body_bytes = o.max_body_bytes;
     config.session_idle = std::time::Duration::from_secs(o.session_idle_secs);
+    config.session_max = std::time::Duration::from_secs(o.session_max_secs);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");

@@ -170,6 +170,31 @@ async fn idle_sessions_expire() {
 }
 
 #[tokio::test]
+async fn sessions_end_at_their_absolute_limit_even_when_used() {
+    let app = spawn_with(Options {
+        session_max_secs: 2,
+        ..Default::default()
+    })
+    .await;
+    let admin = app.setup_admin().await;
+    // Used every half second, so never idle; still ends after two seconds.
+    let start = std::time::Instant::now();
+    let mut last = StatusCode::OK;
+    while start.elapsed() < std::time::Duration::from_millis(2600) {
+        last = app
+            .call(&admin, Method::GET, "/api/v1/session", None)
+            .await
+            .0;
+        if last != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(last, StatusCode::UNAUTHORIZED);
+    assert!(start.elapsed() >= std::time::Duration::from_millis(1900));
+}
+
+#[tokio::test]
 async fn disabled_users_cannot_sign_in_and_lose_their_sessions() {
     let app = spawn_app().await;
     let (admin, sup) = app.admin_and_supervisor().await;

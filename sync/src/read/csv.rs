@@ -429,6 +429,21 @@ mod tests {
     }
 
     #[test]
+    fn mapping_past_the_column_limit_is_an_error() {
+        let options = ReadOptions {
+            mapping: vec![MappingEntry {
+                column: ColumnRef::Index(u32::MAX),
+                field: Field::Number,
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            read(b"a;b\n1;2\n", None, Kind::Customer, &options),
+            Err(ReadError::UnknownColumn(u32::MAX.to_string()))
+        );
+    }
+
+    #[test]
     fn empty_active_column_is_ignored() {
         let out = read_ok(
             b"number;name;active\n1;A;\n2;B;\n",

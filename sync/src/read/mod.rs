@@ -321,6 +321,11 @@ impl<'o> Builder<'o> {
         let mut taken: Vec<Field> = Vec::new();
         for entry in &self.options.mapping {
             let col = match &entry.column {
+                // An index past the column limit names nothing (and must not
+                // make the slot table huge).
+                ColumnRef::Index(i) if *i >= self.options.limits.max_columns => {
+                    return Err(ReadError::UnknownColumn(i.to_string()));
+                }
                 ColumnRef::Index(i) => *i as usize,
                 ColumnRef::Header(h) => {
                     let folded = mapping::fold_header(h);
