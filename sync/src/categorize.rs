@@ -138,7 +138,29 @@ pub fn overlay(input: &mut Input) {
         .iter()
         .enumerate()
         .filter(|(_, p)| matches!(p, PendingEntry::Set { .. }));
+    // One change per field counts: the last (as `plan::apply` keeps it).
+    let mut last_set: FastMap<(&str, Option<u32>), usize> = FastMap::default();
+    for (pi, p) in input.pending.iter().enumerate() {
+        if let PendingEntry::Set { key, field, .. } = p {
+            last_set.insert((key.as_str(), *field), pi);
+        }
+    }
+    let superseded: BTreeSet<usize> = input
+        .pending
+        .iter()
+        .enumerate()
+        .filter(|(pi, p)| match p {
+            PendingEntry::Set { key, field, .. } => {
+                last_set.get(&(key.as_str(), *field)) != Some(pi)
+            }
+            PendingEntry::Create { .. } => false,
+        })
+        .map(|(pi, _)| pi)
+        .collect();
     for (pi, p) in creates.chain(sets) {
+        if superseded.contains(&pi) {
+            continue;
+        }
         match p {
             PendingEntry::Set {
                 key,

@@ -676,10 +676,12 @@ fn create(w: &mut Work, side: Side, from: &str, number: &str, at: u32) -> Result
         Ok(Found::Pending(p)) if side == Side::Theirs && unlinked => {
             // A partner we asked their side to create, since unlinked:
             // asking again reuses it rather than failing.
-            let values = base_of(&wanted, &w.s.synced);
-            if let Some(Some(PendingChange::Create { values: v, .. })) = w.pending.get_mut(p) {
-                *v = values.clone();
-            }
+            // Its values stay as they are (a later `Set` may have changed
+            // them); any difference from ours shows in the window.
+            let values = match w.pending.get(p) {
+                Some(Some(PendingChange::Create { values, .. })) => values.clone(),
+                _ => base_of(&wanted, &w.s.synced),
+            };
             w.add_link(
                 Link {
                     our_number,

@@ -237,11 +237,16 @@ impl State {
     /// Indices of pending `Set`s by their record's key, so that laying them
     /// over a million records does not scan the list for each.
     pub fn pending_index(&self) -> PendingIndex {
-        let mut sets: FastMap<String, Vec<u32>> = FastMap::default();
+        // One change per field counts: the last, as `plan::apply` keeps it.
+        let mut last: BTreeMap<(String, Field), u32> = BTreeMap::new();
         for (i, p) in self.pending.iter().enumerate() {
-            if let PendingChange::Set { number, .. } = p {
-                sets.entry(self.key(number)).or_default().push(i as u32);
+            if let PendingChange::Set { number, field, .. } = p {
+                last.insert((self.key(number), *field), i as u32);
             }
+        }
+        let mut sets: FastMap<String, Vec<u32>> = FastMap::default();
+        for ((key, _), i) in last {
+            sets.entry(key).or_default().push(i);
         }
         PendingIndex { sets }
     }
