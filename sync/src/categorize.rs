@@ -818,6 +818,10 @@ fn detail(ctx: &DetailCtx<'_>, cr: &CoreRow) -> Row {
 
 #[cfg(test)]
 mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
     use crate::schema::{Kind, Record};
     use crate::state::{Deactivation, Link, PendingChange, base_of};

@@ -393,6 +393,10 @@ pub fn diff(
 
 #[cfg(test)]
 mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn file<'a>(name: &'a str, bytes: &'a [u8]) -> InputFile<'a> {

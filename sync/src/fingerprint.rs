@@ -706,6 +706,10 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
     use crate::categorize::categorize;
     use crate::state::{Link, base_of};

@@ -212,6 +212,10 @@ pub fn record_hash(record: &Record, fields: &[Field]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn check(field: Field, cases: &[(&str, &str)]) {

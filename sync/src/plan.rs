@@ -874,6 +874,10 @@ pub fn pending_partner(state: &State, number: &str) -> Option<Record> {
 
 #[cfg(test)]
 mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
     use crate::categorize::{Category, categorize};
     use crate::schema::{Kind, Record};

@@ -601,6 +601,10 @@ fn check_phone(errors: &mut Vec<FieldError>, field: &str, value: &str) {
 
 #[cfg(test)]
 mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn fields(errors: &[FieldError]) -> Vec<&str> {

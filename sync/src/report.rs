@@ -274,6 +274,10 @@ pub fn report(facts: &RunFacts<'_>) -> Report {
 
 #[cfg(test)]
 mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
     use crate::categorize::categorize;
     use crate::plan::apply;

@@ -127,6 +127,10 @@ impl NumberRules {
 
 #[cfg(test)]
 mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     fn rules(max_len: Option<u32>, digits_only: bool, strip: bool) -> NumberRules {

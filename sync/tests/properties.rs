@@ -3,6 +3,9 @@
 //! changes nothing the second time, no record is lost, and the preview
 //! fingerprint agrees with the full state.
 
+// proptest needs threads and a clock; the engine's unit tests cover wasm32.
+#![cfg(not(target_arch = "wasm32"))]
+
 use proptest::prelude::*;
 use sync::categorize::{Category, Reason, categorize};
 use sync::fingerprint::Fingerprint;

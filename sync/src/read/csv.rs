@@ -195,6 +195,10 @@ pub fn read_csv(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadO
 
 #[cfg(test)]
 mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
     use crate::read::{ColumnRef, MappingEntry, ReadOutput, read};
     use crate::schema::Field;

@@ -217,6 +217,10 @@ pub fn parse_active(s: &str) -> Option<bool> {
 
 #[cfg(test)]
 mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
 
     #[test]

@@ -192,6 +192,10 @@ pub fn read_xlsx(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<Read
 
 #[cfg(test)]
 pub(crate) mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
     use super::*;
     use crate::read::read;
     use crate::schema::Field;
