@@ -29,6 +29,7 @@
 pub mod categorize;
 pub mod cli_output;
 pub mod fingerprint;
+pub mod fuzzing;
 pub mod normalize;
 pub mod plan;
 pub mod protocol;

@@ -3,15 +3,5 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sync::read::{Format, ReadOptions, read};
-use sync::schema::Kind;
 
-fuzz_target!(|data: &[u8]| {
-    let mut options = ReadOptions {
-        format: Some(Format::Xlsx),
-        ..Default::default()
-    };
-    // Small limits keep each run fast; the checks are the same.
-    options.limits.max_uncompressed_bytes = 16 * 1024 * 1024;
-    let _ = read(data, Some("fuzz.xlsx"), Kind::Customer, &options);
-});
+fuzz_target!(|data: &[u8]| sync::fuzzing::read_xlsx(data));
