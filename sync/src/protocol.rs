@@ -342,6 +342,151 @@ pub struct Versioned<T> {
     pub fields: T,
 }
 
+/// The kind of system on the other side of a connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SystemKind {
+    /// Files exported from the other system and imported by hand.
+    #[default]
+    File,
+}
+
+/// How one kind of record (customers or employees) is exchanged with a
+/// connection's other system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RegisterSettings {
+    /// What their system does to record numbers.
+    #[serde(default)]
+    pub rules: crate::rules::NumberRules,
+    /// Fields each side requires (No import / No export).
+    pub required: crate::schema::RequiredFields,
+    /// The saved column mapping of their files.
+    #[serde(default)]
+    pub mapping: Vec<crate::read::MappingEntry>,
+}
+
+impl RegisterSettings {
+    /// No number rules, the default required fields, no saved mapping.
+    pub fn defaults(kind: crate::schema::Kind) -> RegisterSettings {
+        RegisterSettings {
+            rules: crate::rules::NumberRules::default(),
+            required: crate::schema::RequiredFields::defaults(kind),
+            mapping: Vec::new(),
+        }
+    }
+
+    /// Field-level problems, named `<prefix>.rules.max_len` and so on.
+    pub fn validate(&self, kind: crate::schema::Kind, prefix: &str) -> Vec<FieldError> {
+        use crate::schema::Field;
+        let mut errors = Vec::new();
+        let fields = kind.fields();
+        if let Some(n) = self.rules.max_len
+            && !(1..=MAX_NUMBER_CHARS as u32).contains(&n)
+        {
+            errors.push(FieldError::new(
+                &format!("{prefix}.rules.max_len"),
+                format!("A maximum length is between 1 and {MAX_NUMBER_CHARS}."),
+            ));
+        }
+        for (side, list) in [
+            ("ours", &self.required.ours),
+            ("theirs", &self.required.theirs),
+        ] {
+            let name = format!("{prefix}.required.{side}");
+            if !list.contains(&Field::Number) {
+                errors.push(FieldError::new(&name, "The number is always required."));
+            }
+            if let Some(f) = list
+                .iter()
+                .find(|f| !fields.contains(f) || **f == Field::Active)
+            {
+                errors.push(FieldError::new(
+                    &name,
+                    format!("{f:?} is not a field of a {}.", kind.as_str()),
+                ));
+            }
+        }
+        let mut seen = Vec::new();
+        for m in &self.mapping {
+            if !fields.contains(&m.field) {
+                errors.push(FieldError::new(
+                    &format!("{prefix}.mapping"),
+                    format!("{:?} is not a field of a {}.", m.field, kind.as_str()),
+                ));
+            } else if seen.contains(&m.field) {
+                errors.push(FieldError::new(
+                    &format!("{prefix}.mapping"),
+                    format!("{:?} is mapped twice.", m.field),
+                ));
+            }
+            seen.push(m.field);
+        }
+        errors
+    }
+}
+
+/// A connection to another system, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Connection {
+    pub connection_id: i64,
+    pub name: String,
+    pub system: SystemKind,
+    pub customers: RegisterSettings,
+    pub employees: RegisterSettings,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Body of `POST /api/v1/connections` and (with `version`) `PUT`.
+/// Settings left out get the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConnectionInput {
+    pub name: String,
+    #[serde(default)]
+    pub system: SystemKind,
+    #[serde(default)]
+    pub customers: Option<RegisterSettings>,
+    #[serde(default)]
+    pub employees: Option<RegisterSettings>,
+}
+
+impl ConnectionInput {
+    /// The settings with defaults filled in and the name trimmed.
+    pub fn complete(self) -> (String, SystemKind, RegisterSettings, RegisterSettings) {
+        use crate::schema::Kind;
+        (
+            self.name.trim().to_string(),
+            self.system,
+            self.customers
+                .unwrap_or_else(|| RegisterSettings::defaults(Kind::Customer)),
+            self.employees
+                .unwrap_or_else(|| RegisterSettings::defaults(Kind::Employee)),
+        )
+    }
+
+    pub fn validate(&self) -> Vec<FieldError> {
+        use crate::schema::Kind;
+        let mut errors = Vec::new();
+        check_required(&mut errors, "name", &self.name);
+        if self.name.trim().chars().count() > 100 {
+            errors.push(FieldError::new("name", "At most 100 characters."));
+        }
+        check_text(&mut errors, "name", &self.name);
+        if let Some(c) = &self.customers {
+            errors.extend(c.validate(Kind::Customer, "customers"));
+        }
+        if let Some(e) = &self.employees {
+            errors.extend(e.validate(Kind::Employee, "employees"));
+        }
+        errors
+    }
+}
+
 fn default_true() -> bool {
     true
 }
@@ -712,6 +857,53 @@ mod tests {
             }
             .per_page(),
             500
+        );
+    }
+
+    #[test]
+    fn connection_settings_are_checked_per_kind() {
+        use crate::read::{ColumnRef, MappingEntry};
+        use crate::schema::{Field, Kind};
+        let ok = ConnectionInput {
+            name: "Visma export".into(),
+            system: SystemKind::File,
+            customers: None,
+            employees: None,
+        };
+        assert!(ok.validate().is_empty());
+        let (name, _, customers, employees) = ok.clone().complete();
+        assert_eq!(name, "Visma export");
+        assert_eq!(customers, RegisterSettings::defaults(Kind::Customer));
+        assert!(employees.required.ours.contains(&Field::FirstName));
+
+        let mut bad = RegisterSettings::defaults(Kind::Customer);
+        bad.rules.max_len = Some(0);
+        bad.required.theirs = vec![Field::Name, Field::FirstName];
+        bad.mapping = vec![
+            MappingEntry {
+                column: ColumnRef::Index(0),
+                field: Field::Number,
+            },
+            MappingEntry {
+                column: ColumnRef::Header("Nr".into()),
+                field: Field::Number,
+            },
+        ];
+        let errors = ConnectionInput {
+            name: " ".into(),
+            customers: Some(bad),
+            ..ok
+        }
+        .validate();
+        assert_eq!(
+            fields(&errors),
+            vec![
+                "name",
+                "customers.rules.max_len",
+                "customers.required.theirs",
+                "customers.required.theirs",
+                "customers.mapping"
+            ]
         );
     }
 

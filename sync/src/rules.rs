@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// The rules their system puts on record numbers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NumberRules {
     /// Longest number their side accepts, in characters.
     #[serde(default)]

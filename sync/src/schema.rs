@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kind of record a synchronization window works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Customer,
@@ -18,6 +19,7 @@ pub enum Kind {
 /// Every field of every kind. The serialized name is the documented
 /// Partnersync column header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     Number,
@@ -199,6 +201,7 @@ impl Side {
 /// ("No import"); one missing a field they require cannot be exported
 /// to them ("No export").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequiredFields {
     pub ours: Vec<Field>,
     pub theirs: Vec<Field>,

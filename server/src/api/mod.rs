@@ -2,6 +2,7 @@
 //! OpenAPI document is generated from the same declarations that build the
 //! router, so a route cannot exist without being documented.
 
+pub mod connections;
 pub mod registers;
 pub mod session;
 pub mod system;
@@ -33,6 +34,7 @@ use crate::state::AppState;
         (name = "users", description = "Who may sign in (administrators only)"),
         (name = "customers", description = "Our customer register"),
         (name = "employees", description = "Our employee register"),
+        (name = "connections", description = "The other systems Partnersync synchronizes with (administrators only)"),
     )
 )]
 pub struct ApiDoc;
@@ -59,6 +61,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(session::router())
         .merge(users::router())
         .merge(registers::router())
+        .merge(connections::router())
 }
 
 /// A JSON body whose rejections are answered in the API's error format.

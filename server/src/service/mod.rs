@@ -2,6 +2,7 @@
 //! REST handlers, the CLI and (later) the scheduler. Handlers only translate
 //! HTTP to these calls; no domain rule lives in a handler or in the store.
 
+pub mod connections;
 pub mod registers;
 pub mod session;
 pub mod users;

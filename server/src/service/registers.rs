@@ -93,7 +93,7 @@ fn outcome<R: Checked>(o: WriteOutcome<R::Record>, number: &str) -> AppResult<R:
     match o {
         WriteOutcome::Written(r) => Ok(r),
         // The pre-check raced with another writer; the constraint still holds.
-        WriteOutcome::DuplicateNumber => Err(AppError::Validation(vec![duplicate::<R>(number)])),
+        WriteOutcome::Duplicate => Err(AppError::Validation(vec![duplicate::<R>(number)])),
         WriteOutcome::MissingReference => Err(AppError::field("assigned_user_id", "No such user.")),
         WriteOutcome::NotFound => Err(AppError::NotFound(R::NOUN)),
         WriteOutcome::Stale(_) => Err(AppError::Conflict(format!(

@@ -8,6 +8,7 @@
 //! transactions queue instead of failing with "database is locked".
 //! PostgreSQL uses one pool for both.
 
+pub mod connections;
 pub mod registers;
 pub mod sessions;
 pub mod users;

@@ -231,7 +231,8 @@ impl Register for Employees {
 #[derive(Debug)]
 pub enum WriteOutcome<T> {
     Written(T),
-    DuplicateNumber,
+    /// A unique value (a number, a name) is taken.
+    Duplicate,
     /// A referenced row (e.g. the assigned user) does not exist.
     MissingReference,
     NotFound,
@@ -254,7 +255,7 @@ fn bind_values(mut q: AnyQuery<'_>, values: Vec<Value>) -> AnyQuery<'_> {
 
 fn classify<T>(e: sqlx::Error) -> sqlx::Result<WriteOutcome<T>> {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => Ok(WriteOutcome::DuplicateNumber),
+        sqlx::Error::Database(d) if d.is_unique_violation() => Ok(WriteOutcome::Duplicate),
         sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
             Ok(WriteOutcome::MissingReference)
         }

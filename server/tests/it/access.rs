@@ -34,6 +34,10 @@ const ACCESS: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/employees", Admin),
     ("GET", "/api/v1/employees/{employee_id}", Admin),
     ("PUT", "/api/v1/employees/{employee_id}", Admin),
+    ("GET", "/api/v1/connections", Admin),
+    ("POST", "/api/v1/connections", Admin),
+    ("GET", "/api/v1/connections/{connection_id}", Admin),
+    ("PUT", "/api/v1/connections/{connection_id}", Admin),
 ];
 
 #[tokio::test]
@@ -80,6 +84,14 @@ async fn every_route_checks_the_role_on_the_server() {
             Some(json!({"number": "E1", "first_name": "Ola", "last_name": "Walk"})),
         )
         .await;
+    let (_, conn) = app
+        .call(
+            &admin,
+            Method::POST,
+            "/api/v1/connections",
+            Some(json!({"name": "Walk ERP"})),
+        )
+        .await;
     let (_, users) = app.call(&admin, Method::GET, "/api/v1/users", None).await;
     let sup_id = users
         .as_array()
@@ -91,6 +103,7 @@ async fn every_route_checks_the_role_on_the_server() {
     let fill = |p: &str| {
         p.replace("{customer_id}", &c["customer_id"].to_string())
             .replace("{employee_id}", &e["employee_id"].to_string())
+            .replace("{connection_id}", &conn["connection_id"].to_string())
             .replace("{user_id}", &sup_id.to_string())
     };
 

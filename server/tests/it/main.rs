@@ -5,6 +5,7 @@
 
 mod access;
 mod cli;
+mod connections;
 mod helpers;
 mod registers;
 mod session;

@@ -41,6 +41,7 @@ impl Format {
 
 /// A column named by its 0-based index or by its header text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum ColumnRef {
     Index(u32),
@@ -49,6 +50,7 @@ pub enum ColumnRef {
 
 /// One entry of an explicit mapping the caller passes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MappingEntry {
     pub column: ColumnRef,
     pub field: Field,
