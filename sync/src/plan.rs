@@ -339,12 +339,18 @@ impl Work {
     /// Their record with the pending `Set`s laid over it, as
     /// `State::effective_theirs` does.
     fn effective_their_record(&self, i: usize) -> Record {
-        let mut r = self.s.theirs[i].clone();
+        let r = self.s.theirs[i].clone();
         let key = self.key(r.number());
+        self.overlay_sets(r, &key)
+    }
+
+    /// Lays the pending `Set`s of `key` over `r` where `r` still holds the
+    /// value the change was made from.
+    fn overlay_sets(&self, mut r: Record, key: &str) -> Record {
         for f in self.s.kind.fields() {
             if let Some(Some(PendingChange::Set { from, to, .. })) = self
                 .sets
-                .get(&(key.clone(), *f))
+                .get(&(key.to_string(), *f))
                 .and_then(|p| self.pending.get(*p))
                 && normalize(*f, r.get(*f)) == normalize(*f, from)
             {
@@ -361,18 +367,8 @@ impl Work {
             Found::Record(i) => Some(self.effective_their_record(*i)),
             Found::Pending(p) => match self.pending.get(*p) {
                 Some(Some(PendingChange::Create { number, values })) => {
-                    let mut r = pending_record(self.s.kind, number, values);
                     let key = self.key(number);
-                    for f in self.s.kind.fields() {
-                        if let Some(Some(PendingChange::Set { from, to, .. })) = self
-                            .sets
-                            .get(&(key.clone(), *f))
-                            .and_then(|p| self.pending.get(*p))
-                            && normalize(*f, r.get(*f)) == normalize(*f, from)
-                        {
-                            r.set(*f, to);
-                        }
-                    }
+                    let r = self.overlay_sets(pending_record(self.s.kind, number, values), &key);
                     Some(r)
                 }
                 _ => None,
