@@ -28,6 +28,16 @@ pub enum AppError {
     Csrf,
     #[error("wrong user name or password")]
     BadCredentials,
+    /// An answer with its own status and machine code.
+    #[error("{message}")]
+    Coded {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    /// Rows an action named changed since the caller saw them.
+    #[error("the rows changed")]
+    RowsChanged(Vec<sync::protocol::WindowRow>),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -47,7 +57,8 @@ impl AppError {
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::RowsChanged(_) => StatusCode::CONFLICT,
+            AppError::Coded { status, .. } => *status,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -75,6 +86,13 @@ impl AppError {
                 f.clone(),
             ),
             AppError::Conflict(m) => ("conflict", m.clone(), vec![]),
+            AppError::Coded { code, message, .. } => (*code, message.clone(), vec![]),
+            AppError::RowsChanged(_) => (
+                "rows_changed",
+                "Someone else changed these rows since you saw them; nothing was done. They are shown as they are now."
+                    .to_string(),
+                vec![],
+            ),
             AppError::RateLimited { retry_after_secs } => (
                 "rate_limited",
                 format!("Too many attempts. Try again in {} minutes.", retry_after_secs.div_ceil(60)),
@@ -112,7 +130,21 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
         }
-        let mut response = (status, axum::Json(self.body())).into_response();
+        let mut response = match &self {
+            AppError::RowsChanged(rows) => {
+                let body = self.body();
+                (
+                    status,
+                    axum::Json(sync::protocol::RowsChanged {
+                        code: body.code,
+                        message: body.message,
+                        rows: rows.clone(),
+                    }),
+                )
+                    .into_response()
+            }
+            _ => (status, axum::Json(self.body())).into_response(),
+        };
         if let AppError::RateLimited { retry_after_secs } = self
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
         {

@@ -927,3 +927,455 @@ mod tests {
         assert_eq!(back, c);
     }
 }
+
+// ---------------------------------------------------------------------------
+// The synchronization window: `/api/v1/connections/{id}/{kind}/...`.
+// ---------------------------------------------------------------------------
+
+/// Rows per category.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CategoryCounts {
+    pub conflicts: u32,
+    pub new: u32,
+    pub deleted: u32,
+    pub deactivated: u32,
+    pub synchronized: u32,
+    pub inactive: u32,
+}
+
+impl CategoryCounts {
+    pub fn of_summary(s: &crate::categorize::Summary) -> CategoryCounts {
+        use crate::categorize::Category as C;
+        CategoryCounts {
+            conflicts: s.count(C::Conflicts),
+            new: s.count(C::New),
+            deleted: s.count(C::Deleted),
+            deactivated: s.count(C::Deactivated),
+            synchronized: s.count(C::Synchronized),
+            inactive: s.count(C::Inactive),
+        }
+    }
+
+    pub fn get(&self, c: crate::categorize::Category) -> u32 {
+        use crate::categorize::Category as C;
+        match c {
+            C::Conflicts => self.conflicts,
+            C::New => self.new,
+            C::Deleted => self.deleted,
+            C::Deactivated => self.deactivated,
+            C::Synchronized => self.synchronized,
+            C::Inactive => self.inactive,
+        }
+    }
+
+    pub fn total(&self) -> u32 {
+        self.conflicts
+            + self.new
+            + self.deleted
+            + self.deactivated
+            + self.synchronized
+            + self.inactive
+    }
+}
+
+/// What the reader should use instead of its guesses for an import. The
+/// column mapping, when empty, is the connection's saved mapping.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(default)]
+pub struct ImportOptions {
+    /// An encoding label (`utf-8`, `windows-1252`, ...); detected when absent.
+    pub encoding: Option<String>,
+    /// `,` `;` tab or `|`; detected when absent.
+    pub delimiter: Option<char>,
+    pub has_header: Option<bool>,
+    /// The xlsx sheet; the first one when absent.
+    pub sheet: Option<String>,
+    pub mapping: Vec<crate::read::MappingEntry>,
+}
+
+impl ImportOptions {
+    /// The reader's options, with the connection's saved mapping when this
+    /// one names none.
+    pub fn read_options(&self, saved: &[crate::read::MappingEntry]) -> crate::read::ReadOptions {
+        crate::read::ReadOptions {
+            encoding: self.encoding.clone(),
+            delimiter: self.delimiter,
+            has_header: self.has_header,
+            sheet: self.sheet.clone(),
+            mapping: if self.mapping.is_empty() {
+                saved.to_vec()
+            } else {
+                self.mapping.clone()
+            },
+            ..Default::default()
+        }
+    }
+}
+
+/// Query of `POST .../imports`: the body is the file's bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ImportQuery {
+    /// The file's name as the user chose it (its extension helps detection).
+    pub file_name: String,
+    /// `ImportOptions` as JSON.
+    #[serde(default)]
+    pub options: Option<String>,
+    /// The fingerprint revision the browser's preview was computed against;
+    /// when it is no longer current, nothing is stored and the answer is
+    /// 409 `stale_preview`.
+    #[serde(default)]
+    pub preview_revision: Option<String>,
+    /// Save the options' mapping as the connection's mapping for this kind.
+    #[serde(default)]
+    pub save_mapping: Option<bool>,
+}
+
+/// A stored import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ImportInfo {
+    pub import_id: i64,
+    pub file_name: String,
+    /// SHA-256 of the file as uploaded, hex.
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub record_count: i64,
+    pub error_count: i64,
+    pub counts: CategoryCounts,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+}
+
+/// A row of a file that did not become a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ImportRowError {
+    pub line: u32,
+    pub reason: String,
+}
+
+/// The answer of an import: what was stored and the categories after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ImportResult {
+    pub import: ImportInfo,
+    pub row_errors: Vec<ImportRowError>,
+    pub counts: CategoryCounts,
+    pub revision: i64,
+}
+
+/// The window's overview of one connection and kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WindowSummary {
+    pub connection_id: i64,
+    pub kind: crate::schema::Kind,
+    /// Increases with every import and action on this connection and kind.
+    pub revision: i64,
+    pub counts: CategoryCounts,
+    /// The newest import, if any.
+    pub import: Option<ImportInfo>,
+    /// Pending changes not yet downloaded and marked delivered.
+    pub undelivered: u32,
+    /// Pending changes their data does not show yet.
+    pub pending: u32,
+    /// The fields of the kind, in the order of the rows' value lists.
+    pub fields: Vec<crate::schema::Field>,
+}
+
+/// Query of a category's rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct WindowQuery {
+    /// Free text: matches both numbers and both sides' values.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// `key` (default), `our_number`, `their_number` or `name`.
+    #[serde(default)]
+    pub sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// 0-based index of the first row.
+    #[serde(default)]
+    pub offset: Option<u32>,
+    /// 1 to 1000; 100 by default.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+impl WindowQuery {
+    pub const MAX_LIMIT: u32 = 1000;
+
+    pub fn limit(&self) -> u32 {
+        self.limit.unwrap_or(100).clamp(1, Self::MAX_LIMIT)
+    }
+
+    pub fn to_query_string(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(q) = self.q.as_deref().filter(|q| !q.is_empty()) {
+            parts.push(format!("q={}", percent_encode(q)));
+        }
+        if let Some(s) = &self.sort {
+            parts.push(format!("sort={}", percent_encode(s)));
+        }
+        if let Some(d) = &self.dir {
+            parts.push(format!("dir={}", percent_encode(d)));
+        }
+        if let Some(o) = self.offset {
+            parts.push(format!("offset={o}"));
+        }
+        if let Some(l) = self.limit {
+            parts.push(format!("limit={l}"));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", parts.join("&"))
+        }
+    }
+}
+
+/// A field whose values differ, with both values and the base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FieldDiff {
+    pub field: crate::schema::Field,
+    pub ours: String,
+    pub theirs: String,
+    /// The value at the last sync, when known.
+    pub base: Option<String>,
+}
+
+/// A value that will be copied to the other side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PlannedChange {
+    pub field: crate::schema::Field,
+    /// The side that will be written.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub side: crate::schema::Side,
+    pub from: String,
+    pub to: String,
+}
+
+/// A row of the window: a pair or a lone record, with both sides' values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WindowRow {
+    /// Stable identity of the row (`link:..`, `ours:..`, `theirs:..`).
+    pub key: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub category: crate::categorize::Category,
+    /// Why the row is where it is (`field_conflict`, `stopped`, ...).
+    pub reason: Option<String>,
+    pub our_number: Option<String>,
+    pub their_number: Option<String>,
+    pub name: String,
+    /// Our record's values in `WindowSummary::fields` order.
+    pub ours: Option<Vec<String>>,
+    /// Their record's values (with pending changes laid over them).
+    pub theirs: Option<Vec<String>>,
+    /// For a pair: whether synchronization runs.
+    pub link_active: Option<bool>,
+    pub no_import: bool,
+    pub no_export: bool,
+    pub skipped_multiple: bool,
+    /// The number of a lone partner with the same number: the top suggestion.
+    pub suggestion: Option<String>,
+    pub conflicts: Vec<FieldDiff>,
+    pub planned: Vec<PlannedChange>,
+    /// Changes whenever anything shown in this row changes; actions name it
+    /// to detect that someone else acted first.
+    pub token: String,
+}
+
+/// A page of one category's rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WindowPage {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub category: crate::categorize::Category,
+    /// Rows that match the search.
+    pub total: u32,
+    pub offset: u32,
+    pub revision: i64,
+    pub rows: Vec<WindowRow>,
+}
+
+/// A ranked partner candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PartnerCandidate {
+    pub number: String,
+    pub name: String,
+    /// 0 to 100.
+    pub score: u32,
+    /// Fields whose normalized values agree.
+    pub agreeing: Vec<crate::schema::Field>,
+    /// The key of the candidate's own row (to name it in `expect`).
+    pub row_key: String,
+}
+
+/// Candidates for a New row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PartnerSuggestions {
+    pub key: String,
+    /// The side the row's record is on; candidates are on the other side.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub side: crate::schema::Side,
+    pub number: String,
+    pub candidates: Vec<PartnerCandidate>,
+}
+
+/// How new partners are numbered in a bulk create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Numbering {
+    /// Each partner gets the number of its record (after their rules).
+    Keep,
+    /// Numbers from `first` upwards, skipping those taken.
+    Series { first: String },
+}
+
+/// An action's row and the token the caller saw it with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Expect {
+    pub key: String,
+    pub token: String,
+}
+
+/// What to do, in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum WindowOp {
+    /// Explicit engine actions (link, unlink, create, set, deactivate,
+    /// resume, stop, start).
+    Plan {
+        #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+        actions: Vec<crate::plan::Action>,
+    },
+    /// Link New rows to their top suggestion (the record with the same
+    /// number on the other side): the rows named, or all when `keys` is
+    /// absent.
+    AcceptSuggestions {
+        #[serde(default)]
+        keys: Option<Vec<String>>,
+    },
+    /// Create the partner of each New row named (all when absent) in the
+    /// other system.
+    CreatePartners {
+        #[serde(default)]
+        keys: Option<Vec<String>>,
+        numbering: Numbering,
+    },
+    /// Resolve conflicts by taking one side's value: of `field` only, or of
+    /// every differing field when absent; the rows named, or all conflicts.
+    TakeSide {
+        #[serde(default)]
+        keys: Option<Vec<String>>,
+        #[serde(default)]
+        field: Option<crate::schema::Field>,
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        side: crate::schema::Side,
+    },
+    /// Copy every one-sided change to the other side (the rows named, or
+    /// all).
+    ApplyPlanned {
+        #[serde(default)]
+        keys: Option<Vec<String>>,
+    },
+}
+
+/// Body of `POST .../actions`. Send an `Idempotency-Key` header to make a
+/// retry safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WindowAction {
+    #[serde(flatten)]
+    pub op: WindowOp,
+    /// The rows the caller acted on, with the tokens they saw; when one
+    /// changed, nothing is done and the answer is 409 with the rows now.
+    #[serde(default)]
+    pub expect: Vec<Expect>,
+}
+
+/// The answer of an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ActionResult {
+    /// Engine actions applied.
+    pub applied: u32,
+    pub revision: i64,
+    pub counts: CategoryCounts,
+}
+
+/// A 409 answer to an action whose rows changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RowsChanged {
+    pub code: String,
+    pub message: String,
+    /// The rows as they are now; a row that is gone is absent.
+    pub rows: Vec<WindowRow>,
+}
+
+/// What a number becomes on their side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NumberCheck {
+    pub input: String,
+    /// The number as their side will hold it, when allowed.
+    pub result: Option<String>,
+    pub shortened: bool,
+    pub zeros_stripped: bool,
+    /// Why the number is not allowed.
+    pub error: Option<String>,
+    /// A record on that side already has the (resulting) number.
+    pub taken: bool,
+}
+
+/// A change to their side that their data does not show yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PendingItem {
+    pub pending_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub change: crate::state::PendingChange,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+/// Body of `POST .../pending/delivered`: the changes in the file that was
+/// delivered (all undelivered up to and including `through`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MarkDelivered {
+    pub through: i64,
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEntry {
+    pub audit_id: i64,
+    pub at: i64,
+    pub username: String,
+    pub connection_id: Option<i64>,
+    pub kind: String,
+    pub action: String,
+    pub our_number: Option<String>,
+    pub their_number: Option<String>,
+    /// Values before and after, and the action.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub detail: serde_json::Value,
+}

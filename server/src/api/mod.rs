@@ -7,6 +7,7 @@ pub mod registers;
 pub mod session;
 pub mod system;
 pub mod users;
+pub mod window;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -35,6 +36,7 @@ use crate::state::AppState;
         (name = "customers", description = "Our customer register"),
         (name = "employees", description = "Our employee register"),
         (name = "connections", description = "The other systems Partnersync synchronizes with (administrators only)"),
+        (name = "window", description = "The synchronization window of a connection and kind: imports, categories, actions, pending changes, audit (administrators only)"),
     )
 )]
 pub struct ApiDoc;
@@ -62,6 +64,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(registers::router())
         .merge(connections::router())
+        .merge(window::router())
 }
 
 /// A JSON body whose rejections are answered in the API's error format.

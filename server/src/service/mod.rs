@@ -5,4 +5,5 @@
 pub mod connections;
 pub mod registers;
 pub mod session;
+pub mod sync;
 pub mod users;

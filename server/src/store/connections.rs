@@ -139,3 +139,36 @@ impl Store {
         }
     }
 }
+
+/// Saves the column mapping of one kind's settings, in the caller's
+/// transaction.
+pub async fn save_mapping(
+    c: &mut sqlx::AnyConnection,
+    id: i64,
+    kind: sync::schema::Kind,
+    mapping: &[sync::read::MappingEntry],
+    now: i64,
+) -> sqlx::Result<()> {
+    let column = match kind {
+        sync::schema::Kind::Customer => "customer_settings",
+        sync::schema::Kind::Employee => "employee_settings",
+    };
+    let text: String = sqlx::query_scalar(&format!(
+        "select {column} from connection where connection_id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut *c)
+    .await?;
+    let mut settings: RegisterSettings =
+        serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    settings.mapping = mapping.to_vec();
+    sqlx::query(&format!(
+        "update connection set {column} = $1, updated_at = $2, version = version + 1 where connection_id = $3"
+    ))
+    .bind(to_json(&settings)?)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}

@@ -11,6 +11,7 @@
 pub mod connections;
 pub mod registers;
 pub mod sessions;
+pub mod sync;
 pub mod users;
 
 use std::str::FromStr;

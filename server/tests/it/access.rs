@@ -38,6 +38,67 @@ const ACCESS: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/connections", Admin),
     ("GET", "/api/v1/connections/{connection_id}", Admin),
     ("PUT", "/api/v1/connections/{connection_id}", Admin),
+    (
+        "GET",
+        "/api/v1/connections/{connection_id}/{kind}/window",
+        Admin,
+    ),
+    (
+        "GET",
+        "/api/v1/connections/{connection_id}/{kind}/window/{category}",
+        Admin,
+    ),
+    (
+        "GET",
+        "/api/v1/connections/{connection_id}/{kind}/fingerprint",
+        Admin,
+    ),
+    (
+        "GET",
+        "/api/v1/connections/{connection_id}/{kind}/imports",
+        Admin,
+    ),
+    (
+        "POST",
+        "/api/v1/connections/{connection_id}/{kind}/imports",
+        Admin,
+    ),
+    (
+        "GET",
+        "/api/v1/connections/{connection_id}/{kind}/suggestions",
+        Admin,
+    ),
+    (
+        "GET",
+        "/api/v1/connections/{connection_id}/{kind}/number-check",
+        Admin,
+    ),
+    (
+        "POST",
+        "/api/v1/connections/{connection_id}/{kind}/actions",
+        Admin,
+    ),
+    (
+        "GET",
+        "/api/v1/connections/{connection_id}/{kind}/pending",
+        Admin,
+    ),
+    (
+        "GET",
+        "/api/v1/connections/{connection_id}/{kind}/pending/export",
+        Admin,
+    ),
+    (
+        "POST",
+        "/api/v1/connections/{connection_id}/{kind}/pending/delivered",
+        Admin,
+    ),
+    (
+        "GET",
+        "/api/v1/connections/{connection_id}/{kind}/export",
+        Admin,
+    ),
+    ("GET", "/api/v1/audit", Admin),
 ];
 
 #[tokio::test]
@@ -105,6 +166,12 @@ async fn every_route_checks_the_role_on_the_server() {
             .replace("{employee_id}", &e["employee_id"].to_string())
             .replace("{connection_id}", &conn["connection_id"].to_string())
             .replace("{user_id}", &sup_id.to_string())
+            .replace("{kind}", "customer")
+            .replace("{category}", "new")
+            // Queries the routes need to answer 200.
+            .replace("/suggestions", "/suggestions?key=ours:100")
+            .replace("/number-check", "/number-check?number=00042")
+            .replace("/imports", "/imports?file_name=walk.csv")
     };
 
     for role in ["anonymous", "supervisor", "admin"] {

@@ -10,3 +10,4 @@ mod helpers;
 mod registers;
 mod session;
 mod users;
+mod window;

@@ -1,0 +1,1334 @@
+//! The synchronization window of a connection and kind ("scope"): its state
+//! assembled from the database, imports of their files, the categories and
+//! rows, partner suggestions, actions (one transaction each, with version
+//! checks and idempotency keys), pending changes and the audit trail.
+//!
+//! Every computation is the `sync` crate's: this module loads, checks and
+//! stores. Our side is our register; their side, for file connections, is
+//! the newest import, parsed again with the options it was stored with.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
+use sync::categorize::{Categorized, Category, Row, categorize};
+use sync::fingerprint::Fingerprint;
+use sync::plan::{Action, Plan, apply, pending_partner, planned_updates, resolve};
+use sync::protocol::{
+    ActionResult, AuditEntry, CategoryCounts, Connection, CustomerInput, EmployeeInput, Expect,
+    FieldDiff, ImportInfo, ImportOptions, ImportQuery, ImportResult, ImportRowError, NumberCheck,
+    Numbering, PartnerCandidate, PartnerSuggestions, PendingItem, PlannedChange, WindowAction,
+    WindowOp, WindowPage, WindowQuery, WindowRow, WindowSummary,
+};
+use sync::read::ReadOptions;
+use sync::schema::{Field, Kind, Record, Side};
+use sync::state::{PendingChange, State};
+
+use crate::auth::now_ms;
+use crate::error::{AppError, AppResult};
+use crate::store::Store;
+use crate::store::registers::{Customers, Employees, Register};
+use crate::store::sync::{self as db, ImportRow, NewAudit, NewImport, PendingRow};
+
+/// Who acts.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: i64,
+    pub username: String,
+}
+
+/// The state of a scope with what it was loaded from.
+pub struct Loaded {
+    pub connection: Connection,
+    pub state: State,
+    pub import: Option<ImportRow>,
+    pub pending_rows: Vec<PendingRow>,
+    pub revision: i64,
+}
+
+/// Parsed imports by content and options: imports never change, so the
+/// cache is right for any database. A few are kept.
+type TheirsCache = Mutex<Vec<(String, Arc<Vec<Record>>)>>;
+static THEIRS: TheirsCache = Mutex::new(Vec::new());
+const THEIRS_KEPT: usize = 4;
+
+pub fn kind_of(s: &str) -> AppResult<Kind> {
+    Kind::parse(s).ok_or(AppError::NotFound("kind (use customer or employee)"))
+}
+
+async fn connection(store: &Store, id: i64) -> AppResult<Connection> {
+    store
+        .get_connection(id)
+        .await?
+        .ok_or(AppError::NotFound("connection"))
+}
+
+fn settings(c: &Connection, kind: Kind) -> &sync::protocol::RegisterSettings {
+    match kind {
+        Kind::Customer => &c.customers,
+        Kind::Employee => &c.employees,
+    }
+}
+
+fn read_failed(e: sync::read::ReadError) -> AppError {
+    AppError::field("file", format!("The file cannot be read: {e}."))
+}
+
+/// Their records of a stored import.
+async fn their_records(
+    c: &mut AnyConnection,
+    kind: Kind,
+    import: &ImportRow,
+) -> AppResult<Arc<Vec<Record>>> {
+    let cache_key = format!("{}:{}:{}", kind.as_str(), import.sha256, import.options);
+    if let Some((_, r)) = THEIRS
+        .lock()
+        .expect("cache lock")
+        .iter()
+        .find(|(k, _)| *k == cache_key)
+    {
+        return Ok(r.clone());
+    }
+    let content = db::import_content(c, import.import_id).await?;
+    let options: ReadOptions = serde_json::from_str(&import.options)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored import options: {e}")))?;
+    let out =
+        sync::read::read(&content, Some(&import.file_name), kind, &options).map_err(read_failed)?;
+    let records = Arc::new(out.records);
+    let mut cache = THEIRS.lock().expect("cache lock");
+    cache.retain(|(k, _)| *k != cache_key);
+    cache.push((cache_key, records.clone()));
+    if cache.len() > THEIRS_KEPT {
+        cache.remove(0);
+    }
+    Ok(records)
+}
+
+/// Loads the state of a scope through `c` (a transaction's connection when
+/// the caller will write).
+pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> AppResult<Loaded> {
+    let id = connection.connection_id;
+    let set = settings(&connection, kind).clone();
+    let mut state = State::new(kind);
+    state.rules = set.rules.clone();
+    state.required = set.required.clone();
+    state.ours = db::load_ours(c, kind).await?;
+    let import = db::latest_import(c, id, kind).await?;
+    if let Some(i) = &import {
+        state.theirs = their_records(c, kind, i).await?.as_ref().clone();
+    }
+    state.links = db::load_links(c, id, kind).await?;
+    state.deactivated = db::load_deactivations(c, id, kind).await?;
+    let pending_rows = db::load_pending(c, id, kind).await?;
+    state.pending = pending_rows.iter().map(|p| p.change.clone()).collect();
+    let revision = db::revision(c, id, kind).await?;
+    Ok(Loaded {
+        connection,
+        state,
+        import,
+        pending_rows,
+        revision,
+    })
+}
+
+async fn load_for_read(store: &Store, id: i64, kind: Kind) -> AppResult<Loaded> {
+    let conn = connection(store, id).await?;
+    let mut c = store.sync_reader().await?;
+    load(&mut c, conn, kind).await
+}
+
+fn counts(cat: &Categorized) -> CategoryCounts {
+    CategoryCounts::of_summary(&cat.summary())
+}
+
+fn import_info(i: &ImportRow) -> ImportInfo {
+    ImportInfo {
+        import_id: i.import_id,
+        file_name: i.file_name.clone(),
+        sha256: i.sha256.clone(),
+        size_bytes: i.size_bytes,
+        record_count: i.record_count,
+        error_count: i.error_count,
+        counts: serde_json::from_str(&i.summary).unwrap_or_default(),
+        created_by: i.created_by.clone(),
+        created_at: i.created_at,
+    }
+}
+
+pub async fn summary(store: &Store, id: i64, kind: Kind) -> AppResult<WindowSummary> {
+    let l = load_for_read(store, id, kind).await?;
+    let cat = categorize(&l.state);
+    Ok(WindowSummary {
+        connection_id: id,
+        kind,
+        revision: l.revision,
+        counts: counts(&cat),
+        import: l.import.as_ref().map(import_info),
+        undelivered: l
+            .pending_rows
+            .iter()
+            .filter(|p| p.delivered_at.is_none())
+            .count() as u32,
+        pending: l.pending_rows.len() as u32,
+        fields: kind.fields().to_vec(),
+    })
+}
+
+/// The fingerprint's revision: a hash of its content, so any change of
+/// the state the preview depends on gives another revision.
+fn fingerprint_of(state: &State) -> Fingerprint {
+    let fp = Fingerprint::from_state(state, Side::Theirs);
+    let revision = sync::normalize::fnv1a(&fp.encode());
+    fp.with_revision(revision)
+}
+
+/// The preview fingerprint (binary) and its revision.
+pub async fn fingerprint(store: &Store, id: i64, kind: Kind) -> AppResult<(Vec<u8>, String)> {
+    let l = load_for_read(store, id, kind).await?;
+    let fp = fingerprint_of(&l.state);
+    Ok((fp.encode(), format!("{:016x}", fp.revision)))
+}
+
+fn values(r: &Record) -> Vec<String> {
+    r.kind
+        .fields()
+        .iter()
+        .map(|f| r.get(*f).to_string())
+        .collect()
+}
+
+/// Their record of a row, with pending changes laid over it.
+fn their_record(state: &State, index: &sync::state::PendingIndex, row: &Row) -> Option<Record> {
+    match row.their_index {
+        Some(i) => state
+            .effective_theirs_cow(sync::categorize::Source::Record(i), index)
+            .map(|c| c.into_owned()),
+        None => row
+            .their_number
+            .as_deref()
+            .and_then(|n| pending_partner(state, n)),
+    }
+}
+
+fn window_row(state: &State, index: &sync::state::PendingIndex, row: &Row) -> WindowRow {
+    let ours = row
+        .our_index
+        .and_then(|i| state.ours.get(i as usize))
+        .map(values);
+    let theirs = their_record(state, index, row).map(|r| values(&r));
+    let link_active = row
+        .link_index
+        .and_then(|i| state.links.get(i as usize))
+        .map(|l| l.active);
+    let mut w = WindowRow {
+        key: row.key.clone(),
+        category: row.category,
+        reason: row.reason.map(|r| {
+            serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        }),
+        our_number: row.our_number.clone(),
+        their_number: row.their_number.clone(),
+        name: row.name.clone(),
+        ours,
+        theirs,
+        link_active,
+        no_import: row.no_import,
+        no_export: row.no_export,
+        skipped_multiple: row.skipped_multiple,
+        suggestion: row.suggestion.clone(),
+        conflicts: row
+            .conflicts
+            .iter()
+            .map(|c| FieldDiff {
+                field: c.field,
+                ours: c.ours.clone(),
+                theirs: c.theirs.clone(),
+                base: c.base.clone(),
+            })
+            .collect(),
+        planned: row
+            .planned
+            .iter()
+            .map(|p| PlannedChange {
+                field: p.field,
+                side: p.side,
+                from: p.from.clone(),
+                to: p.to.clone(),
+            })
+            .collect(),
+        token: String::new(),
+    };
+    let text = serde_json::to_vec(&w).unwrap_or_default();
+    w.token = format!("{:016x}", sync::normalize::fnv1a(&text));
+    w
+}
+
+fn matches(w: &WindowRow, q: &str) -> bool {
+    let hit = |s: &str| s.to_lowercase().contains(q);
+    hit(&w.name)
+        || w.our_number.as_deref().is_some_and(hit)
+        || w.their_number.as_deref().is_some_and(hit)
+        || w.ours.iter().flatten().any(|v| hit(v))
+        || w.theirs.iter().flatten().any(|v| hit(v))
+}
+
+pub fn category_of(s: &str) -> AppResult<Category> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
+        AppError::NotFound(
+            "category (use conflicts, new, deleted, deactivated, synchronized or inactive)",
+        )
+    })
+}
+
+pub async fn rows(
+    store: &Store,
+    id: i64,
+    kind: Kind,
+    category: Category,
+    query: &WindowQuery,
+) -> AppResult<WindowPage> {
+    let l = load_for_read(store, id, kind).await?;
+    let cat = categorize(&l.state);
+    let index = l.state.pending_index();
+    let q = query
+        .q
+        .as_deref()
+        .map(|q| q.trim().to_lowercase())
+        .filter(|q| !q.is_empty());
+    // Search and sort work on the cheap fields first; values are built only
+    // for the rows of the page (and, when searching, the rows tested).
+    let mut picked: Vec<&Row> = match &q {
+        None => cat.rows(category).iter().collect(),
+        Some(q) => cat
+            .rows(category)
+            .iter()
+            .filter(|r| matches(&window_row(&l.state, &index, r), q))
+            .collect(),
+    };
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    match query.sort.as_deref().unwrap_or("key") {
+        "our_number" => picked.sort_by_key(|r| text(&r.our_number)),
+        "their_number" => picked.sort_by_key(|r| text(&r.their_number)),
+        "name" => picked.sort_by_key(|r| r.name.to_lowercase()),
+        "key" => {}
+        other => {
+            return Err(AppError::field(
+                "sort",
+                format!(
+                    "Rows cannot be sorted by {other:?}; use key, our_number, their_number or name."
+                ),
+            ));
+        }
+    }
+    if query.dir.as_deref() == Some("desc") {
+        picked.reverse();
+    }
+    let offset = query.offset.unwrap_or(0);
+    let rows = picked
+        .iter()
+        .skip(offset as usize)
+        .take(query.limit() as usize)
+        .map(|r| window_row(&l.state, &index, r))
+        .collect();
+    Ok(WindowPage {
+        category,
+        total: picked.len() as u32,
+        offset,
+        revision: l.revision,
+        rows,
+    })
+}
+
+fn find_row<'c>(cat: &'c Categorized, key: &str) -> Option<&'c Row> {
+    cat.all().find(|r| r.key == key)
+}
+
+pub async fn suggestions(
+    store: &Store,
+    id: i64,
+    kind: Kind,
+    key: &str,
+) -> AppResult<PartnerSuggestions> {
+    let l = load_for_read(store, id, kind).await?;
+    let cat = categorize(&l.state);
+    let row = find_row(&cat, key).ok_or(AppError::NotFound("row"))?;
+    if row.category != Category::New || row.link_index.is_some() {
+        return Err(AppError::BadRequest(
+            "Partners are suggested for New records only.".into(),
+        ));
+    }
+    let (side, record) = match (row.our_index, &row.their_number) {
+        (Some(i), _) => (Side::Ours, l.state.ours.get(i as usize).cloned()),
+        (None, Some(_)) => (
+            Side::Theirs,
+            their_record(&l.state, &l.state.pending_index(), row),
+        ),
+        _ => (Side::Ours, None),
+    };
+    let record = record.ok_or(AppError::NotFound("row"))?;
+    // Candidates: the lone New records of the other side, with their rows.
+    let mut eligible = Vec::new();
+    let mut row_keys = HashMap::new();
+    for r in cat.rows(Category::New) {
+        if r.skipped_multiple || r.link_index.is_some() {
+            continue;
+        }
+        let i = match side.other() {
+            Side::Ours => r.our_index,
+            Side::Theirs => r.their_index,
+        };
+        if let Some(i) = i {
+            eligible.push(i);
+            row_keys.insert(i, r.key.clone());
+        }
+    }
+    let index = sync::suggest::Index::new(&l.state, side.other(), &eligible);
+    let candidates = index
+        .candidates(&record, 10)
+        .into_iter()
+        .map(|c| PartnerCandidate {
+            row_key: row_keys.get(&c.index).cloned().unwrap_or_default(),
+            number: c.number,
+            name: c.name,
+            score: c.score,
+            agreeing: c.agreeing,
+        })
+        .collect();
+    Ok(PartnerSuggestions {
+        key: key.to_string(),
+        side,
+        number: record.number().to_string(),
+        candidates,
+    })
+}
+
+pub async fn check_number(
+    store: &Store,
+    id: i64,
+    kind: Kind,
+    side: Side,
+    number: &str,
+) -> AppResult<NumberCheck> {
+    let l = load_for_read(store, id, kind).await?;
+    Ok(number_check(&l.state, side, number))
+}
+
+fn number_check(state: &State, side: Side, number: &str) -> NumberCheck {
+    let (result, shortened, zeros_stripped, error) = match side {
+        Side::Theirs => {
+            let p = state.rules.preview(number);
+            (
+                p.result,
+                p.shortened,
+                p.zeros_stripped,
+                p.error.map(|e| e.to_string()),
+            )
+        }
+        Side::Ours => {
+            let n = number.trim().to_string();
+            if n.is_empty() {
+                (None, false, false, Some("the number is empty".to_string()))
+            } else {
+                (Some(n), false, false, None)
+            }
+        }
+    };
+    let taken = result.as_deref().is_some_and(|r| {
+        let key = match side {
+            Side::Theirs => state.key(r),
+            Side::Ours => r.to_string(),
+        };
+        let on_side = state.records(side).iter().any(|x| match side {
+            Side::Theirs => state.key(x.number()) == key,
+            Side::Ours => x.number() == key,
+        });
+        on_side || (side == Side::Theirs && pending_partner(state, r).is_some())
+    });
+    NumberCheck {
+        input: number.to_string(),
+        result,
+        shortened,
+        zeros_stripped,
+        error,
+        taken,
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Stores an import of their file and answers with the categories after it.
+pub async fn import(
+    store: &Store,
+    actor: &Actor,
+    id: i64,
+    kind: Kind,
+    query: &ImportQuery,
+    bytes: &[u8],
+) -> AppResult<ImportResult> {
+    let conn = connection(store, id).await?;
+    let file_name = query.file_name.trim();
+    if file_name.is_empty() || file_name.len() > 255 {
+        return Err(AppError::field(
+            "file_name",
+            "Name the file (at most 255 characters).",
+        ));
+    }
+    if bytes.is_empty() {
+        return Err(AppError::field("file", "The file is empty."));
+    }
+    let options: ImportOptions = match query.options.as_deref() {
+        None | Some("") => ImportOptions::default(),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| AppError::field("options", format!("The options are not valid: {e}.")))?,
+    };
+    let mut read_options = options.read_options(&settings(&conn, kind).mapping);
+    read_options.keep_rows = false;
+    let out = sync::read::read(bytes, Some(file_name), kind, &read_options).map_err(read_failed)?;
+    // Stored with what the reader decided, so a re-read gives the same records.
+    let mut stored = read_options.clone();
+    stored.encoding = out.encoding.clone();
+    stored.delimiter = out.delimiter;
+    stored.sheet = out.sheet.clone();
+    stored.has_header = Some(out.has_header);
+    let options_json = serde_json::to_string(&stored).map_err(|e| AppError::Internal(e.into()))?;
+    let sha = sha256_hex(bytes);
+    let now = now_ms();
+
+    let mut tx = store.begin_write().await?;
+    let revision = db::bump_revision(&mut tx, id, kind).await?;
+    let mut l = load(&mut tx, conn.clone(), kind).await?;
+    if let Some(seen) = query.preview_revision.as_deref() {
+        let current = format!("{:016x}", fingerprint_of(&l.state).revision);
+        if seen != current {
+            return Err(AppError::Coded {
+                status: axum::http::StatusCode::CONFLICT,
+                code: "stale_preview",
+                message: "The data changed since the preview was computed; the preview is computed again.".into(),
+            });
+        }
+    }
+    let before_pending = l.pending_rows.clone();
+    l.state.theirs = out.records.clone();
+    l.state.settle_pending_in_place();
+    db::save_pending(&mut tx, id, kind, &before_pending, &l.state.pending, now).await?;
+    let cat = categorize(&l.state);
+    let counts = counts(&cat);
+    let summary = serde_json::to_string(&counts).map_err(|e| AppError::Internal(e.into()))?;
+    let import_id = db::insert_import(
+        &mut tx,
+        &NewImport {
+            connection_id: id,
+            kind,
+            file_name,
+            content: bytes,
+            sha256: &sha,
+            options: &options_json,
+            record_count: out.records.len() as i64,
+            error_count: out.errors.len() as i64,
+            summary: &summary,
+            created_by: actor.user_id,
+            created_at: now,
+        },
+    )
+    .await?;
+    db::insert_audit(
+        &mut tx,
+        &NewAudit {
+            at: now,
+            user_id: actor.user_id,
+            username: &actor.username,
+            connection_id: Some(id),
+            kind,
+            action: "import",
+            our_number: None,
+            their_number: None,
+            detail: &serde_json::json!({
+                "import_id": import_id, "file_name": file_name, "sha256": sha,
+                "records": out.records.len(), "row_errors": out.errors.len(), "counts": counts,
+                "pending_settled": before_pending.len() - l.state.pending.len(),
+            }),
+        },
+    )
+    .await?;
+    if query.save_mapping == Some(true) && !options.mapping.is_empty() {
+        crate::store::connections::save_mapping(&mut tx, id, kind, &options.mapping, now).await?;
+    }
+    tx.commit().await?;
+    let row = ImportRow {
+        import_id,
+        file_name: file_name.to_string(),
+        sha256: sha,
+        size_bytes: bytes.len() as i64,
+        options: options_json,
+        record_count: out.records.len() as i64,
+        error_count: out.errors.len() as i64,
+        summary,
+        created_by: Some(actor.username.clone()),
+        created_at: now,
+    };
+    Ok(ImportResult {
+        import: import_info(&row),
+        row_errors: out
+            .errors
+            .iter()
+            .map(|e| ImportRowError {
+                line: e.line,
+                reason: e.reason.clone(),
+            })
+            .collect(),
+        counts,
+        revision,
+    })
+}
+
+pub async fn imports(store: &Store, id: i64, kind: Kind) -> AppResult<Vec<ImportInfo>> {
+    connection(store, id).await?;
+    let mut c = store.sync_reader().await?;
+    Ok(db::list_imports(&mut c, id, kind)
+        .await?
+        .iter()
+        .map(import_info)
+        .collect())
+}
+
+/// The rows `keys` names in `category` (all of the category when `None`);
+/// a named row that is not there is an error.
+fn rows_named<'c>(
+    cat: &'c Categorized,
+    category: Category,
+    keys: &Option<Vec<String>>,
+) -> AppResult<Vec<&'c Row>> {
+    let rows = cat.rows(category);
+    match keys {
+        None => Ok(rows.iter().collect()),
+        Some(keys) => {
+            let by_key: HashMap<&str, &Row> = rows.iter().map(|r| (r.key.as_str(), r)).collect();
+            keys.iter()
+                .map(|k| {
+                    by_key.get(k.as_str()).copied().ok_or_else(|| {
+                        AppError::Conflict(format!(
+                            "The row {k} is no longer under {}; reload to see it as it is now.",
+                            category.label()
+                        ))
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+/// The next free number of a series starting at `first` (digits keep their
+/// width: 000100 is followed by 000101).
+fn next_free(
+    state: &State,
+    current: &mut String,
+    used: &mut std::collections::HashSet<String>,
+) -> AppResult<String> {
+    for _ in 0..1_000_000 {
+        let candidate = current.clone();
+        *current = increment(current).ok_or_else(|| {
+            AppError::field(
+                "numbering.first",
+                "A series starts at a number that ends in digits.",
+            )
+        })?;
+        let Ok(n) = state.rules.apply(&candidate) else {
+            return Err(AppError::field(
+                "numbering.first",
+                format!("{candidate} does not pass their number rules."),
+            ));
+        };
+        let key = state.key(&n);
+        if used.insert(key) {
+            return Ok(n);
+        }
+    }
+    Err(AppError::field(
+        "numbering.first",
+        "No free number found in the series.",
+    ))
+}
+
+fn increment(s: &str) -> Option<String> {
+    let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 {
+        return None;
+    }
+    let (prefix, num) = s.split_at(s.len() - digits);
+    let next: u128 = num.parse::<u128>().ok()? + 1;
+    Some(format!("{prefix}{next:0width$}", width = digits))
+}
+
+/// Turns a window operation into an engine plan.
+fn plan_of(state: &State, cat: &Categorized, op: &WindowOp) -> AppResult<Plan> {
+    let mut actions = Vec::new();
+    match op {
+        WindowOp::Plan { actions: a } => actions.extend(a.iter().cloned()),
+        WindowOp::AcceptSuggestions { keys } => {
+            for r in rows_named(cat, Category::New, keys)? {
+                let Some(partner) = &r.suggestion else {
+                    if keys.is_some() {
+                        return Err(AppError::BadRequest(format!(
+                            "The row {} has no suggested partner with the same number.",
+                            r.key
+                        )));
+                    }
+                    continue;
+                };
+                // Lone records only: each pair once, from our side.
+                if let Some(our) = &r.our_number {
+                    actions.push(Action::Link {
+                        our_number: our.clone(),
+                        their_number: partner.clone(),
+                    });
+                } else if keys.is_some()
+                    && let Some(their) = &r.their_number
+                {
+                    actions.push(Action::Link {
+                        our_number: partner.clone(),
+                        their_number: their.clone(),
+                    });
+                }
+            }
+            actions.dedup();
+        }
+        WindowOp::CreatePartners { keys, numbering } => {
+            let mut series = match numbering {
+                Numbering::Keep => None,
+                Numbering::Series { first } => Some(first.trim().to_string()),
+            };
+            let mut used_theirs: std::collections::HashSet<String> =
+                state.theirs.iter().map(|r| state.key(r.number())).collect();
+            for p in &state.pending {
+                used_theirs.insert(state.key(p.number()));
+            }
+            let mut used_ours: std::collections::HashSet<String> =
+                state.ours.iter().map(|r| r.number().to_string()).collect();
+            for r in rows_named(cat, Category::New, keys)? {
+                if r.skipped_multiple || r.link_index.is_some() {
+                    if keys.is_some() {
+                        return Err(AppError::BadRequest(format!(
+                            "The row {} cannot get a partner: its number is on several records.",
+                            r.key
+                        )));
+                    }
+                    continue;
+                }
+                let (side, from) = match (&r.our_number, &r.their_number) {
+                    (Some(o), None) => (Side::Theirs, o.clone()),
+                    (None, Some(t)) => (Side::Ours, t.clone()),
+                    _ => continue,
+                };
+                let number = match (&mut series, side) {
+                    (Some(cur), Side::Theirs) => next_free(state, cur, &mut used_theirs)?,
+                    (Some(cur), Side::Ours) => {
+                        let mut n = cur.clone();
+                        while !used_ours.insert(n.clone()) {
+                            n = increment(&n).ok_or_else(|| {
+                                AppError::field(
+                                    "numbering.first",
+                                    "A series starts at a number that ends in digits.",
+                                )
+                            })?;
+                        }
+                        *cur = increment(&n).unwrap_or_default();
+                        n
+                    }
+                    (None, _) => from.clone(),
+                };
+                actions.push(Action::Create {
+                    side,
+                    from_number: from,
+                    number,
+                });
+            }
+        }
+        WindowOp::TakeSide { keys, field, side } => {
+            for r in rows_named(cat, Category::Conflicts, keys)? {
+                let mut p = resolve(r, *side);
+                if let Some(f) = field {
+                    p.actions
+                        .retain(|a| matches!(a, Action::Set { field, .. } if field == f));
+                }
+                actions.extend(p.actions);
+            }
+        }
+        WindowOp::ApplyPlanned { keys } => {
+            let rows = rows_named(cat, Category::Synchronized, keys)?;
+            let only = Categorized {
+                synchronized: rows.into_iter().cloned().collect(),
+                ..Default::default()
+            };
+            actions.extend(planned_updates(&only).actions);
+        }
+    }
+    if actions.is_empty() {
+        return Err(AppError::BadRequest(
+            "There is nothing to do for these rows.".into(),
+        ));
+    }
+    Ok(Plan { actions })
+}
+
+fn op_name(op: &WindowOp) -> &'static str {
+    match op {
+        WindowOp::Plan { .. } => "plan",
+        WindowOp::AcceptSuggestions { .. } => "accept_suggestions",
+        WindowOp::CreatePartners { .. } => "create_partners",
+        WindowOp::TakeSide { .. } => "take_side",
+        WindowOp::ApplyPlanned { .. } => "apply_planned",
+    }
+}
+
+fn action_numbers(a: &Action) -> (Option<String>, Option<String>, &'static str) {
+    match a {
+        Action::Link {
+            our_number,
+            their_number,
+        } => (Some(our_number.clone()), Some(their_number.clone()), "link"),
+        Action::Unlink {
+            our_number,
+            their_number,
+        } => (
+            Some(our_number.clone()),
+            Some(their_number.clone()),
+            "unlink",
+        ),
+        Action::Stop {
+            our_number,
+            their_number,
+        } => (Some(our_number.clone()), Some(their_number.clone()), "stop"),
+        Action::Start {
+            our_number,
+            their_number,
+        } => (
+            Some(our_number.clone()),
+            Some(their_number.clone()),
+            "start",
+        ),
+        Action::Create {
+            side: Side::Theirs,
+            from_number,
+            number,
+        } => (
+            Some(from_number.clone()),
+            Some(number.clone()),
+            "create_partner",
+        ),
+        Action::Create {
+            side: Side::Ours,
+            from_number,
+            number,
+        } => (
+            Some(number.clone()),
+            Some(from_number.clone()),
+            "create_partner",
+        ),
+        Action::Set {
+            side: Side::Ours,
+            number,
+            ..
+        } => (Some(number.clone()), None, "set"),
+        Action::Set {
+            side: Side::Theirs,
+            number,
+            ..
+        } => (None, Some(number.clone()), "set"),
+        Action::Deactivate {
+            side: Side::Ours,
+            number,
+        } => (Some(number.clone()), None, "dont_synchronize"),
+        Action::Deactivate {
+            side: Side::Theirs,
+            number,
+        } => (None, Some(number.clone()), "dont_synchronize"),
+        Action::Resume {
+            side: Side::Ours,
+            number,
+        } => (Some(number.clone()), None, "resume"),
+        Action::Resume {
+            side: Side::Theirs,
+            number,
+        } => (None, Some(number.clone()), "resume"),
+    }
+}
+
+fn search_text(r: &Record) -> String {
+    match r.kind {
+        Kind::Customer => Customers::search_text(&customer_input(r)),
+        Kind::Employee => Employees::search_text(&employee_input(r)),
+    }
+}
+
+fn customer_input(r: &Record) -> CustomerInput {
+    CustomerInput {
+        number: r.get(Field::Number).to_string(),
+        name: r.get(Field::Name).to_string(),
+        organisation_number: r.get(Field::OrganisationNumber).to_string(),
+        street: r.get(Field::Street).to_string(),
+        postal_code: r.get(Field::PostalCode).to_string(),
+        city: r.get(Field::City).to_string(),
+        country: r.get(Field::Country).to_string(),
+        email: r.get(Field::Email).to_string(),
+        phone: r.get(Field::Phone).to_string(),
+        contact_person: r.get(Field::ContactPerson).to_string(),
+        sales_rep_code: r.get(Field::SalesRepCode).to_string(),
+        assigned_user_id: None,
+        active: r.active(),
+    }
+}
+
+fn employee_input(r: &Record) -> EmployeeInput {
+    EmployeeInput {
+        number: r.get(Field::Number).to_string(),
+        first_name: r.get(Field::FirstName).to_string(),
+        last_name: r.get(Field::LastName).to_string(),
+        email: r.get(Field::Email).to_string(),
+        phone: r.get(Field::Phone).to_string(),
+        street: r.get(Field::Street).to_string(),
+        postal_code: r.get(Field::PostalCode).to_string(),
+        city: r.get(Field::City).to_string(),
+        active: r.active(),
+    }
+}
+
+/// Field-level problems of a record about to be written to our register.
+fn validate_ours(r: &Record) -> Vec<sync::protocol::FieldError> {
+    match r.kind {
+        Kind::Customer => customer_input(r).validate(),
+        Kind::Employee => employee_input(r).validate(),
+    }
+}
+
+/// The answer to an action, as kept for its idempotency key.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+fn request_hash(action: &WindowAction, id: i64, kind: Kind) -> String {
+    let text = serde_json::to_vec(&(id, kind, action)).unwrap_or_default();
+    sha256_hex(&text)
+}
+
+/// Carries out one window action in one transaction. With an idempotency
+/// key, a repeat of the same request gets the first answer and changes
+/// nothing; the key with another request is refused.
+pub async fn act(
+    store: &Store,
+    actor: &Actor,
+    id: i64,
+    kind: Kind,
+    action: &WindowAction,
+    idempotency_key: Option<&str>,
+) -> AppResult<Answer> {
+    let hash = request_hash(action, id, kind);
+    if let Some(key) = idempotency_key {
+        if key.is_empty() || key.len() > 200 {
+            return Err(AppError::BadRequest(
+                "An Idempotency-Key has 1 to 200 characters.".into(),
+            ));
+        }
+        let mut c = store.sync_reader().await?;
+        if let Some(kept) = db::kept_answer(&mut c, actor.user_id, key).await? {
+            return replay(kept, &hash);
+        }
+    }
+    let conn = connection(store, id).await?;
+    let now = now_ms();
+    let mut tx = store.begin_write().await?;
+    let revision = db::bump_revision(&mut tx, id, kind).await?;
+    let l = load(&mut tx, conn, kind).await?;
+    let cat = categorize(&l.state);
+    check_expected(&l.state, &cat, &action.expect)?;
+    let plan = plan_of(&l.state, &cat, &action.op)?;
+    let next = apply(&l.state, &plan).map_err(|e| AppError::field("actions", format!("{e}.")))?;
+
+    // Our register: records the plan created or changed.
+    let old_ours: HashMap<&str, &Record> = l.state.ours.iter().map(|r| (r.number(), r)).collect();
+    let mut invalid = Vec::new();
+    for r in &next.ours {
+        if old_ours.get(r.number()).is_some_and(|o| *o == r) {
+            continue;
+        }
+        let errors = validate_ours(r);
+        if !errors.is_empty() {
+            invalid.push(format!(
+                "{}: {}",
+                r.number(),
+                errors
+                    .iter()
+                    .map(|e| e.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+            continue;
+        }
+        db::upsert_ours(&mut tx, r, &search_text(r), now).await?;
+    }
+    if !invalid.is_empty() {
+        return Err(AppError::field(
+            "actions",
+            format!(
+                "Our register would get invalid values, so nothing was done: {}",
+                invalid.join("; ")
+            ),
+        ));
+    }
+    db::save_links(&mut tx, id, kind, &l.state.links, &next.links).await?;
+    db::save_deactivations(&mut tx, id, kind, &l.state.deactivated, &next.deactivated).await?;
+    db::save_pending(&mut tx, id, kind, &l.pending_rows, &next.pending, now).await?;
+
+    for a in &plan.actions {
+        let (our, their, name) = action_numbers(a);
+        let before = record_pair(&l.state, our.as_deref(), their.as_deref());
+        let after = record_pair(&next, our.as_deref(), their.as_deref());
+        db::insert_audit(
+            &mut tx,
+            &NewAudit {
+                at: now,
+                user_id: actor.user_id,
+                username: &actor.username,
+                connection_id: Some(id),
+                kind,
+                action: name,
+                our_number: our.as_deref(),
+                their_number: their.as_deref(),
+                detail: &serde_json::json!({
+                    "operation": op_name(&action.op),
+                    "action": a,
+                    "before": before,
+                    "after": after,
+                }),
+            },
+        )
+        .await?;
+    }
+
+    let result = ActionResult {
+        applied: plan.actions.len() as u32,
+        revision,
+        counts: counts(&categorize(&next)),
+    };
+    let body = serde_json::to_string(&result).map_err(|e| AppError::Internal(e.into()))?;
+    if let Some(key) = idempotency_key {
+        let kept = db::KeptAnswer {
+            request_hash: hash.clone(),
+            status: 200,
+            body: body.clone(),
+        };
+        if !db::keep_answer(&mut tx, actor.user_id, key, &kept, now).await? {
+            // Another request with this key finished first: give its answer.
+            drop(tx);
+            let mut c = store.sync_reader().await?;
+            if let Some(kept) = db::kept_answer(&mut c, actor.user_id, key).await? {
+                return replay(kept, &hash);
+            }
+            return Err(AppError::Conflict(
+                "A request with this Idempotency-Key is in progress.".into(),
+            ));
+        }
+    }
+    tx.commit().await?;
+    Ok(Answer { status: 200, body })
+}
+
+fn replay(kept: db::KeptAnswer, hash: &str) -> AppResult<Answer> {
+    if kept.request_hash != hash {
+        return Err(AppError::Coded {
+            status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            code: "idempotency_key_reused",
+            message: "This Idempotency-Key was used for another request; use a new key for a new request.".into(),
+        });
+    }
+    Ok(Answer {
+        status: kept.status,
+        body: kept.body,
+    })
+}
+
+/// Both records' values as the audit trail shows them.
+fn record_pair(state: &State, our: Option<&str>, their: Option<&str>) -> serde_json::Value {
+    let fields = state.kind.fields();
+    let obj = |r: &Record| -> serde_json::Value {
+        fields
+            .iter()
+            .map(|f| {
+                (
+                    f.as_str().to_string(),
+                    serde_json::Value::String(r.get(*f).to_string()),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    let ours = our
+        .and_then(|n| state.ours.iter().find(|r| r.number() == n))
+        .map(obj);
+    let index = state.pending_index();
+    let theirs = their.and_then(|n| {
+        let key = state.key(n);
+        state
+            .theirs
+            .iter()
+            .position(|r| state.key(r.number()) == key)
+            .and_then(|i| {
+                state.effective_theirs_with(sync::categorize::Source::Record(i as u32), &index)
+            })
+            .or_else(|| pending_partner(state, n))
+            .map(|r| obj(&r))
+    });
+    let link = match (our, their) {
+        (Some(o), Some(t)) => state
+            .links
+            .iter()
+            .find(|l| l.our_number == o && state.key(&l.their_number) == state.key(t))
+            .map(|l| serde_json::json!({"active": l.active, "version": l.version})),
+        _ => None,
+    };
+    serde_json::json!({ "ours": ours, "theirs": theirs, "link": link })
+}
+
+/// Refuses the action when a row the caller saw changed.
+fn check_expected(state: &State, cat: &Categorized, expect: &[Expect]) -> AppResult<()> {
+    if expect.is_empty() {
+        return Ok(());
+    }
+    let index = state.pending_index();
+    let mut changed = false;
+    let mut now = Vec::new();
+    for e in expect {
+        match find_row(cat, &e.key) {
+            Some(r) => {
+                let w = window_row(state, &index, r);
+                if w.token != e.token {
+                    changed = true;
+                }
+                now.push(w);
+            }
+            None => changed = true,
+        }
+    }
+    if changed {
+        return Err(AppError::RowsChanged(now));
+    }
+    Ok(())
+}
+
+pub async fn pending(store: &Store, id: i64, kind: Kind) -> AppResult<Vec<PendingItem>> {
+    connection(store, id).await?;
+    let mut c = store.sync_reader().await?;
+    Ok(db::load_pending(&mut c, id, kind)
+        .await?
+        .into_iter()
+        .map(|p| PendingItem {
+            pending_id: p.pending_id,
+            change: p.change,
+            created_at: p.created_at,
+            delivered_at: p.delivered_at,
+        })
+        .collect())
+}
+
+pub async fn mark_delivered(
+    store: &Store,
+    actor: &Actor,
+    id: i64,
+    kind: Kind,
+    through: i64,
+) -> AppResult<u64> {
+    connection(store, id).await?;
+    let now = now_ms();
+    let mut tx = store.begin_write().await?;
+    db::bump_revision(&mut tx, id, kind).await?;
+    let n = db::mark_delivered(&mut tx, id, kind, through, now).await?;
+    db::insert_audit(
+        &mut tx,
+        &NewAudit {
+            at: now,
+            user_id: actor.user_id,
+            username: &actor.username,
+            connection_id: Some(id),
+            kind,
+            action: "pending_delivered",
+            our_number: None,
+            their_number: None,
+            detail: &serde_json::json!({ "through": through, "marked": n }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// A file format for exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Semicolon-separated UTF-8 with a byte-order mark, cells that a
+    /// spreadsheet would run as formulas neutralized.
+    Csv,
+    /// Comma-separated UTF-8, exact values (for machines).
+    Machine,
+}
+
+/// Their records as they should be after the pending changes: created
+/// partners and records with values set. `undelivered_only` limits it to
+/// changes not yet marked delivered. Also answers the id of the last
+/// change included (to mark delivered).
+pub async fn export_pending(
+    store: &Store,
+    id: i64,
+    kind: Kind,
+    format: ExportFormat,
+    undelivered_only: bool,
+) -> AppResult<(Vec<u8>, Option<i64>)> {
+    let l = load_for_read(store, id, kind).await?;
+    let rows: Vec<&PendingRow> = l
+        .pending_rows
+        .iter()
+        .filter(|p| !undelivered_only || p.delivered_at.is_none())
+        .collect();
+    let last = rows.iter().map(|p| p.pending_id).max();
+    // One line per record, with the change kind and every field.
+    let mut numbers: Vec<(String, &'static str)> = Vec::new();
+    for p in &rows {
+        let (n, what) = match &p.change {
+            PendingChange::Create { number, .. } => (number.clone(), "create"),
+            PendingChange::Set { number, .. } => (number.clone(), "update"),
+        };
+        if let Some(e) = numbers.iter_mut().find(|(x, _)| *x == n) {
+            if what == "create" {
+                e.1 = "create";
+            }
+        } else {
+            numbers.push((n, what));
+        }
+    }
+    let index = l.state.pending_index();
+    let records: Vec<(&'static str, Record)> = numbers
+        .into_iter()
+        .filter_map(|(n, what)| {
+            let key = l.state.key(&n);
+            let r = l
+                .state
+                .theirs
+                .iter()
+                .position(|r| l.state.key(r.number()) == key)
+                .and_then(|i| {
+                    l.state
+                        .effective_theirs_with(sync::categorize::Source::Record(i as u32), &index)
+                })
+                .or_else(|| pending_partner(&l.state, &n))?;
+            Some((what, r))
+        })
+        .collect();
+    Ok((write_records(kind, format, &records, true), last))
+}
+
+/// Every one of our records (after the rules, as their side would hold
+/// them), for a first full load of their system.
+pub async fn export_all(
+    store: &Store,
+    id: i64,
+    kind: Kind,
+    format: ExportFormat,
+) -> AppResult<Vec<u8>> {
+    let l = load_for_read(store, id, kind).await?;
+    let records: Vec<(&'static str, Record)> =
+        l.state.ours.iter().map(|r| ("", r.clone())).collect();
+    Ok(write_records(kind, format, &records, false))
+}
+
+/// Makes a cell safe to open in a spreadsheet: a leading `=`, `+`, `-`,
+/// `@`, tab or carriage return would be read as a formula, so it gets a
+/// leading apostrophe.
+pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+fn write_records(
+    kind: Kind,
+    format: ExportFormat,
+    records: &[(&'static str, Record)],
+    with_change: bool,
+) -> Vec<u8> {
+    let fields = kind.fields();
+    let mut out = Vec::new();
+    if format == ExportFormat::Csv {
+        out.extend_from_slice("\u{feff}".as_bytes());
+    }
+    {
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(if format == ExportFormat::Csv {
+                b';'
+            } else {
+                b','
+            })
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut out);
+        let mut header: Vec<&str> = Vec::new();
+        if with_change {
+            header.push("change");
+        }
+        header.extend(fields.iter().map(|f| f.as_str()));
+        let _ = w.write_record(&header);
+        for (what, r) in records {
+            let mut row: Vec<String> = Vec::new();
+            if with_change {
+                row.push(what.to_string());
+            }
+            for f in fields {
+                let v = r.get(*f);
+                row.push(match format {
+                    ExportFormat::Csv => neutralize(v).into_owned(),
+                    ExportFormat::Machine => v.to_string(),
+                });
+            }
+            let _ = w.write_record(&row);
+        }
+        let _ = w.flush();
+    }
+    out
+}
+
+pub async fn audit(
+    store: &Store,
+    kind: Option<Kind>,
+    connection_id: Option<i64>,
+    number: Option<&str>,
+) -> AppResult<Vec<AuditEntry>> {
+    let mut c = store.sync_reader().await?;
+    Ok(db::list_audit(&mut c, kind, connection_id, number, 500).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_numbers_keep_their_width() {
+        assert_eq!(increment("000100").as_deref(), Some("000101"));
+        assert_eq!(increment("K-99").as_deref(), Some("K-100"));
+        assert_eq!(increment("ABC"), None);
+    }
+
+    #[test]
+    fn formulas_are_neutralized_in_spreadsheet_exports() {
+        for bad in ["=1+1", "+47 1", "-2", "@SUM(A1)", "\tx"] {
+            assert!(neutralize(bad).starts_with('\''), "{bad}");
+        }
+        assert_eq!(neutralize("Kari"), "Kari");
+    }
+}

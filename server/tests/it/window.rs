@@ -1,0 +1,540 @@
+//! The synchronization window over HTTP: imports (with the browser's
+//! preview computed from the fingerprint), categories, partner actions,
+//! conflict resolution, version checks, idempotency keys, pending changes
+//! and the audit trail.
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+use sync::fingerprint::Fingerprint;
+use sync::protocol::CategoryCounts;
+use sync::read::{ReadOptions, read};
+use sync::schema::Kind;
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// An Excel-style export: semicolons, Windows-1252 (`Ø` is one byte).
+fn their_file(rows: &[(&str, &str, &str, &str)]) -> Vec<u8> {
+    let mut text = String::from("Kundenummer;Navn;E-post;Poststed\r\n");
+    for (n, name, email, city) in rows {
+        text.push_str(&format!("{n};{name};{email};{city}\r\n"));
+    }
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
+    bytes.into_owned()
+}
+
+async fn create_customer(app: &TestApp, c: &Client, number: &str, name: &str, email: &str) {
+    let (s, b) = app
+        .call(
+            c,
+            Method::POST,
+            "/api/v1/customers",
+            Some(json!({"number": number, "name": name, "email": email, "city": "Bergen"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+}
+
+async fn connection(app: &TestApp, c: &Client, rules: Value) -> String {
+    let (s, conn) = app
+        .call(
+            c,
+            Method::POST,
+            "/api/v1/connections",
+            Some(json!({"name": "Visma", "customers": {"rules": rules,
+                "required": {"ours": ["number", "name"], "theirs": ["number", "name"]}, "mapping": []}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{conn}");
+    format!("/api/v1/connections/{}/customer", conn["connection_id"])
+}
+
+/// What the browser does: fetch the fingerprint, read the file with the
+/// same crate, preview. Returns the counts and the revision.
+async fn browser_preview(
+    app: &TestApp,
+    c: &Client,
+    base: &str,
+    file: &[u8],
+) -> (CategoryCounts, String) {
+    let r = c
+        .get(app.url(&format!("{base}/fingerprint")))
+        .send()
+        .await
+        .expect("fingerprint");
+    assert_eq!(r.status(), StatusCode::OK);
+    let revision = r.headers()["x-preview-revision"]
+        .to_str()
+        .expect("revision")
+        .to_string();
+    let bytes = r.bytes().await.expect("bytes");
+    let fp = Fingerprint::decode(&bytes).expect("decodes");
+    let out = read(
+        file,
+        Some("kunder.csv"),
+        Kind::Customer,
+        &ReadOptions::default(),
+    )
+    .expect("reads");
+    (
+        CategoryCounts::of_summary(&fp.preview(&out.records)),
+        revision,
+    )
+}
+
+async fn import(
+    app: &TestApp,
+    c: &Client,
+    base: &str,
+    file: Vec<u8>,
+    revision: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut url = app.url(&format!("{base}/imports?file_name=kunder.csv"));
+    if let Some(r) = revision {
+        url.push_str(&format!("&preview_revision={r}"));
+    }
+    let r = c.post(url).body(file).send().await.expect("import");
+    let s = r.status();
+    (
+        s,
+        serde_json::from_str(&r.text().await.expect("body")).expect("json"),
+    )
+}
+
+async fn rows(app: &TestApp, c: &Client, base: &str, category: &str) -> Vec<Value> {
+    let (s, page) = app
+        .call(
+            c,
+            Method::GET,
+            &format!("{base}/window/{category}?limit=1000"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    page["rows"].as_array().expect("rows").clone()
+}
+
+fn row<'r>(rows: &'r [Value], key: &str) -> &'r Value {
+    rows.iter()
+        .find(|r| r["key"] == key)
+        .unwrap_or_else(|| panic!("no row {key} in {rows:?}"))
+}
+
+async fn act(app: &TestApp, c: &Client, base: &str, body: Value) -> (StatusCode, Value) {
+    app.call(c, Method::POST, &format!("{base}/actions"), Some(body))
+        .await
+}
+
+async fn counts(app: &TestApp, c: &Client, base: &str) -> Value {
+    let (s, w) = app
+        .call(c, Method::GET, &format!("{base}/window"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{w}");
+    w["counts"].clone()
+}
+
+#[tokio::test]
+async fn the_import_equals_the_browser_preview_and_a_stale_preview_is_redone() {
+    let app = spawn_app().await;
+    let (admin, sup) = app.admin_and_supervisor().await;
+    let base = connection(&app, &admin, json!({})).await;
+    create_customer(&app, &admin, "100", "Alpha AS", "post@alpha.no").await;
+    create_customer(&app, &admin, "101", "Beta AS", "post@beta.no").await;
+    create_customer(&app, &admin, "102", "Gamma AS", "").await;
+
+    // A blank window before any import: our three records are New.
+    let c = counts(&app, &admin, &base).await;
+    assert_eq!(c["new"], 3, "{c}");
+
+    let file = their_file(&[
+        ("100", "Alpha AS", "post@alpha.no", "Bergen"),
+        ("101", "Beta Øst AS", "post@beta.no", "Bergen"),
+        ("200", "Delta AS", "", "Tromsø"),
+        ("201", "Epsilon AS", "", "Oslo"),
+        ("201", "Epsilon AS (copy)", "", "Oslo"),
+        ("", "No number", "", ""),
+    ]);
+    let (preview, revision) = browser_preview(&app, &admin, &base, &file).await;
+    let (s, result) = import(&app, &admin, &base, file.clone(), Some(&revision)).await;
+    assert_eq!(s, StatusCode::CREATED, "{result}");
+    let server: CategoryCounts = serde_json::from_value(result["counts"].clone()).expect("counts");
+    assert_eq!(
+        server, preview,
+        "the server's categories equal the browser's preview"
+    );
+    assert_eq!(
+        server.new, 8,
+        "every record of both sides: equal numbers are not linked by themselves"
+    );
+    assert_eq!(result["import"]["record_count"], 5);
+    assert_eq!(
+        result["row_errors"][0]["line"], 7,
+        "the row without a number, by line"
+    );
+    assert_eq!(result["import"]["sha256"].as_str().map(str::len), Some(64));
+
+    // Multiple matches are listed and flagged, never matched.
+    let new = rows(&app, &admin, &base, "new").await;
+    let flagged: Vec<_> = new
+        .iter()
+        .filter(|r| r["skipped_multiple"] == true)
+        .collect();
+    assert_eq!(flagged.len(), 2);
+    assert_eq!(row(&new, "ours:100")["suggestion"], "100");
+    assert_eq!(row(&new, "theirs:200")["theirs"][1], "Delta AS");
+
+    // Someone changes our register after a preview: the preview is
+    // outdated, the import is refused and nothing is stored.
+    let (_, revision) = browser_preview(&app, &admin, &base, &file).await;
+    create_customer(&app, &admin, "103", "Eta AS", "").await;
+    let (s, stale) = import(&app, &admin, &base, file.clone(), Some(&revision)).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{stale}");
+    assert_eq!(stale["code"], "stale_preview");
+    let (_, list) = app
+        .call(&admin, Method::GET, &format!("{base}/imports"), None)
+        .await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    // Redone against the new fingerprint, it passes and still agrees.
+    let (again, revision) = browser_preview(&app, &admin, &base, &file).await;
+    assert_eq!(again.new, preview.new + 1);
+    let (s, result) = import(&app, &admin, &base, file, Some(&revision)).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let server: CategoryCounts = serde_json::from_value(result["counts"].clone()).expect("counts");
+    assert_eq!(server, again);
+
+    // Bad files get clear errors and change nothing.
+    let (s, bad) = import(
+        &app,
+        &admin,
+        &base,
+        b"Navn;E-post\r\nAlpha AS;post@alpha.no\r\n".to_vec(),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert!(
+        bad["fields"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("cannot be read"),
+        "{bad}"
+    );
+    let zip_bomb_like = b"PK\x03\x04garbage".to_vec();
+    let (s, _) = import(&app, &admin, &base, zip_bomb_like, None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, list) = app
+        .call(&admin, Method::GET, &format!("{base}/imports"), None)
+        .await;
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+
+    // The window is for administrators only.
+    let (s, _) = app
+        .call(&sup, Method::GET, &format!("{base}/window"), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn partner_actions_resolve_and_write_to_both_sides() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_and_supervisor().await;
+    // Their system keeps 6 digits and strips leading zeros.
+    let base = connection(
+        &app,
+        &admin,
+        json!({"max_len": 6, "digits_only": true, "strip_leading_zeros": true}),
+    )
+    .await;
+    create_customer(&app, &admin, "100", "Alpha AS", "post@alpha.no").await;
+    create_customer(&app, &admin, "101", "Beta AS", "post@beta.no").await;
+    create_customer(&app, &admin, "000102", "Gamma AS", "gamma@x.no").await;
+    create_customer(&app, &admin, "103", "Eta AS", "").await;
+    let file = their_file(&[
+        ("100", "Alpha AS", "post@alpha.no", "Bergen"),
+        ("101", "Beta Øst AS", "post@beta.no", "Bergen"),
+        ("300", "Theta AS", "theta@x.no", "Oslo"),
+        ("301", "Iota AS", "", "Oslo"),
+    ]);
+    let (s, _) = import(&app, &admin, &base, file, None).await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    // Accept the suggested partners (equal numbers) for all New rows.
+    let (s, r) = act(&app, &admin, &base, json!({"op": "accept_suggestions"})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["applied"], 2);
+    assert_eq!(r["counts"]["synchronized"], 1, "{r}");
+    assert_eq!(
+        r["counts"]["conflicts"], 1,
+        "a fresh pair conflicts on every difference"
+    );
+
+    // Resolve the conflict field by field: take their name.
+    let conflicts = rows(&app, &admin, &base, "conflicts").await;
+    let beta = row(&conflicts, "link:101:101").clone();
+    assert_eq!(beta["conflicts"][0]["field"], "name");
+    assert_eq!(beta["conflicts"][0]["ours"], "Beta AS");
+    assert_eq!(beta["conflicts"][0]["theirs"], "Beta Øst AS");
+    let resolve = json!({"op": "take_side", "keys": ["link:101:101"], "field": "name", "side": "theirs",
+        "expect": [{"key": "link:101:101", "token": beta["token"]}]});
+
+    // Two administrators resolve the same conflict at once: one wins, the
+    // other is told the row changed and sees it as it is now.
+    let admin2 = app
+        .sign_in(crate::helpers::ADMIN.0, crate::helpers::ADMIN.1)
+        .await
+        .0;
+    let (a, b) = tokio::join!(
+        act(&app, &admin, &base, resolve.clone()),
+        act(&app, &admin2, &base, resolve.clone())
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{a:?} {b:?}"
+    );
+    let loser = if a.0 == StatusCode::CONFLICT {
+        a.1
+    } else {
+        b.1
+    };
+    assert_eq!(loser["code"], "rows_changed");
+    assert_eq!(loser["rows"][0]["category"], "synchronized");
+    // The chosen value is in our register now.
+    let (_, list) = app
+        .call(&admin, Method::GET, "/api/v1/customers?q=101", None)
+        .await;
+    assert_eq!(list["items"][0]["name"], "Beta Øst AS");
+
+    // Create partner: 000102 becomes 102 on their side (zeros stripped),
+    // as the number check says before anything is done.
+    let (_, check) = app
+        .call(
+            &admin,
+            Method::GET,
+            &format!("{base}/number-check?number=000102"),
+            None,
+        )
+        .await;
+    assert_eq!(check["result"], "102");
+    assert_eq!(check["zeros_stripped"], true);
+    assert_eq!(check["taken"], false);
+    let (_, check) = app
+        .call(
+            &admin,
+            Method::GET,
+            &format!("{base}/number-check?number=1234567"),
+            None,
+        )
+        .await;
+    assert!(
+        check["error"].is_string(),
+        "too long for their side: {check}"
+    );
+    let (_, check) = app
+        .call(
+            &admin,
+            Method::GET,
+            &format!("{base}/number-check?number=300"),
+            None,
+        )
+        .await;
+    assert_eq!(check["taken"], true);
+
+    let (s, r) = act(
+        &app,
+        &admin,
+        &base,
+        json!({"op": "plan", "actions": [{"action": "create", "side": "theirs", "from_number": "000102", "number": "000102"}]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let synced = rows(&app, &admin, &base, "synchronized").await;
+    let gamma = synced
+        .iter()
+        .find(|r| r["our_number"] == "000102")
+        .expect("gamma synced");
+    assert_eq!(gamma["their_number"], "102");
+
+    // Create partners in bulk: the New records of their side get records
+    // in our register, numbered from a series.
+    let (s, r) = act(
+        &app,
+        &admin,
+        &base,
+        json!({"op": "create_partners", "keys": ["theirs:300", "theirs:301"], "numbering": {"type": "series", "first": "K-0001"}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["applied"], 2);
+    let (_, list) = app
+        .call(&admin, Method::GET, "/api/v1/customers?q=theta", None)
+        .await;
+    assert_eq!(list["items"][0]["number"], "K-0001");
+    assert_eq!(list["items"][0]["email"], "theta@x.no");
+
+    // Don't synchronize, then resume.
+    let (s, r) = act(
+        &app,
+        &admin,
+        &base,
+        json!({"op": "plan", "actions": [{"action": "deactivate", "side": "ours", "number": "103"}]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let deact = rows(&app, &admin, &base, "deactivated").await;
+    assert_eq!(row(&deact, "ours:103")["reason"], "dont_synchronize");
+    let (s, _) = act(
+        &app,
+        &admin,
+        &base,
+        json!({"op": "plan", "actions": [{"action": "resume", "side": "ours", "number": "103"}]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        rows(&app, &admin, &base, "new")
+            .await
+            .iter()
+            .any(|r| r["key"] == "ours:103")
+    );
+
+    // Stop and start a pair.
+    let stop = json!({"op": "plan", "actions": [{"action": "stop", "our_number": "100", "their_number": "100"}]});
+    assert_eq!(act(&app, &admin, &base, stop).await.0, StatusCode::OK);
+    let deact = rows(&app, &admin, &base, "deactivated").await;
+    assert_eq!(row(&deact, "link:100:100")["link_active"], false);
+    let start = json!({"op": "plan", "actions": [{"action": "start", "our_number": "100", "their_number": "100"}]});
+    assert_eq!(act(&app, &admin, &base, start).await.0, StatusCode::OK);
+
+    // A plan the engine refuses changes nothing.
+    let before = counts(&app, &admin, &base).await;
+    let (s, r) = act(
+        &app,
+        &admin,
+        &base,
+        json!({"op": "plan", "actions": [
+            {"action": "deactivate", "side": "ours", "number": "103"},
+            {"action": "link", "our_number": "999", "their_number": "100"}]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(counts(&app, &admin, &base).await, before);
+
+    // The pending change (the partner created on their side) downloads in
+    // their format, spreadsheet-safe, and is marked delivered.
+    let r = admin
+        .get(app.url(&format!("{base}/pending/export")))
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(r.status(), StatusCode::OK);
+    let through = r.headers()["x-pending-through"]
+        .to_str()
+        .expect("through")
+        .to_string();
+    let text = r.text().await.expect("csv");
+    assert!(text.starts_with('\u{feff}'), "UTF-8 with BOM for Excel");
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert!(lines[0].starts_with("change;number;name"), "{text}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("create;102;Gamma AS;")),
+        "{text}"
+    );
+    let (s, marked) = app
+        .call(
+            &admin,
+            Method::POST,
+            &format!("{base}/pending/delivered"),
+            Some(json!({"through": through.parse::<i64>().expect("id")})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(marked, 1);
+    let (_, w) = app
+        .call(&admin, Method::GET, &format!("{base}/window"), None)
+        .await;
+    assert_eq!(w["undelivered"], 0);
+    assert_eq!(w["pending"], 1, "still pending until an import shows it");
+
+    // Their next export shows the partner: the pending change is dropped
+    // and the pair stays synchronized.
+    let file = their_file(&[
+        ("100", "Alpha AS", "post@alpha.no", "Bergen"),
+        ("101", "Beta Øst AS", "post@beta.no", "Bergen"),
+        ("102", "Gamma AS", "gamma@x.no", "Bergen"),
+        ("300", "Theta AS", "theta@x.no", "Oslo"),
+        ("301", "Iota AS", "", "Oslo"),
+    ]);
+    let (s, r) = import(&app, &admin, &base, file, None).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (_, w) = app
+        .call(&admin, Method::GET, &format!("{base}/window"), None)
+        .await;
+    assert_eq!(w["pending"], 0, "{w}");
+    assert_eq!(w["counts"]["synchronized"], 5, "{w}");
+    assert_eq!(w["counts"]["new"], 1, "103 is left: {w}");
+
+    // The audit trail has who, when, which records, before and after.
+    let (_, history) = app
+        .call(&admin, Method::GET, "/api/v1/audit?number=101", None)
+        .await;
+    let history = history.as_array().expect("entries");
+    let set = history
+        .iter()
+        .find(|e| e["action"] == "set")
+        .expect("the resolution");
+    assert_eq!(set["username"], crate::helpers::ADMIN.0);
+    assert_eq!(set["detail"]["before"]["ours"]["name"], "Beta AS");
+    assert_eq!(set["detail"]["after"]["ours"]["name"], "Beta Øst AS");
+    assert!(history.iter().any(|e| e["action"] == "link"));
+}
+
+#[tokio::test]
+async fn a_replayed_idempotency_key_gets_the_first_answer_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_and_supervisor().await;
+    let base = connection(&app, &admin, json!({})).await;
+    create_customer(&app, &admin, "1", "One AS", "").await;
+    create_customer(&app, &admin, "2", "Two AS", "").await;
+    let send = |key: &'static str, body: Value| {
+        let admin = admin.clone();
+        let url = app.url(&format!("{base}/actions"));
+        async move {
+            let r = admin
+                .post(url)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .expect("action");
+            let s = r.status();
+            (s, r.json::<Value>().await.expect("json"))
+        }
+    };
+    let dont =
+        json!({"op": "plan", "actions": [{"action": "deactivate", "side": "ours", "number": "1"}]});
+    let first = send("k-1", dont.clone()).await;
+    assert_eq!(first.0, StatusCode::OK, "{:?}", first.1);
+    let (_, w1) = app
+        .call(&admin, Method::GET, &format!("{base}/window"), None)
+        .await;
+    let replay = send("k-1", dont.clone()).await;
+    assert_eq!(replay, first, "the same answer");
+    let (_, w2) = app
+        .call(&admin, Method::GET, &format!("{base}/window"), None)
+        .await;
+    assert_eq!(w1["revision"], w2["revision"], "nothing was done again");
+    // The key with another request is refused.
+    let other =
+        json!({"op": "plan", "actions": [{"action": "deactivate", "side": "ours", "number": "2"}]});
+    let (s, e) = send("k-1", other).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["code"], "idempotency_key_reused");
+    assert_eq!(counts(&app, &admin, &base).await["deactivated"], 1);
+    // Without a key a repeat is harmless: applying the same plan again
+    // changes nothing.
+    let (s, r) = act(&app, &admin, &base, dont).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["counts"]["deactivated"], 1);
+}
