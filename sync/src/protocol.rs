@@ -1379,3 +1379,50 @@ pub struct AuditEntry {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub detail: serde_json::Value,
 }
+
+/// What happens with a new customer in a connected system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SyncDecision {
+    /// Create the partner in the other system now (for file connections: a
+    /// pending change) and link the two.
+    Synchronize,
+    /// Put the customer under "Synchronization deactivated".
+    DoNotSynchronize,
+    /// Leave it under New, for an administrator to decide.
+    ChooseLater,
+}
+
+/// The sync choice made when creating a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SyncChoice {
+    pub connection_id: i64,
+    pub decision: SyncDecision,
+    /// The number in the other system (after their rules); the customer's
+    /// own number when absent.
+    #[serde(default)]
+    pub their_number: Option<String>,
+}
+
+/// Body of `POST /api/v1/customers`: the customer and, when a connection
+/// exists, what happens with it there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NewCustomer {
+    #[serde(flatten)]
+    pub fields: CustomerInput,
+    #[serde(default)]
+    pub sync: Option<SyncChoice>,
+}
+
+/// A connection a new customer may be synchronized to, with the number
+/// rules the form checks the number against before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SyncTarget {
+    pub connection_id: i64,
+    pub name: String,
+    pub rules: crate::rules::NumberRules,
+}

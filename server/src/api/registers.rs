@@ -5,7 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use sync::protocol::{
-    ApiError, Customer, CustomerInput, Employee, EmployeeInput, ListQuery, Page, Versioned,
+    ApiError, Customer, CustomerInput, Employee, EmployeeInput, ListQuery, NewCustomer, Page,
+    SyncTarget, Versioned,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,6 +21,7 @@ use crate::store::registers::{Customers, Employees};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_customers, create_customer))
+        .routes(routes!(list_sync_targets))
         .routes(routes!(get_customer, update_customer))
         .routes(routes!(list_employees, create_employee))
         .routes(routes!(get_employee, update_employee))
@@ -36,17 +38,34 @@ pub async fn list_customers(
     Ok(Json(svc::list::<Customers>(&state.store, &q).await?))
 }
 
-/// Creates a customer. Supervisors may do this too.
+/// Creates a customer. Supervisors may do this too. With `sync`, the
+/// customer is synchronized to a connection at once, marked "Don't
+/// synchronize", or left for later, in the same transaction.
 #[utoipa::path(post, path = "/customers", tag = "customers", security(("session" = [])),
-    request_body = CustomerInput,
+    request_body = NewCustomer,
     responses((status = 201, body = Customer), (status = 422, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn create_customer(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Body(input): Body<NewCustomer>,
+) -> AppResult<(StatusCode, Json<Customer>)> {
+    let actor = crate::service::sync::Actor {
+        user_id: user.user_id,
+        username: user.username.clone(),
+    };
+    let c = crate::service::sync::create_customer(&state.store, &actor, input).await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// The connections a new customer can be synchronized to, with their
+/// number rules (for the sync choice of the customer form).
+#[utoipa::path(get, path = "/sync-targets", tag = "customers", security(("session" = [])),
+    responses((status = 200, body = Vec<SyncTarget>), (status = 401, body = ApiError)))]
+pub async fn list_sync_targets(
     _user: CurrentUser,
     State(state): State<AppState>,
-    Body(input): Body<CustomerInput>,
-) -> AppResult<(StatusCode, Json<Customer>)> {
-    let c = svc::create::<Customers>(&state.store, input).await?;
-    Ok((StatusCode::CREATED, Json(c)))
+) -> AppResult<Json<Vec<SyncTarget>>> {
+    Ok(Json(crate::service::sync::targets(&state.store).await?))
 }
 
 /// One customer.

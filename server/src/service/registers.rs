@@ -58,7 +58,7 @@ pub async fn get<R: Checked>(store: &Store, id: i64) -> AppResult<R::Record> {
         .ok_or(AppError::NotFound(R::NOUN))
 }
 
-async fn check<R: Checked>(
+pub(crate) async fn check<R: Checked>(
     store: &Store,
     input: R::Input,
     except: Option<i64>,

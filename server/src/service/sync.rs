@@ -16,10 +16,11 @@ use sync::categorize::{Categorized, Category, Row, categorize};
 use sync::fingerprint::Fingerprint;
 use sync::plan::{Action, Plan, apply, pending_partner, planned_updates, resolve};
 use sync::protocol::{
-    ActionResult, AuditEntry, CategoryCounts, Connection, CustomerInput, EmployeeInput, Expect,
-    FieldDiff, ImportInfo, ImportOptions, ImportQuery, ImportResult, ImportRowError, NumberCheck,
-    Numbering, PartnerCandidate, PartnerSuggestions, PendingItem, PlannedChange, WindowAction,
-    WindowOp, WindowPage, WindowQuery, WindowRow, WindowSummary,
+    ActionResult, AuditEntry, CategoryCounts, Connection, Customer, CustomerInput, EmployeeInput,
+    Expect, FieldDiff, ImportInfo, ImportOptions, ImportQuery, ImportResult, ImportRowError,
+    NewCustomer, NumberCheck, Numbering, PartnerCandidate, PartnerSuggestions, PendingItem,
+    PlannedChange, SyncDecision, SyncTarget, WindowAction, WindowOp, WindowPage, WindowQuery,
+    WindowRow, WindowSummary,
 };
 use sync::read::ReadOptions;
 use sync::schema::{Field, Kind, Record, Side};
@@ -28,7 +29,7 @@ use sync::state::{PendingChange, State};
 use crate::auth::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::store::Store;
-use crate::store::registers::{Customers, Employees, Register};
+use crate::store::registers::{Customers, Employees, Register, WriteOutcome};
 use crate::store::sync::{self as db, ImportRow, NewAudit, NewImport, PendingRow};
 
 /// Who acts.
@@ -1311,6 +1312,137 @@ pub async fn audit(
 ) -> AppResult<Vec<AuditEntry>> {
     let mut c = store.sync_reader().await?;
     Ok(db::list_audit(&mut c, kind, connection_id, number, 500).await?)
+}
+
+/// The connections a new customer may be synchronized to (anyone who may
+/// create customers may see these).
+pub async fn targets(store: &Store) -> AppResult<Vec<SyncTarget>> {
+    Ok(store
+        .list_connections()
+        .await?
+        .into_iter()
+        .map(|c| SyncTarget {
+            connection_id: c.connection_id,
+            name: c.name,
+            rules: c.customers.rules,
+        })
+        .collect())
+}
+
+/// Creates a customer and, in the same transaction, carries out the sync
+/// choice: a partner in the other system (a pending change, linked), a
+/// "Don't synchronize" mark, or nothing yet. A refused choice creates
+/// nothing.
+pub async fn create_customer(
+    store: &Store,
+    actor: &Actor,
+    new: NewCustomer,
+) -> AppResult<Customer> {
+    let Some(choice) = new.sync else {
+        return crate::service::registers::create::<Customers>(store, new.fields).await;
+    };
+    let input = crate::service::registers::check::<Customers>(store, new.fields, None).await?;
+    let conn = store
+        .get_connection(choice.connection_id)
+        .await?
+        .ok_or_else(|| AppError::field("sync.connection_id", "No such connection."))?;
+    let id = conn.connection_id;
+    let their_number = choice
+        .their_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&input.number)
+        .to_string();
+    if choice.decision == SyncDecision::Synchronize
+        && let Err(e) = conn.customers.rules.apply(&their_number)
+    {
+        return Err(AppError::field(
+            "sync.their_number",
+            format!("{their_number} cannot be their number: {e}."),
+        ));
+    }
+    let now = now_ms();
+    let mut tx = store.begin_write().await?;
+    db::bump_revision(&mut tx, id, Kind::Customer).await?;
+    let customer =
+        match crate::store::registers::insert_in::<Customers>(&mut tx, &input, now).await? {
+            WriteOutcome::Written(c) => c,
+            WriteOutcome::Duplicate => {
+                return Err(AppError::field(
+                    "number",
+                    format!("Another customer already has the number {}.", input.number),
+                ));
+            }
+            WriteOutcome::MissingReference => {
+                return Err(AppError::field("assigned_user_id", "No such user."));
+            }
+            WriteOutcome::NotFound | WriteOutcome::Stale(_) => {
+                return Err(AppError::NotFound("customer"));
+            }
+        };
+    let l = load(&mut tx, conn, Kind::Customer).await?;
+    let action = match choice.decision {
+        SyncDecision::Synchronize => Some(Action::Create {
+            side: Side::Theirs,
+            from_number: input.number.clone(),
+            number: their_number.clone(),
+        }),
+        SyncDecision::DoNotSynchronize => Some(Action::Deactivate {
+            side: Side::Ours,
+            number: input.number.clone(),
+        }),
+        SyncDecision::ChooseLater => None,
+    };
+    let plan = Plan {
+        actions: action.iter().cloned().collect(),
+    };
+    let next = apply(&l.state, &plan)
+        .map_err(|e| AppError::field("sync.their_number", format!("{e}.")))?;
+    db::save_links(&mut tx, id, Kind::Customer, &l.state.links, &next.links).await?;
+    db::save_deactivations(
+        &mut tx,
+        id,
+        Kind::Customer,
+        &l.state.deactivated,
+        &next.deactivated,
+    )
+    .await?;
+    db::save_pending(
+        &mut tx,
+        id,
+        Kind::Customer,
+        &l.pending_rows,
+        &next.pending,
+        now,
+    )
+    .await?;
+    let (our, their) = match choice.decision {
+        SyncDecision::Synchronize => (Some(input.number.as_str()), Some(their_number.as_str())),
+        _ => (Some(input.number.as_str()), None),
+    };
+    db::insert_audit(
+        &mut tx,
+        &NewAudit {
+            at: now,
+            user_id: actor.user_id,
+            username: &actor.username,
+            connection_id: Some(id),
+            kind: Kind::Customer,
+            action: "create_customer",
+            our_number: our,
+            their_number: their,
+            detail: &serde_json::json!({
+                "decision": choice.decision,
+                "action": action,
+                "before": serde_json::Value::Null,
+                "after": record_pair(&next, our, their),
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(customer)
 }
 
 #[cfg(test)]

@@ -344,24 +344,8 @@ impl Store {
         input: &R::Input,
         now: i64,
     ) -> sqlx::Result<WriteOutcome<R::Record>> {
-        let cols = R::FIELDS.join(", ");
-        let n = R::FIELDS.len();
-        let params: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "insert into {table} ({cols}, search_text, version, created_at, updated_at) \
-             values ({params}, ${s}, 1, ${t}, ${t}) returning *",
-            table = R::TABLE,
-            params = params.join(", "),
-            s = n + 1,
-            t = n + 2
-        );
-        let q = bind_values(sqlx::query(&sql), R::values(input))
-            .bind(R::search_text(input))
-            .bind(now);
-        match q.fetch_one(&self.write).await {
-            Ok(row) => Ok(WriteOutcome::Written(R::from_row(&row)?)),
-            Err(e) => classify(e),
-        }
+        let mut c = self.write.acquire().await?;
+        insert_in::<R>(&mut c, input, now).await
     }
 
     /// Replaces the editable fields if `version` is still current.
@@ -429,4 +413,31 @@ impl Store {
 /// The number of an input, for messages.
 pub fn number_of<R: Register>(input: &R::Input) -> &str {
     R::number(input)
+}
+
+/// Inserts a record through `c` (a transaction's connection when the
+/// insert is part of a larger change).
+pub async fn insert_in<R: Register>(
+    c: &mut sqlx::AnyConnection,
+    input: &R::Input,
+    now: i64,
+) -> sqlx::Result<WriteOutcome<R::Record>> {
+    let cols = R::FIELDS.join(", ");
+    let n = R::FIELDS.len();
+    let params: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "insert into {table} ({cols}, search_text, version, created_at, updated_at) \
+         values ({params}, ${s}, 1, ${t}, ${t}) returning *",
+        table = R::TABLE,
+        params = params.join(", "),
+        s = n + 1,
+        t = n + 2
+    );
+    let q = bind_values(sqlx::query(&sql), R::values(input))
+        .bind(R::search_text(input))
+        .bind(now);
+    match q.fetch_one(&mut *c).await {
+        Ok(row) => Ok(WriteOutcome::Written(R::from_row(&row)?)),
+        Err(e) => classify(e),
+    }
 }

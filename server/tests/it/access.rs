@@ -28,6 +28,7 @@ const ACCESS: &[(&str, &str, Access)] = &[
     ("PATCH", "/api/v1/users/{user_id}", Admin),
     ("GET", "/api/v1/customers", Signed),
     ("POST", "/api/v1/customers", Signed),
+    ("GET", "/api/v1/sync-targets", Signed),
     ("GET", "/api/v1/customers/{customer_id}", Admin),
     ("PUT", "/api/v1/customers/{customer_id}", Admin),
     ("GET", "/api/v1/employees", Admin),

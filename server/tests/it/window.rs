@@ -538,3 +538,99 @@ async fn a_replayed_idempotency_key_gets_the_first_answer_and_changes_nothing() 
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["counts"]["deactivated"], 1);
 }
+
+#[tokio::test]
+async fn supervisors_create_customers_with_each_sync_choice() {
+    let app = spawn_app().await;
+    let (admin, sup) = app.admin_and_supervisor().await;
+    let base = connection(
+        &app,
+        &admin,
+        json!({"max_len": 5, "strip_leading_zeros": true}),
+    )
+    .await;
+    let (s, targets) = app
+        .call(&sup, Method::GET, "/api/v1/sync-targets", None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let id = targets[0]["connection_id"].clone();
+    assert_eq!(targets[0]["rules"]["max_len"], 5);
+
+    let new = |number: &str, name: &str, decision: &str, their: Option<&str>| {
+        json!({"number": number, "name": name, "city": "Bergen",
+            "sync": {"connection_id": id, "decision": decision, "their_number": their}})
+    };
+    // Synchronize: the partner is created (a pending change for a file
+    // connection) with the number after their rules.
+    let (s, c) = app
+        .call(
+            &sup,
+            Method::POST,
+            "/api/v1/customers",
+            Some(new("00777", "Sync AS", "synchronize", None)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    assert_eq!(c["number"], "00777", "our number keeps its zeros");
+    let (s, c) = app
+        .call(
+            &sup,
+            Method::POST,
+            "/api/v1/customers",
+            Some(new("778", "Skip AS", "do_not_synchronize", None)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let (s, c) = app
+        .call(
+            &sup,
+            Method::POST,
+            "/api/v1/customers",
+            Some(new("779", "Later AS", "choose_later", None)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    // A number their side cannot hold: refused, nothing created.
+    let (s, e) = app
+        .call(
+            &sup,
+            Method::POST,
+            "/api/v1/customers",
+            Some(new("780", "Long AS", "synchronize", Some("1234567"))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["fields"][0]["field"], "sync.their_number");
+    let (_, list) = app
+        .call(&sup, Method::GET, "/api/v1/customers?q=780", None)
+        .await;
+    assert_eq!(list["total"], 0);
+
+    let synced = rows(&app, &admin, &base, "synchronized").await;
+    assert_eq!(synced.len(), 1, "{synced:?}");
+    assert_eq!(synced[0]["our_number"], "00777");
+    assert_eq!(
+        synced[0]["their_number"], "777",
+        "zeros stripped by their rules"
+    );
+    let (_, pending) = app
+        .call(&admin, Method::GET, &format!("{base}/pending"), None)
+        .await;
+    assert_eq!(pending[0]["change"]["type"], "create");
+    assert_eq!(pending[0]["change"]["number"], "777");
+    let deact = rows(&app, &admin, &base, "deactivated").await;
+    assert_eq!(deact[0]["key"], "ours:778");
+    let new_rows = rows(&app, &admin, &base, "new").await;
+    assert_eq!(new_rows[0]["key"], "ours:779");
+    // The supervisor's choices are in the audit trail.
+    let (_, history) = app
+        .call(&admin, Method::GET, "/api/v1/audit?number=00777", None)
+        .await;
+    assert_eq!(history[0]["action"], "create_customer");
+    assert_eq!(history[0]["username"], crate::helpers::SUPERVISOR.0);
+    // Only administrators see the window.
+    let (s, _) = app
+        .call(&sup, Method::GET, &format!("{base}/window/new"), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
