@@ -94,3 +94,88 @@ pub async fn send<B: Serialize, T: DeserializeOwned>(
         Err(network_error("not in a browser"))
     }
 }
+
+/// `GET BASE + path` as bytes, with the value of `header` in the answer.
+pub async fn get_bytes(path: &str, header: &str) -> Result<(Vec<u8>, Option<String>), ApiError> {
+    #[cfg(feature = "hydrate")]
+    {
+        let r = gloo_net::http::Request::get(&format!("{BASE}{path}"))
+            .send()
+            .await
+            .map_err(network_error)?;
+        let status = r.status();
+        if !(200..300).contains(&status) {
+            let text = r.text().await.unwrap_or_default();
+            return Err(serde_json::from_str(&text).unwrap_or_else(|_| ApiError {
+                code: format!("http_{status}"),
+                message: format!("The server answered {status}."),
+                fields: vec![],
+            }));
+        }
+        let h = r.headers().get(header);
+        let bytes = r.binary().await.map_err(network_error)?;
+        Ok((bytes, h))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (path, header);
+        Err(network_error("not in a browser"))
+    }
+}
+
+/// `POST BASE + path` with a file as the body (sent as it is, streamed by
+/// the browser).
+pub async fn upload<T: DeserializeOwned>(
+    path: &str,
+    file: &crate::browser::PickedFile,
+) -> Result<T, ApiError> {
+    #[cfg(feature = "hydrate")]
+    {
+        let r = gloo_net::http::RequestBuilder::new(&format!("{BASE}{path}"))
+            .method(gloo_net::http::Method::POST)
+            .header("content-type", "application/octet-stream")
+            .body(wasm_bindgen::JsValue::from(file.clone()))
+            .map_err(network_error)?
+            .send()
+            .await;
+        finish::<T>(r)
+            .await?
+            .ok_or_else(|| network_error("empty answer"))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (path, file);
+        Err(network_error("not in a browser"))
+    }
+}
+
+/// A POST whose answer the caller reads by status (e.g. 409 with rows).
+/// `key` goes out as the `Idempotency-Key`.
+pub async fn post_raw<B: Serialize>(
+    path: &str,
+    body: &B,
+    key: Option<&str>,
+) -> Result<(u16, String), ApiError> {
+    #[cfg(feature = "hydrate")]
+    {
+        let mut b = gloo_net::http::RequestBuilder::new(&format!("{BASE}{path}"))
+            .method(gloo_net::http::Method::POST);
+        if let Some(k) = key {
+            b = b.header("idempotency-key", k);
+        }
+        let r = b
+            .json(body)
+            .map_err(|e| network_error(e.to_string()))?
+            .send()
+            .await
+            .map_err(network_error)?;
+        let status = r.status();
+        let text = r.text().await.map_err(network_error)?;
+        Ok((status, text))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (path, body, key);
+        Err(network_error("not in a browser"))
+    }
+}

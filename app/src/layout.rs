@@ -35,6 +35,7 @@ pub fn Nav() -> impl IntoView {
                             <a href="/customers">"Customers"</a>
                             <Show when=move || admin>
                                 <a href="/employees">"Employees"</a>
+                                <a href="/connections">"Connections"</a>
                                 <a href="/users">"Users"</a>
                             </Show>
                             <span class="spacer"></span>

@@ -7,13 +7,18 @@
 //! It must never call server code directly: whatever the UI can do, a
 //! script can do through the same API.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod auth_pages;
+pub mod browser;
 pub mod form;
 pub mod layout;
+pub mod preview;
 pub mod registers;
 pub mod session;
 pub mod users;
+pub mod window;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -67,6 +72,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/employees/new") view=registers::EmployeeNew/>
                     <Route path=path!("/employees/:id") view=registers::EmployeeEdit/>
                     <Route path=path!("/users") view=users::Users/>
+                    <Route path=path!("/connections") view=window::Connections/>
+                    <Route path=path!("/connections/:id/:kind") view=window::SyncWindow/>
                 </Routes>
             </main>
         </Router>

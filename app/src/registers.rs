@@ -6,7 +6,8 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sync::protocol::{
-    Customer, CustomerInput, Employee, EmployeeInput, FieldError, ListQuery, Page, User, Versioned,
+    Customer, CustomerInput, Employee, EmployeeInput, FieldError, ListQuery, Page, SyncChoice,
+    SyncDecision, SyncTarget, User, Versioned,
 };
 
 use crate::api;
@@ -28,6 +29,9 @@ pub trait RegisterUi: 'static {
     const COLUMNS: &'static [(&'static str, &'static str)];
     type Record: DeserializeOwned + Serialize + Clone + Send + Sync + 'static;
     type Input: DeserializeOwned + Serialize + Default + Clone + Send + Sync + 'static;
+    /// New records get the sync choice (Synchronize / Do not synchronize /
+    /// Choose later) when a connection exists.
+    const SYNC_CHOICE: bool = false;
     fn validate(input: &Self::Input) -> Vec<FieldError>;
 }
 
@@ -65,6 +69,7 @@ impl RegisterUi for Customers {
     ];
     type Record = Customer;
     type Input = CustomerInput;
+    const SYNC_CHOICE: bool = true;
     fn validate(input: &CustomerInput) -> Vec<FieldError> {
         input.validate()
     }
@@ -111,6 +116,12 @@ pub fn cell_text(record: &serde_json::Value, key: &str) -> String {
         Some(serde_json::Value::Number(n)) => n.to_string(),
         _ => String::new(),
     }
+}
+
+/// Whether the person must pick one of several connections. Kept out of
+/// `view!`, where a `>` would read as the end of a tag.
+pub fn several<T>(list: &[T]) -> bool {
+    list.len() > 1
 }
 
 /// Pages in a list of `total` rows.
@@ -364,8 +375,35 @@ fn register_form<R: RegisterUi>(editing: bool) -> impl IntoView {
         }
     });
 
-    let save = Action::new_local(move |input: &(FormValues, i64)| {
-        let (form_values, ver) = input.clone();
+    let offer_sync = R::SYNC_CHOICE && !editing;
+    let targets = LocalResource::new(move || async move {
+        if offer_sync {
+            api::get::<Vec<SyncTarget>>("/sync-targets")
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        }
+    });
+    let target = RwSignal::new(None::<i64>);
+    let decision = RwSignal::new(SyncDecision::ChooseLater);
+    let chosen_target = move || {
+        let list = targets.get().unwrap_or_default();
+        let id = target
+            .get()
+            .or_else(|| list.first().map(|t| t.connection_id));
+        list.into_iter().find(|t| Some(t.connection_id) == id)
+    };
+    let sync_choice = move || {
+        chosen_target().map(|t| SyncChoice {
+            connection_id: t.connection_id,
+            decision: decision.get_untracked(),
+            their_number: None,
+        })
+    };
+
+    let save = Action::new_local(move |input: &(FormValues, i64, Option<SyncChoice>)| {
+        let (form_values, ver, choice) = input.clone();
         async move {
             let input: R::Input =
                 input_of(R::FIELDS, &form_values).map_err(|f| (String::new(), f))?;
@@ -384,7 +422,14 @@ fn register_form<R: RegisterUi>(editing: bool) -> impl IntoView {
                 )
                 .await
             } else {
-                api::send::<_, R::Record>("POST", R::PATH, Some(&input)).await
+                let mut body = serde_json::to_value(&input).unwrap_or_default();
+                if let (Some(choice), Some(obj)) = (choice, body.as_object_mut()) {
+                    obj.insert(
+                        "sync".into(),
+                        serde_json::to_value(choice).unwrap_or_default(),
+                    );
+                }
+                api::send::<_, R::Record>("POST", R::PATH, Some(&body)).await
             };
             r.map(|_| ()).map_err(form::split_error)
         }
@@ -405,7 +450,11 @@ fn register_form<R: RegisterUi>(editing: bool) -> impl IntoView {
         ev.prevent_default();
         errors.set(Vec::new());
         message.set(None);
-        save.dispatch((values.get_untracked(), version.get_untracked()));
+        save.dispatch((
+            values.get_untracked(),
+            version.get_untracked(),
+            sync_choice(),
+        ));
     };
 
     let field_views = move || {
@@ -508,6 +557,45 @@ fn register_form<R: RegisterUi>(editing: bool) -> impl IntoView {
                 <form class="record" on:submit=submit novalidate=true>
                     <fieldset disabled=move || !loaded.get() || save.pending().get()>
                         {field_views}
+                        {move || {
+                            let list = targets.get().unwrap_or_default();
+                            (!list.is_empty()).then(|| {
+                                let number = move || values.with(|v| v.get("number").cloned().unwrap_or_default());
+                                let note = move || {
+                                    chosen_target()
+                                        .map(|t| crate::window::rules_note(&t.rules, &number()))
+                                        .unwrap_or_default()
+                                };
+                                let radio = move |d: SyncDecision, label: &'static str, value: &'static str| view! {
+                                    <label class="inline">
+                                        <input type="radio" name="sync-decision" value=value
+                                            prop:checked=move || decision.get() == d
+                                            on:change=move |_| decision.set(d)/>
+                                        {label}
+                                    </label>
+                                };
+                                view! {
+                                    <fieldset class="sync-choice" data-sync-choice="">
+                                        <legend>"Synchronization"</legend>
+                                        <Show when=move || several(&targets.get().unwrap_or_default())>
+                                            <select aria-label="Connection" on:change=move |ev| {
+                                                target.set(event_target_value(&ev).parse().ok())
+                                            }>
+                                                {targets.get().unwrap_or_default().into_iter().map(|t| view! {
+                                                    <option value=t.connection_id.to_string()>{t.name}</option>
+                                                }).collect_view()}
+                                            </select>
+                                        </Show>
+                                        {radio(SyncDecision::Synchronize, "Synchronize", "synchronize")}
+                                        {radio(SyncDecision::DoNotSynchronize, "Do not synchronize", "do_not_synchronize")}
+                                        {radio(SyncDecision::ChooseLater, "Choose later", "choose_later")}
+                                        <Show when=move || decision.get() == SyncDecision::Synchronize>
+                                            <p class="muted" data-their-number="">{note}</p>
+                                        </Show>
+                                    </fieldset>
+                                }
+                            })
+                        }}
                         <div class="actions">
                             <button type="submit" class="primary">
                                 {if editing { "Save" } else { "Create" }}

@@ -1,9 +1,50 @@
-//! The hydrate entry point of the WebAssembly bundle. It only mounts the
-//! `app` crate's root component over the server-rendered shell; everything
-//! else lives in `app`.
+//! The WebAssembly bundle's entry points: `hydrate` mounts the `app`
+//! crate's root component over the server-rendered shell; `preview_file`
+//! is what the preview worker (`public/preview-worker.js`) calls, off the
+//! page's main thread. Everything else lives in `app` and `sync`.
 
-#[wasm_bindgen::prelude::wasm_bindgen]
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
+}
+
+/// Reads `file` (with gloo-file), parses it with the `sync` crate and
+/// previews the categories against the server's `fingerprint`. Reports
+/// progress through `progress(stage, percent)`. Answers the
+/// `app::preview::PreviewResult` as JSON.
+#[wasm_bindgen]
+pub async fn preview_file(
+    file: web_sys::File,
+    kind: String,
+    options_json: String,
+    fingerprint: Vec<u8>,
+    progress: js_sys::Function,
+) -> Result<String, JsValue> {
+    console_error_panic_hook::set_once();
+    let report = |stage: &str, pct: f64| {
+        let _ = progress.call2(
+            &JsValue::NULL,
+            &JsValue::from_str(stage),
+            &JsValue::from_f64(pct),
+        );
+    };
+    let kind = sync::schema::Kind::parse(&kind).ok_or_else(|| JsValue::from_str("unknown kind"))?;
+    let options: sync::protocol::ImportOptions = if options_json.is_empty() {
+        Default::default()
+    } else {
+        serde_json::from_str(&options_json).map_err(|e| JsValue::from_str(&e.to_string()))?
+    };
+    let name = file.name();
+    report("Reading the file", 20.0);
+    let bytes = gloo_file::futures::read_as_bytes(&gloo_file::File::from(file))
+        .await
+        .map_err(|e| JsValue::from_str(&format!("The file cannot be read: {e}")))?;
+    report("Parsing and comparing", 50.0);
+    let result = app::preview::preview_bytes(&bytes, &name, kind, &options, &fingerprint)
+        .map_err(|e| JsValue::from_str(&e))?;
+    report("Done", 100.0);
+    serde_json::to_string(&result).map_err(|e| JsValue::from_str(&e.to_string()))
 }

@@ -1,0 +1,306 @@
+import { test, expect, Page } from '@playwright/test';
+import * as fs from 'fs';
+import * as path from 'path';
+
+// The synchronization window, as an administrator uses it every day, and
+// the supervisor's sync choice when creating customers. Runs after
+// foundation.spec.ts (same server), and sets the installation up itself
+// when run alone.
+test.describe.configure({ mode: 'serial' });
+
+const admin = { name: 'anna.admin', password: 'correct horse battery' };
+const supervisor = { name: 'sven.supervisor', password: 'staple battery horse' };
+
+async function ready(page: Page) {
+  await expect(page.locator('main[data-ready="true"]')).toBeVisible();
+}
+
+async function signIn(page: Page, who: { name: string; password: string }) {
+  await page.goto('/');
+  await ready(page);
+  if (page.url().endsWith('/setup')) {
+    await page.getByLabel('Set-up token').fill('e2e-set-up-token');
+    await page.getByLabel("Administrator's user name").fill(admin.name);
+    await page.getByLabel('Password (at least 10 characters)').fill(admin.password);
+    await page.getByRole('button', { name: 'Create administrator' }).click();
+    await expect(page).toHaveURL(/\/users$/);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+  }
+  await page.goto('/login');
+  await ready(page);
+  await page.getByLabel('User name').fill(who.name);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.locator('.who')).toContainText(who.name);
+}
+
+/// Drags a file onto the drop zone the way a browser does: dragenter (the
+/// zone highlights), then drop with the file in the DataTransfer.
+async function dropFile(page: Page, name: string, bytes: Buffer) {
+  const dt = await page.evaluateHandle(
+    ({ name, b64 }) => {
+      const data = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([data], name, { type: 'text/csv' }));
+      return dt;
+    },
+    { name, b64: bytes.toString('base64') },
+  );
+  const zone = page.locator('[data-dropzone]');
+  await zone.dispatchEvent('dragenter', { dataTransfer: dt });
+  await expect(zone).toHaveClass(/over/);
+  await zone.dispatchEvent('drop', { dataTransfer: dt });
+  await expect(zone).not.toHaveClass(/over/);
+}
+
+function cp1252(text: string): Buffer {
+  // The characters used here (ASCII and Ø/ø/å/æ) have the same code in
+  // Latin-1 and Windows-1252.
+  return Buffer.from(text, 'latin1');
+}
+
+function previewCount(page: Page, category: string) {
+  return page.locator(`[data-preview] tr[data-category="${category}"] td.count`);
+}
+
+function tab(page: Page, category: string) {
+  return page.locator(`.tab[data-category="${category}"]`);
+}
+
+async function tabCount(page: Page, category: string): Promise<number> {
+  const text = await tab(page, category).innerText();
+  const m = text.match(/\((\d+)\)/);
+  if (!m) throw new Error(`no count in ${text}`);
+  return Number(m[1]);
+}
+
+async function openRow(page: Page, key: string) {
+  await page.locator(`.vrow[data-key="${key}"] button.cell`).click();
+  await expect(page.locator(`aside.detail[data-open-key="${key}"]`)).toBeVisible();
+}
+
+async function notice(page: Page, text: string | RegExp) {
+  await expect(page.locator('[data-notice]')).toContainText(text);
+}
+
+let windowUrl = '';
+
+test('an administrator connects a system and imports its customers with a preview', async ({ page }) => {
+  page.on('dialog', (d) => d.accept());
+  await signIn(page, admin);
+  // Our register: five customers.
+  for (const [number, name, email] of [
+    ['100', 'Alpha AS', 'post@alpha.no'],
+    ['101', 'Beta AS', 'post@beta.no'],
+    ['000102', 'Gamma AS', 'post@gamma.no'],
+    ['103', 'Delta AS', ''],
+    ['104', 'Epsilon AS', 'hei@epsilon.no'],
+  ]) {
+    const r = await page.request.post('/api/v1/customers', {
+      data: { number, name, email, city: 'Bergen' },
+    });
+    expect(r.status()).toBe(201);
+  }
+
+  await page.getByRole('link', { name: 'Connections' }).click();
+  await ready(page);
+  await page.getByLabel('New connection').fill('Visma export');
+  await page.getByRole('button', { name: 'Create connection' }).click();
+  const card = page.locator('article[data-connection="Visma export"]');
+  await expect(card).toBeVisible();
+  // Their system stores customer numbers as integers.
+  await card.getByLabel('customer strip leading zeros').check();
+  await card.getByRole('button', { name: 'Save number rules' }).click();
+  await expect(card.getByRole('status')).toContainText('Saved');
+  await card.getByRole('link', { name: 'Open customer window' }).click();
+  await ready(page);
+  windowUrl = page.url();
+  // Our five (and whatever else the register holds) are New.
+  await expect(tab(page, 'new')).toContainText(/New \(\d+\)/);
+  const before = await tabCount(page, 'new');
+  expect(before).toBeGreaterThanOrEqual(5);
+
+  // Their export: Beta's name differs, Epsilon is 9104 there (same email),
+  // two customers only they have; the city column has a header no alias
+  // knows, so it is mapped by hand.
+  const file = cp1252(
+    'Kundenummer;Navn;E-post;Bynavn\r\n' +
+      '100;Alpha AS;post@alpha.no;Bergen\r\n' +
+      '101;Beta Øst AS;post@beta.no;Bergen\r\n' +
+      '9104;Epsilon AS;hei@epsilon.no;Bergen\r\n' +
+      '300;Theta AS;theta@x.no;Oslo\r\n' +
+      '301;Iota AS;iota@x.no;Oslo\r\n' +
+      ';Without number;;\r\n',
+  );
+  await dropFile(page, 'kunder.csv', file);
+  await expect(page.locator('[data-records]')).toContainText('5 records');
+  await expect(page.locator('.row-errors')).toContainText('Line 7');
+  // Their five are New too: equal numbers are suggested, never linked by themselves.
+  await expect(previewCount(page, 'new')).toHaveText(String(before + 5));
+  await expect(page.getByLabel('Delimiter')).toHaveValue(';');
+  await expect(page.getByLabel('Encoding')).toHaveValue('windows-1252');
+
+  // Fix the column mapping: Bynavn is the city.
+  await page.locator('select[data-column="Bynavn"]').selectOption('city');
+  await expect(page.locator('select[data-column="Bynavn"]')).toHaveValue('city');
+  await expect(previewCount(page, 'new')).toHaveText(String(before + 5));
+
+  // The row errors download as a file.
+  const [errs] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download the row errors' }).click(),
+  ]);
+  const errText = fs.readFileSync((await errs.path())!, 'utf8');
+  expect(errText).toContain('7;');
+
+  await page.locator('[data-submit-import]').click();
+  await notice(page, 'Imported 5 records from kunder.csv (1 row errors)');
+  // The server's categories equal the preview.
+  await expect(tab(page, 'new')).toContainText(`New (${before + 5})`);
+});
+
+test('partners are selected, created and resolved in the window', async ({ page }) => {
+  page.on('dialog', (d) => d.accept());
+  await signIn(page, admin);
+  await page.goto(windowUrl);
+  await ready(page);
+
+  // Accept the suggested partners (equal numbers) for all New rows at once.
+  await tab(page, 'new').click();
+  await page.getByLabel('Select all in this category').check();
+  await page.locator('[data-bulk="accept"]').click();
+  await notice(page, 'Linked the suggested partners (2 changes)');
+  await expect(tab(page, 'synchronized')).toContainText('Synchronized (1)');
+  await expect(tab(page, 'conflicts')).toContainText('Synchronization conflicts (1)');
+
+  // Resolve the conflict field by field: take their name.
+  await tab(page, 'conflicts').click();
+  await expect(page.locator('.vrow')).toHaveCount(1);
+  await openRow(page, 'link:101:101');
+  const nameRow = page.locator('aside.detail tr[data-field="name"]');
+  await expect(nameRow).toContainText('Beta AS');
+  await expect(nameRow).toContainText('Beta Øst AS');
+  await page.getByLabel('Take their name').check();
+  await expect(nameRow.locator('td.chosen')).toContainText('Beta Øst AS');
+  await page.locator('[data-action="resolve"]').click();
+  await notice(page, 'Resolved the conflict');
+  await expect(tab(page, 'synchronized')).toContainText('Synchronized (2)');
+
+  // Create partner: their side strips leading zeros; the number is
+  // checked before anything is sent.
+  await tab(page, 'new').click();
+  await expect(page.locator('.vrow[data-key="ours:102"]')).toBeVisible();
+  await openRow(page, 'ours:102');
+  await expect(page.locator('[data-number-check]')).toContainText('Their number will be 102, leading zeros removed.');
+  await page.locator('[data-action="create-partner"]').click();
+  await notice(page, 'Created the partner');
+  // The list shows the new state before the next click lands on it.
+  await expect(page.locator('.vrow[data-key="ours:102"]')).toHaveCount(0);
+
+  // Select partner: Epsilon is 9104 on their side; the suggestion says why.
+  await openRow(page, 'ours:104');
+  const candidate = page.locator('li[data-candidate="9104"]');
+  await expect(candidate).toContainText('Email');
+  await candidate.getByRole('button', { name: 'Select as partner' }).click();
+  await notice(page, 'Linked the partner');
+  await expect(page.locator('.vrow[data-key="ours:104"]')).toHaveCount(0);
+
+  // Create partners in bulk for the two customers only they have.
+  await page.getByLabel('Select theirs:300').check();
+  await page.getByLabel('Select theirs:301').check();
+  await expect(page.locator('[data-selected]')).toHaveText('2 selected');
+  await page.locator('[data-bulk="create"]').click();
+  await notice(page, 'Created the partners (2 changes)');
+  await expect(page.locator('.vrow[data-key="theirs:300"]')).toHaveCount(0);
+
+  // Don't synchronize Delta.
+  await openRow(page, 'ours:103');
+  await page.locator('[data-action="dont"]').click();
+  await notice(page, "Marked Don't synchronize");
+  await tab(page, 'deactivated').click();
+  await expect(page.locator('.vrow[data-key="ours:103"]')).toBeVisible();
+
+  // The pending change (the partner created on their side) downloads in
+  // their format.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('[data-download="pending"]').click(),
+  ]);
+  const csv = fs.readFileSync((await download.path())!, 'utf8');
+  expect(csv.charCodeAt(0)).toBe(0xfeff);
+  expect(csv).toContain('change;number;name');
+  expect(csv).toContain('create;102;Gamma AS;');
+  await page.locator('[data-action="mark-delivered"]').click();
+  await notice(page, 'Marked 1 changes delivered');
+  await expect(page.locator('[data-pending]')).toContainText('1 pending changes, 0 not yet delivered');
+
+  // The records created from their side are in our register.
+  await page.goto('/customers');
+  await ready(page);
+  await expect(page.locator('tr', { hasText: 'Theta AS' })).toContainText('300');
+});
+
+test('an employees file is dropped and imported too', async ({ page }) => {
+  await signIn(page, admin);
+  await page.goto(windowUrl.replace(/customer$/, 'employee'));
+  await ready(page);
+  const file = fs.readFileSync(path.resolve(__dirname, '../../examples/employees.csv'));
+  await expect(tab(page, 'new')).toContainText(/New \(\d+\)/);
+  const before = await tabCount(page, 'new');
+  await dropFile(page, 'employees.csv', file);
+  await expect(page.locator('[data-records]')).toContainText('4 records');
+  await expect(previewCount(page, 'new')).toHaveText(String(before + 4));
+  await page.locator('[data-submit-import]').click();
+  await notice(page, 'Imported 4 records from employees.csv');
+  await tab(page, 'new').click();
+  await expect(page.locator('.vrow[data-key="theirs:1003"]')).toContainText('Åse Ødegård');
+});
+
+test('a supervisor creates customers with each sync choice and cannot open the window', async ({ page }) => {
+  await signIn(page, admin);
+  const exists = await page.request.get('/api/v1/users');
+  const users = await exists.json();
+  if (!users.some((u: { username: string }) => u.username === supervisor.name)) {
+    const r = await page.request.post('/api/v1/users', {
+      data: { username: supervisor.name, role: 'supervisor', password: supervisor.password },
+    });
+    expect(r.status()).toBe(201);
+  }
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn(page, supervisor);
+
+  for (const [number, name, choice] of [
+    ['000888', 'Sync Choice AS', 'Synchronize'],
+    ['889', 'Skip Choice AS', 'Do not synchronize'],
+    ['890', 'Later Choice AS', 'Choose later'],
+  ]) {
+    await page.goto('/customers/new');
+    await ready(page);
+    await page.getByLabel('Customer number *').fill(number);
+    await page.getByLabel('Name *').fill(name);
+    await page.getByLabel(choice, { exact: true }).check();
+    if (choice === 'Synchronize') {
+      await expect(page.locator('[data-their-number]')).toContainText('Their number will be 888, leading zeros removed.');
+    }
+    await page.getByRole('button', { name: 'Create' }).click();
+    await expect(page).toHaveURL(/\/customers$/);
+    await expect(page.locator('tr', { hasText: name })).toContainText(number);
+  }
+
+  // The window is for administrators.
+  await page.goto(windowUrl);
+  await ready(page);
+  await expect(page.getByRole('alert')).toContainText('This page is for administrators');
+
+  // The administrator sees each choice where it belongs.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await signIn(page, admin);
+  await page.goto(windowUrl);
+  await ready(page);
+  await tab(page, 'synchronized').click();
+  await expect(page.locator('.vrow', { hasText: 'Sync Choice AS' })).toContainText('888');
+  await tab(page, 'deactivated').click();
+  await expect(page.locator('.vrow[data-key="ours:889"]')).toBeVisible();
+  await tab(page, 'new').click();
+  await expect(page.locator('.vrow[data-key="ours:890"]')).toBeVisible();
+});
