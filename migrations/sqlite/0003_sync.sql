@@ -13,6 +13,15 @@ create table sync_scope (
     primary key (connection_id, kind)
 );
 
+-- Increases with every write to our register of a kind (which every
+-- connection's window of that kind shows): with the scope's revision it
+-- names exactly the state a cached window was computed from.
+create table register_revision (
+    kind     text    primary key,
+    revision integer not null default 0
+);
+insert into register_revision (kind, revision) values ('customer', 0), ('employee', 0);
+
 -- An uploaded file of their records, kept as uploaded with its checksum.
 -- The newest import of a scope is their side of the window.
 create table sync_import (

@@ -10,6 +10,7 @@ use crate::store::registers::{Customers, Employees, Register, WriteOutcome};
 /// What the service needs of a register's input beyond the store's view.
 pub trait Checked: Register {
     const NOUN: &'static str;
+    const KIND: sync::schema::Kind;
     fn normalize(input: Self::Input) -> Self::Input;
     fn validate(input: &Self::Input) -> Vec<FieldError>;
     /// A user the record refers to, checked to exist before writing.
@@ -20,6 +21,7 @@ pub trait Checked: Register {
 
 impl Checked for Customers {
     const NOUN: &'static str = "customer";
+    const KIND: sync::schema::Kind = sync::schema::Kind::Customer;
     fn normalize(input: CustomerInput) -> CustomerInput {
         input.trimmed()
     }
@@ -33,6 +35,7 @@ impl Checked for Customers {
 
 impl Checked for Employees {
     const NOUN: &'static str = "employee";
+    const KIND: sync::schema::Kind = sync::schema::Kind::Employee;
     fn normalize(input: EmployeeInput) -> EmployeeInput {
         input.trimmed()
     }
@@ -106,7 +109,16 @@ fn outcome<R: Checked>(o: WriteOutcome<R::Record>, number: &str) -> AppResult<R:
 pub async fn create<R: Checked>(store: &Store, input: R::Input) -> AppResult<R::Record> {
     let input = check::<R>(store, input, None).await?;
     let number = R::number(&input).to_string();
-    outcome::<R>(store.insert_record::<R>(&input, now_ms()).await?, &number)
+    let r = outcome::<R>(store.insert_record::<R>(&input, now_ms()).await?, &number)?;
+    register_changed::<R>(store).await?;
+    Ok(r)
+}
+
+/// Every window of this kind shows our register: tell their caches.
+async fn register_changed<R: Checked>(store: &Store) -> AppResult<()> {
+    let mut c = store.write.acquire().await?;
+    crate::store::sync::bump_register(&mut c, R::KIND).await?;
+    Ok(())
 }
 
 /// Replaces a record's fields if `version` is the one the editor saw.
@@ -121,10 +133,12 @@ pub async fn update<R: Checked>(
     }
     let input = check::<R>(store, input, Some(id)).await?;
     let number = R::number(&input).to_string();
-    outcome::<R>(
+    let r = outcome::<R>(
         store
             .update_record::<R>(id, version, &input, now_ms())
             .await?,
         &number,
-    )
+    )?;
+    register_changed::<R>(store).await?;
+    Ok(r)
 }

@@ -45,7 +45,80 @@ pub struct Loaded {
     pub state: State,
     pub import: Option<ImportRow>,
     pub pending_rows: Vec<PendingRow>,
+    /// The scope's revision when loaded.
     pub revision: i64,
+    /// Our register's revision when loaded.
+    pub register_revision: i64,
+}
+
+/// A scope's state with its categories, kept between requests while
+/// nothing it was computed from changed.
+pub struct Computed {
+    pub loaded: Loaded,
+    pub cat: Categorized,
+    pub index: sync::state::PendingIndex,
+    fingerprint: std::sync::OnceLock<(Vec<u8>, String)>,
+}
+
+/// How many computed windows a server keeps.
+const COMPUTED_KEPT: usize = 4;
+
+fn memo_key(id: i64, kind: Kind, version: i64, revisions: (i64, i64)) -> String {
+    format!(
+        "{id}:{}:{version}:{}:{}",
+        kind.as_str(),
+        revisions.0,
+        revisions.1
+    )
+}
+
+/// The scope's state and categories: from the cache when the scope, our
+/// register and the connection's settings are as they were, else loaded
+/// and computed. Revisions are read before the data, so a cached value is
+/// never older than its key.
+pub async fn computed(store: &Store, id: i64, kind: Kind) -> AppResult<Arc<Computed>> {
+    let conn = connection(store, id).await?;
+    let version = conn.version;
+    let revisions = {
+        let mut c = store.sync_reader().await?;
+        db::revision(&mut c, id, kind).await?
+    };
+    let key = memo_key(id, kind, version, revisions);
+    if let Some(hit) = store
+        .memo
+        .lock()
+        .expect("memo lock")
+        .iter()
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| v.clone().downcast::<Computed>().ok())
+    {
+        return Ok(hit);
+    }
+    let loaded = {
+        let mut c = store.sync_reader().await?;
+        load(&mut c, conn, kind).await?
+    };
+    let key = memo_key(
+        id,
+        kind,
+        version,
+        (loaded.revision, loaded.register_revision),
+    );
+    let cat = categorize(&loaded.state);
+    let index = loaded.state.pending_index();
+    let value = Arc::new(Computed {
+        loaded,
+        cat,
+        index,
+        fingerprint: std::sync::OnceLock::new(),
+    });
+    let mut memo = store.memo.lock().expect("memo lock");
+    memo.retain(|(k, _)| *k != key);
+    memo.push((key, value.clone()));
+    if memo.len() > COMPUTED_KEPT {
+        memo.remove(0);
+    }
+    Ok(value)
 }
 
 /// Parsed imports by content and options: imports never change, so the
@@ -110,6 +183,7 @@ async fn their_records(
 /// the caller will write).
 pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> AppResult<Loaded> {
     let id = connection.connection_id;
+    let (revision, register_revision) = db::revision(c, id, kind).await?;
     let set = settings(&connection, kind).clone();
     let mut state = State::new(kind);
     state.rules = set.rules.clone();
@@ -123,13 +197,13 @@ pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> 
     state.deactivated = db::load_deactivations(c, id, kind).await?;
     let pending_rows = db::load_pending(c, id, kind).await?;
     state.pending = pending_rows.iter().map(|p| p.change.clone()).collect();
-    let revision = db::revision(c, id, kind).await?;
     Ok(Loaded {
         connection,
         state,
         import,
         pending_rows,
         revision,
+        register_revision,
     })
 }
 
@@ -158,13 +232,13 @@ fn import_info(i: &ImportRow) -> ImportInfo {
 }
 
 pub async fn summary(store: &Store, id: i64, kind: Kind) -> AppResult<WindowSummary> {
-    let l = load_for_read(store, id, kind).await?;
-    let cat = categorize(&l.state);
+    let c = computed(store, id, kind).await?;
+    let l = &c.loaded;
     Ok(WindowSummary {
         connection_id: id,
         kind,
         revision: l.revision,
-        counts: counts(&cat),
+        counts: counts(&c.cat),
         import: l.import.as_ref().map(import_info),
         undelivered: l
             .pending_rows
@@ -186,9 +260,13 @@ fn fingerprint_of(state: &State) -> Fingerprint {
 
 /// The preview fingerprint (binary) and its revision.
 pub async fn fingerprint(store: &Store, id: i64, kind: Kind) -> AppResult<(Vec<u8>, String)> {
-    let l = load_for_read(store, id, kind).await?;
-    let fp = fingerprint_of(&l.state);
-    Ok((fp.encode(), format!("{:016x}", fp.revision)))
+    let c = computed(store, id, kind).await?;
+    Ok(c.fingerprint
+        .get_or_init(|| {
+            let fp = fingerprint_of(&c.loaded.state);
+            (fp.encode(), format!("{:016x}", fp.revision))
+        })
+        .clone())
 }
 
 fn values(r: &Record) -> Vec<String> {
@@ -292,9 +370,8 @@ pub async fn rows(
     category: Category,
     query: &WindowQuery,
 ) -> AppResult<WindowPage> {
-    let l = load_for_read(store, id, kind).await?;
-    let cat = categorize(&l.state);
-    let index = l.state.pending_index();
+    let c = computed(store, id, kind).await?;
+    let (l, cat, index) = (&c.loaded, &c.cat, &c.index);
     let q = query
         .q
         .as_deref()
@@ -307,7 +384,7 @@ pub async fn rows(
         Some(q) => cat
             .rows(category)
             .iter()
-            .filter(|r| matches(&window_row(&l.state, &index, r), q))
+            .filter(|r| matches(&window_row(&l.state, index, r), q))
             .collect(),
     };
     let text = |s: &Option<String>| s.clone().unwrap_or_default();
@@ -333,7 +410,7 @@ pub async fn rows(
         .iter()
         .skip(offset as usize)
         .take(query.limit() as usize)
-        .map(|r| window_row(&l.state, &index, r))
+        .map(|r| window_row(&l.state, index, r))
         .collect();
     Ok(WindowPage {
         category,
@@ -957,10 +1034,12 @@ pub async fn act(
     // Our register: records the plan created or changed.
     let old_ours: HashMap<&str, &Record> = l.state.ours.iter().map(|r| (r.number(), r)).collect();
     let mut invalid = Vec::new();
+    let mut ours_changed = false;
     for r in &next.ours {
         if old_ours.get(r.number()).is_some_and(|o| *o == r) {
             continue;
         }
+        ours_changed = true;
         let errors = validate_ours(r);
         if !errors.is_empty() {
             invalid.push(format!(
@@ -984,6 +1063,9 @@ pub async fn act(
                 invalid.join("; ")
             ),
         ));
+    }
+    if ours_changed {
+        db::bump_register(&mut tx, kind).await?;
     }
     db::save_links(&mut tx, id, kind, &l.state.links, &next.links).await?;
     db::save_deactivations(&mut tx, id, kind, &l.state.deactivated, &next.deactivated).await?;
@@ -1192,7 +1274,8 @@ pub async fn export_pending(
     format: ExportFormat,
     undelivered_only: bool,
 ) -> AppResult<(Vec<u8>, Option<i64>)> {
-    let l = load_for_read(store, id, kind).await?;
+    let c = computed(store, id, kind).await?;
+    let l = &c.loaded;
     let rows: Vec<&PendingRow> = l
         .pending_rows
         .iter()
@@ -1214,7 +1297,7 @@ pub async fn export_pending(
             numbers.push((n, what));
         }
     }
-    let index = l.state.pending_index();
+    let index = &c.index;
     let records: Vec<(&'static str, Record)> = numbers
         .into_iter()
         .filter_map(|(n, what)| {
@@ -1226,7 +1309,7 @@ pub async fn export_pending(
                 .position(|r| l.state.key(r.number()) == key)
                 .and_then(|i| {
                     l.state
-                        .effective_theirs_with(sync::categorize::Source::Record(i as u32), &index)
+                        .effective_theirs_with(sync::categorize::Source::Record(i as u32), index)
                 })
                 .or_else(|| pending_partner(&l.state, &n))?;
             Some((what, r))

@@ -46,7 +46,16 @@ pub struct Store {
     /// For writes: one connection on SQLite, the same pool as `read` on PostgreSQL.
     pub(crate) write: AnyPool,
     pub backend: Backend,
+    /// Computed values the service keeps between requests, keyed by what
+    /// they were computed from (see `service::sync`). Not SQL, but it lives
+    /// and dies with the database handle it describes.
+    pub memo: Memo,
 }
+
+/// A small cache of computed values by key.
+pub type Memo = std::sync::Arc<
+    std::sync::Mutex<Vec<(String, std::sync::Arc<dyn std::any::Any + Send + Sync>)>>,
+>;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -92,6 +101,7 @@ impl Store {
                 read,
                 write,
                 backend: Backend::Sqlite,
+                memo: Memo::default(),
             }
         } else if config.is_postgres() {
             let pool = AnyPoolOptions::new()
@@ -108,6 +118,7 @@ impl Store {
                 read: pool.clone(),
                 write: pool,
                 backend: Backend::Postgres,
+                memo: Memo::default(),
             }
         } else {
             anyhow::bail!(

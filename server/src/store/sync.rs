@@ -149,15 +149,33 @@ pub async fn bump_revision(
     .await
 }
 
-pub async fn revision(c: &mut AnyConnection, connection_id: i64, kind: Kind) -> sqlx::Result<i64> {
-    let r: Option<i64> = sqlx::query_scalar(
-        "select revision from sync_scope where connection_id = $1 and kind = $2",
+/// The scope's revision and the register's, read in one statement.
+pub async fn revision(
+    c: &mut AnyConnection,
+    connection_id: i64,
+    kind: Kind,
+) -> sqlx::Result<(i64, i64)> {
+    let row = sqlx::query(
+        "select coalesce((select revision from sync_scope where connection_id = $1 and kind = $2), 0) as scope, \
+         (select revision from register_revision where kind = $2) as register",
     )
     .bind(connection_id)
     .bind(kind.as_str())
-    .fetch_optional(&mut *c)
+    .fetch_one(&mut *c)
     .await?;
-    Ok(r.unwrap_or(0))
+    Ok((
+        row.try_get("scope")?,
+        row.try_get::<Option<i64>, _>("register")?.unwrap_or(0),
+    ))
+}
+
+/// Records that our register of `kind` changed.
+pub async fn bump_register(c: &mut AnyConnection, kind: Kind) -> sqlx::Result<()> {
+    sqlx::query("update register_revision set revision = revision + 1 where kind = $1")
+        .bind(kind.as_str())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
 }
 
 /// Our register's records of `kind`, by number.
