@@ -243,31 +243,74 @@ impl RequiredFields {
     }
 }
 
+/// Most values a record holds: the field count of the widest kind.
+pub const MAX_VALUES: usize = 12;
+
+// Every kind's values must fit a record's fixed table of ends.
+const _: () = assert!(CUSTOMER_FIELDS.len() <= MAX_VALUES && EMPLOYEE_FIELDS.len() <= MAX_VALUES);
+
 /// One record of one side: the raw value of every field of its kind (as read,
 /// trimmed of nothing, for display and writing), in `kind.fields()` order.
 /// `active` is kept canonically as `"true"`/`"false"` in its slot so that the
 /// comparison treats it like any other field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The values live in one string, one after another, with a fixed table of
+/// where each ends: a record is one heap allocation rather than one per
+/// field, which is what lets a million-row file be read in about twice its
+/// size. `set` rebuilds the string; records are read far more often than
+/// changed. The layout is canonical (the text is exactly the values joined,
+/// unused ends repeat the text's length), so the derived equality compares
+/// values. On the wire a record is still `{"kind", "values": [..], "line"}`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Record {
     pub kind: Kind,
-    pub values: Vec<String>,
     /// 1-based line of the file the record came from; 0 when it did not come
     /// from a file.
-    #[serde(default)]
     pub line: u32,
+    /// How many values the record holds: `kind.fields().len()`, unless it
+    /// was deserialized from a list of another length.
+    len: u8,
+    /// Byte offset in `text` where value `i` ends; it starts where value
+    /// `i - 1` ends.
+    ends: [u32; MAX_VALUES],
+    text: Box<str>,
 }
 
 impl Record {
     /// An empty, active record of `kind`.
     pub fn new(kind: Kind) -> Record {
-        let mut values = vec![String::new(); kind.fields().len()];
-        if let Some(last) = values.last_mut() {
-            *last = "true".to_string();
+        let n = kind.fields().len();
+        let mut values = [""; MAX_VALUES];
+        if let Some(last) = values[..n].last_mut() {
+            *last = "true";
+        }
+        Record::from_values(kind, 0, &values[..n])
+    }
+
+    /// A record holding `values` (at most `MAX_VALUES`; any further ones are
+    /// dropped) in one allocation.
+    pub(crate) fn from_values(kind: Kind, line: u32, values: &[&str]) -> Record {
+        let values = &values[..values.len().min(MAX_VALUES)];
+        let total: usize = values.iter().map(|v| v.len()).sum();
+        let mut text = String::with_capacity(total);
+        let mut ends = [0u32; MAX_VALUES];
+        for (end, v) in ends.iter_mut().zip(values) {
+            text.push_str(v);
+            // Records are read from files of at most a few hundred MiB; a
+            // value past 4 GiB would already have failed the read's limits.
+            *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
+        let last = values.len().checked_sub(1).map_or(0, |i| ends[i]);
+        for end in ends.iter_mut().skip(values.len()) {
+            *end = last;
         }
         Record {
             kind,
-            values,
-            line: 0,
+            line,
+            len: values.len() as u8,
+            ends,
+            // Capacity equals length here, so this does not reallocate.
+            text: text.into_boxed_str(),
         }
     }
 
@@ -281,12 +324,32 @@ impl Record {
         r
     }
 
+    /// The number of values, normally `kind.fields().len()`.
+    fn count(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// The raw value in slot `i` (the `i`th of `kind.fields()`), or `""`
+    /// past the end.
+    pub fn value_at(&self, i: usize) -> &str {
+        if i >= self.count() {
+            return "";
+        }
+        let end = self.ends[i] as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// The raw values in `kind.fields()` order.
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.count()).map(|i| self.value_at(i))
+    }
+
     /// The raw value of `field`, or `""` when the kind lacks it.
     pub fn get(&self, field: Field) -> &str {
         self.kind
             .index_of(field)
-            .and_then(|i| self.values.get(i))
-            .map(String::as_str)
+            .map(|i| self.value_at(i))
             .unwrap_or("")
     }
 
@@ -297,16 +360,26 @@ impl Record {
         let Some(i) = self.kind.index_of(field) else {
             return;
         };
-        let v = if field == Field::Active {
-            crate::read::mapping::parse_active(value)
-                .unwrap_or(true)
-                .to_string()
-        } else {
-            value.to_string()
-        };
-        if let Some(slot) = self.values.get_mut(i) {
-            *slot = v;
+        if i >= self.count() {
+            return;
         }
+        let v = if field == Field::Active {
+            if crate::read::mapping::parse_active(value).unwrap_or(true) {
+                "true"
+            } else {
+                "false"
+            }
+        } else {
+            value
+        };
+        if self.value_at(i) == v {
+            return;
+        }
+        let mut values = [""; MAX_VALUES];
+        for (j, slot) in values.iter_mut().enumerate().take(self.count()) {
+            *slot = if j == i { v } else { self.value_at(j) };
+        }
+        *self = Record::from_values(self.kind, self.line, &values[..self.count()]);
     }
 
     pub fn number(&self) -> &str {
@@ -336,6 +409,67 @@ impl Record {
                 }
             }
         }
+    }
+}
+
+/// The values as a list, for `Debug` and `Serialize`.
+struct Values<'a>(&'a Record);
+
+impl std::fmt::Debug for Values<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.values()).finish()
+    }
+}
+
+impl Serialize for Values<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.values())
+    }
+}
+
+// Printed as it was when the values were a `Vec<String>`.
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("kind", &self.kind)
+            .field("values", &Values(self))
+            .field("line", &self.line)
+            .finish()
+    }
+}
+
+impl Serialize for Record {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Record", 3)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("values", &Values(self))?;
+        st.serialize_field("line", &self.line)?;
+        st.end()
+    }
+}
+
+/// The wire shape of a `Record`.
+#[derive(Deserialize)]
+#[serde(rename = "Record")]
+struct RecordWire {
+    kind: Kind,
+    values: Vec<String>,
+    #[serde(default)]
+    line: u32,
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = RecordWire::deserialize(d)?;
+        if w.values.len() > MAX_VALUES {
+            return Err(serde::de::Error::invalid_length(
+                w.values.len(),
+                &"at most 12 values",
+            ));
+        }
+        let values: Vec<&str> = w.values.iter().map(String::as_str).collect();
+        Ok(Record::from_values(w.kind, w.line, &values))
     }
 }
 
@@ -398,5 +532,51 @@ mod tests {
         e.set(Field::Active, "nei");
         assert!(!e.active());
         assert_eq!(e.get(Field::Name), "");
+    }
+
+    #[test]
+    fn records_keep_their_wire_shape() {
+        let mut r = Record::from_pairs(
+            Kind::Customer,
+            &[
+                (Field::Number, "7"),
+                (Field::City, "Bø"),
+                (Field::Name, "Å AS"),
+            ],
+        );
+        r.line = 3;
+        let json = serde_json::to_string(&r).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"kind":"customer","values":["7","Å AS","","","","Bø","","","","","","true"],"line":3}"#
+        );
+        assert_eq!(serde_json::from_str::<Record>(&json).ok(), Some(r.clone()));
+        assert_eq!(
+            format!("{r:?}"),
+            r#"Record { kind: Customer, values: ["7", "Å AS", "", "", "", "Bø", "", "", "", "", "", "true"], line: 3 }"#
+        );
+        assert_eq!(r.values().len(), 12);
+
+        // Setting a value back to what it was gives an equal record.
+        let before = r.clone();
+        r.set(Field::City, "Oslo");
+        assert_eq!(r.get(Field::City), "Oslo");
+        assert_eq!(r.get(Field::Name), "Å AS");
+        assert_ne!(r, before);
+        r.set(Field::City, "Bø");
+        assert_eq!(r, before);
+
+        // A short list (from an older or foreign writer) reads as before:
+        // missing values are empty and cannot be set; `line` defaults to 0.
+        let short: Record = serde_json::from_str(r#"{"kind":"employee","values":["1","Kari"]}"#)
+            .unwrap_or_else(|_| Record::new(Kind::Customer));
+        assert_eq!((short.kind, short.line), (Kind::Employee, 0));
+        assert_eq!(short.values().collect::<Vec<_>>(), ["1", "Kari"]);
+        assert!(short.active());
+        let mut s2 = short.clone();
+        s2.set(Field::City, "Oslo");
+        assert_eq!(s2, short);
+        let too_many = format!(r#"{{"kind":"customer","values":{:?}}}"#, ["x"; 13]);
+        assert!(serde_json::from_str::<Record>(&too_many).is_err());
     }
 }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
-use super::{Builder, Format, ReadError, ReadOptions, ReadOutput};
+use super::{Builder, Cells, Format, ReadError, ReadOptions, ReadOutput};
 use crate::schema::Kind;
 
 /// Delimiters tried, in order of preference on a tie: Nordic Excel writes
@@ -121,6 +121,51 @@ pub fn sniff_delimiter(text: &[u8]) -> u8 {
     best.2
 }
 
+/// One CSV record as the builder sees it: cells are slices of the record's
+/// joined text.
+struct Row<'a> {
+    rec: &'a ::csv::ByteRecord,
+    text: &'a str,
+}
+
+impl Cells for Row<'_> {
+    fn count(&self) -> usize {
+        self.rec.len()
+    }
+
+    fn cell(&self, i: usize) -> &str {
+        match self.rec.range(i) {
+            Some(r) => self.text.get(r).unwrap_or("\u{fffd}"),
+            None => "",
+        }
+    }
+
+    // The joined cells are blank exactly when every cell is.
+    fn is_blank(&self) -> bool {
+        self.text.trim().is_empty()
+    }
+}
+
+/// Counts line feeds; written over fixed chunks so the compiler vectorizes it.
+fn count_newlines(bytes: &[u8]) -> usize {
+    let mut chunks = bytes.chunks_exact(32);
+    let mut n = 0usize;
+    for c in &mut chunks {
+        n += c.iter().map(|b| usize::from(*b == b'\n')).sum::<usize>();
+    }
+    n + chunks.remainder().iter().filter(|b| **b == b'\n').count()
+}
+
+/// Guesses the number of rows from the line length of the file's start, a
+/// little high, so the record list is allocated once.
+fn estimate_rows(body: &[u8]) -> usize {
+    let sample = &body[..body.len().min(SNIFF_BYTES)];
+    let lines = count_newlines(sample).max(1);
+    let rows = body.len() / sample.len().max(1) * lines
+        + (body.len() % sample.len().max(1)) * lines / sample.len().max(1);
+    rows + rows / 64 + 1
+}
+
 /// Reads a CSV file.
 pub fn read_csv(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadOutput, ReadError> {
     let (text, enc) = decode(bytes, options.encoding.as_deref())?;
@@ -152,11 +197,14 @@ pub fn read_csv(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadO
         out.encoding = Some(enc.name().to_string());
         out.delimiter = Some(delimiter as char);
     }
+    builder.expect_rows(estimate_rows(body));
     let mut rdr = ::csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
         .from_reader(body);
+    // One record buffer for the whole file: the csv crate refills it in
+    // place, and the builder borrows cells from it.
     let mut rec = ::csv::ByteRecord::new();
     let mut scanned = 0usize;
     let mut newlines = 0usize;
@@ -177,18 +225,17 @@ pub fn read_csv(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadO
         while start < body.len() && matches!(body[start], b'\r' | b'\n') {
             start += 1;
         }
-        newlines += body[scanned..start].iter().filter(|b| **b == b'\n').count();
+        newlines += count_newlines(&body[scanned..start]);
         scanned = start;
         let line = u32::try_from(newlines)
             .unwrap_or(u32::MAX)
             .saturating_add(first_line);
-        // The text is UTF-8 already and the delimiter is ASCII, so every
-        // cell is valid UTF-8; the fallback only keeps this panic-free.
-        let cells: Vec<&str> = rec
-            .iter()
-            .map(|c| std::str::from_utf8(c).unwrap_or("\u{fffd}"))
-            .collect();
-        builder.push(line, &cells)?;
+        // The text is UTF-8 already and the delimiter is ASCII, so the
+        // record's fields, joined, are valid UTF-8 and every field boundary
+        // is a character boundary; validating the joined buffer once checks
+        // that. The fallback only keeps this panic-free.
+        let text = std::str::from_utf8(rec.as_slice()).unwrap_or("");
+        builder.push(line, &Row { rec: &rec, text })?;
     }
     builder.finish()
 }
