@@ -156,6 +156,62 @@ fn count_newlines(bytes: &[u8]) -> usize {
     n + chunks.remainder().iter().filter(|b| **b == b'\n').count()
 }
 
+/// Eight bytes at `pos` as one word, lowest address lowest.
+fn word(bytes: &[u8], pos: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[pos..pos + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// A high bit in each byte of `w` that equals the byte in every lane of
+/// `lanes`. A byte above a match may be flagged wrongly (a borrow), never
+/// one below, so the lowest flag is always a true match.
+fn flag_equal(w: u64, lanes: u64) -> u64 {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = w ^ lanes;
+    x.wrapping_sub(LOW) & !x & HIGH
+}
+
+const fn lanes(b: u8) -> u64 {
+    b as u64 * 0x0101_0101_0101_0101
+}
+
+/// Where an unquoted cell starting at `pos` ends: the next delimiter, `\r`
+/// or `\n`, or the end. Cells are short, so this looks at eight bytes at a
+/// time rather than testing each byte three times.
+fn find_cell_end(bytes: &[u8], mut pos: usize, delimiter: u8) -> usize {
+    let (d, cr, lf) = (lanes(delimiter), lanes(b'\r'), lanes(b'\n'));
+    while pos + 8 <= bytes.len() {
+        let w = word(bytes, pos);
+        let found = flag_equal(w, d) | flag_equal(w, cr) | flag_equal(w, lf);
+        if found != 0 {
+            return pos + (found.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while pos < bytes.len() && !matches!(bytes[pos], b'\r' | b'\n') && bytes[pos] != delimiter {
+        pos += 1;
+    }
+    pos
+}
+
+/// The next `byte` at or after `pos`, or the end.
+fn find_byte(bytes: &[u8], mut pos: usize, byte: u8) -> usize {
+    let b = lanes(byte);
+    while pos + 8 <= bytes.len() {
+        let found = flag_equal(word(bytes, pos), b);
+        if found != 0 {
+            return pos + (found.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while pos < bytes.len() && bytes[pos] != byte {
+        pos += 1;
+    }
+    pos
+}
+
 /// Guesses the number of rows from the line length of the file's start, a
 /// little high, so the record list is allocated once.
 fn estimate_rows(body: &[u8]) -> usize {
@@ -169,7 +225,7 @@ fn estimate_rows(body: &[u8]) -> usize {
 /// Reads a CSV file.
 pub fn read_csv(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadOutput, ReadError> {
     let (text, enc) = decode(bytes, options.encoding.as_deref())?;
-    let mut body = text.as_bytes();
+    let mut body: &str = &text;
     let mut first_line = 1u32;
     let mut delimiter = match options.delimiter {
         Some(c) if c.is_ascii() => Some(c as u8),
@@ -177,19 +233,21 @@ pub fn read_csv(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadO
         None => None,
     };
     // Excel's "sep=;" first line names the delimiter and is not data.
-    if body.len() >= 5 && body[..4].eq_ignore_ascii_case(b"sep=") {
-        let end = body.iter().position(|b| *b == b'\n').unwrap_or(body.len());
-        let line = String::from_utf8_lossy(&body[4..end]);
+    let b = body.as_bytes();
+    if b.len() >= 5 && b[..4].eq_ignore_ascii_case(b"sep=") {
+        let end = b.iter().position(|b| *b == b'\n').unwrap_or(b.len());
+        let line = String::from_utf8_lossy(&b[4..end]);
         let sep = line.trim_end_matches('\r');
         if sep.len() == 1 {
             if delimiter.is_none() {
                 delimiter = sep.bytes().next();
             }
-            body = &body[(end + 1).min(body.len())..];
+            // Just past a line feed (or at the end): a character boundary.
+            body = body.get((end + 1).min(b.len())..).unwrap_or("");
             first_line = 2;
         }
     }
-    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(body));
+    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(body.as_bytes()));
 
     let mut builder = Builder::new(kind, Format::Csv, options);
     {
@@ -197,7 +255,34 @@ pub fn read_csv(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadO
         out.encoding = Some(enc.name().to_string());
         out.delimiter = Some(delimiter as char);
     }
-    builder.expect_rows(estimate_rows(body));
+    builder.expect_rows(estimate_rows(body.as_bytes()));
+    let line = |newlines: usize| {
+        u32::try_from(newlines)
+            .unwrap_or(u32::MAX)
+            .saturating_add(first_line)
+    };
+    if Splitter::handles(delimiter) {
+        let mut split = Splitter::new(body, delimiter);
+        while let Some(newlines) = split.next_record() {
+            builder.push(line(newlines), &split)?;
+        }
+    } else {
+        each_csv_crate_record(body.as_bytes(), delimiter, |newlines, row| {
+            builder.push(line(newlines), row)
+        })?;
+    }
+    builder.finish()
+}
+
+/// Reads `body` with the csv crate, calling `each` with the number of line
+/// feeds before the record (its line, less one) and the record. Used for the
+/// delimiters `Splitter` leaves alone (a quote or a line break), and as the
+/// reference the splitter is tested against.
+fn each_csv_crate_record(
+    body: &[u8],
+    delimiter: u8,
+    mut each: impl FnMut(usize, &Row<'_>) -> Result<(), ReadError>,
+) -> Result<(), ReadError> {
     let mut rdr = ::csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
@@ -211,7 +296,7 @@ pub fn read_csv(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadO
     loop {
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
-            Ok(false) => break,
+            Ok(false) => return Ok(()),
             Err(e) => return Err(ReadError::Csv(e.to_string())),
         }
         // The csv crate's own line counter skips blank lines, and its byte
@@ -227,17 +312,192 @@ pub fn read_csv(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadO
         }
         newlines += count_newlines(&body[scanned..start]);
         scanned = start;
-        let line = u32::try_from(newlines)
-            .unwrap_or(u32::MAX)
-            .saturating_add(first_line);
         // The text is UTF-8 already and the delimiter is ASCII, so the
         // record's fields, joined, are valid UTF-8 and every field boundary
         // is a character boundary; validating the joined buffer once checks
         // that. The fallback only keeps this panic-free.
         let text = std::str::from_utf8(rec.as_slice()).unwrap_or("");
-        builder.push(line, &Row { rec: &rec, text })?;
+        each(newlines, &Row { rec: &rec, text })?;
     }
-    builder.finish()
+}
+
+/// Splits decoded text into records by the rules the csv crate applies as
+/// `read_csv` configures it (`"` quotes, a doubled quote inside quotes is
+/// one quote, text after a closing quote continues the cell, `\r`, `\n` or
+/// `\r\n` end a record, blank lines are skipped, a quote left open runs to
+/// the end, rows may differ in width, a leading byte-order mark is
+/// skipped), but lends cells as slices of the text
+/// instead of copying every cell into a buffer that must then be checked as
+/// UTF-8 again. Only a quoted cell that needs unescaping is copied. The
+/// tests hold it to the csv crate's answers on generated input.
+struct Splitter<'t> {
+    text: &'t str,
+    pos: usize,
+    delimiter: u8,
+    /// Line feeds passed so far, quoted ones included.
+    newlines: usize,
+    /// The record's cells; a copied cell is empty here and found in
+    /// `copied`.
+    cells: Vec<&'t str>,
+    /// Quoted cells that needed unescaping, as (cell, start, end) in
+    /// `scratch`. Rare, so a cell is looked up here only when there is any.
+    copied: Vec<(usize, usize, usize)>,
+    scratch: String,
+}
+
+impl<'t> Splitter<'t> {
+    /// The delimiters whose meaning is plain: a quote or a line break as the
+    /// delimiter interacts with the quoting and record rules, and is left to
+    /// the csv crate.
+    fn handles(delimiter: u8) -> bool {
+        !matches!(delimiter, b'"' | b'\r' | b'\n')
+    }
+
+    fn new(text: &'t str, delimiter: u8) -> Self {
+        Splitter {
+            text,
+            // The csv crate skips a byte-order mark at the very start (one
+            // left after decoding, as from a file with two).
+            pos: if text.starts_with('\u{feff}') { 3 } else { 0 },
+            delimiter,
+            newlines: 0,
+            cells: Vec::new(),
+            copied: Vec::new(),
+            scratch: String::new(),
+        }
+    }
+
+    /// A piece of the text. Pieces start and end next to ASCII bytes or at
+    /// the ends of the text, so they are always character boundaries.
+    fn piece(&self, start: usize, end: usize) -> &'t str {
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// Moves to the next record; returns the line feeds before it (its
+    /// line, less one), or `None` at the end.
+    fn next_record(&mut self) -> Option<usize> {
+        let bytes = self.text.as_bytes();
+        let len = bytes.len();
+        let mut pos = self.pos;
+        // Blank lines and the rest of the last record's line break.
+        while pos < len && matches!(bytes[pos], b'\r' | b'\n') {
+            self.newlines += usize::from(bytes[pos] == b'\n');
+            pos += 1;
+        }
+        if pos == len {
+            self.pos = pos;
+            return None;
+        }
+        let line_newlines = self.newlines;
+        let d = self.delimiter;
+        self.cells.clear();
+        self.copied.clear();
+        self.scratch.clear();
+        loop {
+            // At the start of a cell.
+            if pos < len && bytes[pos] == b'"' {
+                pos = self.quoted_cell(pos + 1);
+            } else {
+                let start = pos;
+                pos = find_cell_end(bytes, pos, d);
+                self.cells.push(self.piece(start, pos));
+            }
+            // At a delimiter, a line break or the end.
+            if pos == len {
+                break;
+            }
+            let b = bytes[pos];
+            pos += 1;
+            if b == d {
+                continue;
+            }
+            if b == b'\n' {
+                self.newlines += 1;
+            } else if pos < len && bytes[pos] == b'\n' {
+                // \r\n is one line break.
+                self.newlines += 1;
+                pos += 1;
+            }
+            break;
+        }
+        self.pos = pos;
+        Some(line_newlines)
+    }
+
+    /// Reads a quoted cell whose text starts at `pos` (just past the opening
+    /// quote) and returns the position after it: at a delimiter, a line
+    /// break or the end.
+    fn quoted_cell(&mut self, mut pos: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        let len = bytes.len();
+        let d = self.delimiter;
+        // The cell's pieces so far: one piece stays a slice of the text.
+        let mut first: Option<(usize, usize)> = None;
+        let scratch_start = self.scratch.len();
+        let mut add = |this: &mut Self, start: usize, end: usize| match first {
+            None => first = Some((start, end)),
+            Some((s, e)) => {
+                if this.scratch.len() == scratch_start {
+                    let p = this.piece(s, e);
+                    this.scratch.push_str(p);
+                }
+                let p = this.piece(start, end);
+                this.scratch.push_str(p);
+                first = Some((s, e));
+            }
+        };
+        loop {
+            // Inside quotes: everything up to the next quote is text.
+            let start = pos;
+            pos = find_byte(bytes, pos, b'"');
+            self.newlines += count_newlines(&bytes[start..pos]);
+            add(self, start, pos);
+            if pos == len {
+                break;
+            }
+            // A quote: doubled, it is one quote; otherwise it closes.
+            pos += 1;
+            if pos < len && bytes[pos] == b'"' {
+                add(self, pos, pos + 1);
+                pos += 1;
+                continue;
+            }
+            // After the closing quote, anything up to a delimiter or line
+            // break is still the cell's (quotes there are plain text).
+            let start = pos;
+            pos = find_cell_end(bytes, pos, d);
+            if pos > start {
+                add(self, start, pos);
+            }
+            break;
+        }
+        if self.scratch.len() > scratch_start {
+            self.copied
+                .push((self.cells.len(), scratch_start, self.scratch.len()));
+            self.cells.push("");
+        } else {
+            let (start, end) = first.unwrap_or((pos, pos));
+            self.cells.push(self.piece(start, end));
+        }
+        pos
+    }
+}
+
+impl Cells for Splitter<'_> {
+    fn count(&self) -> usize {
+        self.cells.len()
+    }
+
+    fn cell(&self, i: usize) -> &str {
+        let cell = self.cells.get(i).copied().unwrap_or("");
+        if self.copied.is_empty() {
+            return cell;
+        }
+        match self.copied.iter().find(|c| c.0 == i) {
+            Some(&(_, start, end)) => self.scratch.get(start..end).unwrap_or(""),
+            None => cell,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -304,6 +564,74 @@ mod tests {
     }
 
     const NF: &[Field] = &[Field::Number, Field::Name, Field::City];
+
+    type Split = Vec<(usize, Vec<String>)>;
+
+    fn by_csv_crate(text: &str, delimiter: u8) -> Split {
+        let mut out = Vec::new();
+        let r = each_csv_crate_record(text.as_bytes(), delimiter, |n, row| {
+            out.push((
+                n,
+                (0..row.count()).map(|i| row.cell(i).to_string()).collect(),
+            ));
+            Ok(())
+        });
+        assert_eq!(r, Ok(()));
+        out
+    }
+
+    fn by_splitter(text: &str, delimiter: u8) -> Split {
+        let mut out = Vec::new();
+        let mut split = Splitter::new(text, delimiter);
+        while let Some(n) = split.next_record() {
+            out.push((
+                n,
+                (0..split.count())
+                    .map(|i| split.cell(i).to_string())
+                    .collect(),
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn splitter_agrees_with_the_csv_crate() {
+        let cases: &[(&str, u8)] = &[
+            ("", b';'),
+            ("a;b\r\nc;d", b';'),
+            ("a;\n;\n\n\r\r\n;b;", b';'),
+            ("\"a;b\";\"c\"\"d\";\"e\"f\"g;\"h\nI\r\nj\"\n\"open", b';'),
+            ("x,\"\",\"\"\"\",\"\"q\"", b','),
+            ("\u{feff}Navn|Bø\r\rØl|\"Å\"|", b'|'),
+            ("\"a\"\"", b';'),
+            ("\"", b';'),
+            ("a\"b;c\"\n", b';'),
+        ];
+        for (text, d) in cases {
+            assert_eq!(by_splitter(text, *d), by_csv_crate(text, *d), "{text:?}");
+        }
+        // Generated text from the bytes that matter, as many as a quick
+        // test allows: any disagreement is a row read differently.
+        let alphabet = ["a", ";", ",", "\"", "\r", "\n", " ", "ø", "\t", "x"];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..3_000 {
+            let len = next(24);
+            let text: String = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            for d in [b';', b',', b'\t', b'a', b' '] {
+                assert_eq!(
+                    by_splitter(&text, d),
+                    by_csv_crate(&text, d),
+                    "{text:?} {d}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn excel_semicolon_export_in_windows_1252() {

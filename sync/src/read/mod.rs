@@ -233,7 +233,7 @@ pub(crate) trait Cells {
     fn cell(&self, i: usize) -> &str;
     /// True when every cell is empty or white space.
     fn is_blank(&self) -> bool {
-        (0..self.count()).all(|i| self.cell(i).trim().is_empty())
+        (0..self.count()).all(|i| trim(self.cell(i)).is_empty())
     }
 }
 
@@ -243,6 +243,15 @@ impl Cells for [&str] {
     }
     fn cell(&self, i: usize) -> &str {
         self.get(i).copied().unwrap_or("")
+    }
+}
+
+/// `str::trim`, with a shortcut for the usual cell, which starts and ends
+/// with a visible ASCII character and so has nothing to trim.
+pub(crate) fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
+        _ => s.trim(),
     }
 }
 
@@ -470,7 +479,7 @@ impl<'o> Builder<'o> {
             if field == Field::Active {
                 match mapping::parse_active(raw) {
                     Some(a) => {
-                        if raw.trim().is_empty() {
+                        if trim(raw).is_empty() {
                             active_was_empty = true;
                         } else {
                             self.any_active_value = true;
@@ -499,7 +508,7 @@ impl<'o> Builder<'o> {
                     continue;
                 }
             }
-            let value = raw.trim();
+            let value = trim(raw);
             if field == Field::Number && value.is_empty() {
                 problems.push("number: empty".to_string());
                 continue;
