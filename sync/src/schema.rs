@@ -5,6 +5,8 @@
 //! Everything else in the crate names fields through `Field` and finds them in
 //! a record by the kind's field list, so adding a field is a change here only.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// The kind of record a synchronization window works on.
@@ -255,13 +257,13 @@ const _: () = assert!(CUSTOMER_FIELDS.len() <= MAX_VALUES && EMPLOYEE_FIELDS.len
 /// comparison treats it like any other field.
 ///
 /// The values live in one string, one after another, with a fixed table of
-/// where each ends: a record is one heap allocation rather than one per
-/// field, which is what lets a million-row file be read in about twice its
-/// size. `set` rebuilds the string; records are read far more often than
-/// changed. The layout is canonical (the text is exactly the values joined,
-/// unused ends repeat the text's length), so the derived equality compares
-/// values. On the wire a record is still `{"kind", "values": [..], "line"}`.
-#[derive(Clone, PartialEq, Eq)]
+/// where each ends, rather than in a string each. Records read from one file
+/// share blocks of that text (`TextBlocks`): a million-row file takes a few
+/// thousand allocations rather than millions, and cloning a record does not
+/// copy its text. `set` gives the record text of its own; records are read
+/// far more often than changed. Equality compares values, not where they
+/// are kept. On the wire a record is still `{"kind", "values": [..], "line"}`.
+#[derive(Clone)]
 pub struct Record {
     pub kind: Kind,
     /// 1-based line of the file the record came from; 0 when it did not come
@@ -270,10 +272,103 @@ pub struct Record {
     /// How many values the record holds: `kind.fields().len()`, unless it
     /// was deserialized from a list of another length.
     len: u8,
-    /// Byte offset in `text` where value `i` ends; it starts where value
-    /// `i - 1` ends.
+    /// Where the values start in `text`.
+    start: u32,
+    /// Where value `i` ends, counted from `start`; it starts where value
+    /// `i - 1` ends. Unused entries repeat the last end.
     ends: [u32; MAX_VALUES],
-    text: Box<str>,
+    text: Arc<str>,
+}
+
+/// Where one record's values are in a text block, before the block is
+/// shared.
+struct Placed {
+    line: u32,
+    len: u8,
+    start: u32,
+    ends: [u32; MAX_VALUES],
+}
+
+/// Appends `values` to `text`; their ends counted from where they start.
+fn place(text: &mut String, values: &[&str]) -> (u8, u32, [u32; MAX_VALUES]) {
+    let values = &values[..values.len().min(MAX_VALUES)];
+    // Records are read from files of at most a few hundred MiB, far below
+    // the 4 GiB these offsets reach.
+    let start = u32::try_from(text.len()).unwrap_or(u32::MAX);
+    let mut ends = [0u32; MAX_VALUES];
+    let mut end = 0u32;
+    for (i, slot) in ends.iter_mut().enumerate() {
+        if let Some(v) = values.get(i) {
+            text.push_str(v);
+            end = u32::try_from(v.len()).map_or(u32::MAX, |n| end.saturating_add(n));
+        }
+        *slot = end;
+    }
+    (values.len() as u8, start, ends)
+}
+
+/// Text blocks that records read together share: the reader adds each
+/// record's values to the current block, and once the block is full it is
+/// frozen and its records are handed out.
+pub(crate) struct TextBlocks {
+    kind: Kind,
+    text: String,
+    placed: Vec<Placed>,
+}
+
+impl TextBlocks {
+    /// Bytes of values per block: a few hundred rows of a usual file. A
+    /// record keeps its whole block alive, so blocks stay small.
+    const BLOCK_BYTES: usize = 32 * 1024;
+
+    pub(crate) fn new(kind: Kind) -> Self {
+        TextBlocks {
+            kind,
+            text: String::new(),
+            placed: Vec::new(),
+        }
+    }
+
+    /// Records added and not yet handed out.
+    pub(crate) fn pending(&self) -> usize {
+        self.placed.len()
+    }
+
+    /// Adds a record of `values`; it reaches `out` with its block, at a later
+    /// `push` or at `flush`, in the order records were added.
+    pub(crate) fn push(&mut self, line: u32, values: &[&str], out: &mut Vec<Record>) {
+        let bytes: usize = values.iter().map(|v| v.len()).sum();
+        if !self.text.is_empty() && self.text.len() + bytes > Self::BLOCK_BYTES {
+            self.flush(out);
+        }
+        if self.text.capacity() == 0 {
+            self.text.reserve(Self::BLOCK_BYTES.max(bytes));
+        }
+        let (len, start, ends) = place(&mut self.text, values);
+        self.placed.push(Placed {
+            line,
+            len,
+            start,
+            ends,
+        });
+    }
+
+    /// Freezes the current block and hands out its records.
+    pub(crate) fn flush(&mut self, out: &mut Vec<Record>) {
+        if self.placed.is_empty() {
+            return;
+        }
+        let text: Arc<str> = Arc::from(self.text.as_str());
+        out.extend(self.placed.drain(..).map(|p| Record {
+            kind: self.kind,
+            line: p.line,
+            len: p.len,
+            start: p.start,
+            ends: p.ends,
+            text: Arc::clone(&text),
+        }));
+        self.text.clear();
+    }
 }
 
 impl Record {
@@ -288,30 +383,25 @@ impl Record {
     }
 
     /// A record holding `values` (at most `MAX_VALUES`; any further ones are
-    /// dropped) in one allocation.
+    /// dropped) in text of its own.
     pub(crate) fn from_values(kind: Kind, line: u32, values: &[&str]) -> Record {
-        let values = &values[..values.len().min(MAX_VALUES)];
-        let total: usize = values.iter().map(|v| v.len()).sum();
-        let mut text = String::with_capacity(total);
-        let mut ends = [0u32; MAX_VALUES];
-        for (end, v) in ends.iter_mut().zip(values) {
-            text.push_str(v);
-            // Records are read from files of at most a few hundred MiB; a
-            // value past 4 GiB would already have failed the read's limits.
-            *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
-        }
-        let last = values.len().checked_sub(1).map_or(0, |i| ends[i]);
-        for end in ends.iter_mut().skip(values.len()) {
-            *end = last;
-        }
+        let mut text = String::with_capacity(values.iter().map(|v| v.len()).sum());
+        let (len, start, ends) = place(&mut text, values);
         Record {
             kind,
             line,
-            len: values.len() as u8,
+            len,
+            start,
             ends,
-            // Capacity equals length here, so this does not reallocate.
-            text: text.into_boxed_str(),
+            text: Arc::from(text),
         }
+    }
+
+    /// The values, joined.
+    fn joined(&self) -> &str {
+        let start = self.start as usize;
+        let end = start + self.ends[MAX_VALUES - 1] as usize;
+        self.text.get(start..end).unwrap_or("")
     }
 
     /// Builds a record from `(field, value)` pairs; fields the kind lacks are
@@ -335,8 +425,9 @@ impl Record {
         if i >= self.count() {
             return "";
         }
-        let end = self.ends[i] as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let base = self.start as usize;
+        let end = base + self.ends[i] as usize;
+        let start = base + if i == 0 { 0 } else { self.ends[i - 1] as usize };
         self.text.get(start..end).unwrap_or("")
     }
 
@@ -411,6 +502,18 @@ impl Record {
         }
     }
 }
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Record) -> bool {
+        self.kind == other.kind
+            && self.line == other.line
+            && self.len == other.len
+            && self.ends == other.ends
+            && self.joined() == other.joined()
+    }
+}
+
+impl Eq for Record {}
 
 /// The values as a list, for `Debug` and `Serialize`.
 struct Values<'a>(&'a Record);

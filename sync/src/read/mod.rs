@@ -13,7 +13,7 @@ pub mod xlsx;
 
 use serde::{Deserialize, Serialize};
 
-use crate::schema::{Field, Kind, MAX_VALUES, Record};
+use crate::schema::{Field, Kind, MAX_VALUES, Record, TextBlocks};
 
 /// The file formats Partnersync reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,6 +269,8 @@ pub(crate) struct Builder<'o> {
     /// turns out empty (then it is ignored rather than making all inactive).
     empty_active: Vec<usize>,
     any_active_value: bool,
+    /// Where records' text is gathered before they join `out.records`.
+    blocks: TextBlocks,
 }
 
 impl<'o> Builder<'o> {
@@ -302,6 +304,7 @@ impl<'o> Builder<'o> {
             },
             empty_active: Vec::new(),
             any_active_value: false,
+            blocks: TextBlocks::new(kind),
         }
     }
 
@@ -517,11 +520,11 @@ impl<'o> Builder<'o> {
         }
         if problems.is_empty() {
             if active_was_empty {
-                self.empty_active.push(self.out.records.len());
+                self.empty_active
+                    .push(self.out.records.len() + self.blocks.pending());
             }
-            self.out
-                .records
-                .push(Record::from_values(kind, line, &values[..fields.len()]));
+            self.blocks
+                .push(line, &values[..fields.len()], &mut self.out.records);
         } else {
             self.out.errors.push(RowError {
                 line,
@@ -543,6 +546,7 @@ impl<'o> Builder<'o> {
         if self.columns.is_none() {
             return Err(ReadError::Empty);
         }
+        self.blocks.flush(&mut self.out.records);
         if self.active_column.is_some() && !self.any_active_value && !self.empty_active.is_empty() {
             // An `active` column with no value at all is an unused column,
             // not a list of inactive records.
