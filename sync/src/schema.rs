@@ -260,7 +260,8 @@ const _: () = assert!(CUSTOMER_FIELDS.len() <= MAX_VALUES && EMPLOYEE_FIELDS.len
 /// where each ends, rather than in a string each. Records read from one file
 /// share blocks of that text (`TextBlocks`): a million-row file takes a few
 /// thousand allocations rather than millions, and cloning a record does not
-/// copy its text. `set` gives the record text of its own; records are read
+/// copy its text (a record that outlives the others of its block keeps the
+/// block, at most 32 KiB, alive). `set` gives the record text of its own; records are read
 /// far more often than changed. Equality compares values, not where they
 /// are kept. On the wire a record is still `{"kind", "values": [..], "line"}`.
 #[derive(Clone)]
@@ -277,7 +278,9 @@ pub struct Record {
     /// Where value `i` ends, counted from `start`; it starts where value
     /// `i - 1` ends. Unused entries repeat the last end.
     ends: [u32; MAX_VALUES],
-    text: Arc<str>,
+    /// A `String` rather than a `str` so that a full block is shared as it
+    /// is, without copying it.
+    text: Arc<String>,
 }
 
 /// Where one record's values are in a text block, before the block is
@@ -338,11 +341,11 @@ impl TextBlocks {
     /// `push` or at `flush`, in the order records were added.
     pub(crate) fn push(&mut self, line: u32, values: &[&str], out: &mut Vec<Record>) {
         let bytes: usize = values.iter().map(|v| v.len()).sum();
-        if !self.text.is_empty() && self.text.len() + bytes > Self::BLOCK_BYTES {
+        if !self.text.is_empty() && self.text.len() + bytes > self.text.capacity() {
             self.flush(out);
         }
         if self.text.capacity() == 0 {
-            self.text.reserve(Self::BLOCK_BYTES.max(bytes));
+            self.text.reserve_exact(Self::BLOCK_BYTES.max(bytes));
         }
         let (len, start, ends) = place(&mut self.text, values);
         self.placed.push(Placed {
@@ -358,7 +361,9 @@ impl TextBlocks {
         if self.placed.is_empty() {
             return;
         }
-        let text: Arc<str> = Arc::from(self.text.as_str());
+        // The next block gets a buffer of its own when its first record
+        // comes; this one is shared as it is.
+        let text = Arc::new(std::mem::take(&mut self.text));
         out.extend(self.placed.drain(..).map(|p| Record {
             kind: self.kind,
             line: p.line,
@@ -367,7 +372,6 @@ impl TextBlocks {
             ends: p.ends,
             text: Arc::clone(&text),
         }));
-        self.text.clear();
     }
 }
 
@@ -393,7 +397,7 @@ impl Record {
             len,
             start,
             ends,
-            text: Arc::from(text),
+            text: Arc::new(text),
         }
     }
 
