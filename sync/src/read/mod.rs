@@ -224,7 +224,7 @@ pub fn read(
 }
 
 /// A row's cells as text, as the readers hold them: CSV cells are slices of
-/// one record buffer, xlsx cells a list of strings. The builder reads only
+/// the file's text, xlsx cells a list of strings. The builder reads only
 /// the cells it maps, so a reader need not build a list per row.
 pub(crate) trait Cells {
     /// How many cells the row has.
@@ -466,8 +466,8 @@ impl<'o> Builder<'o> {
         let kind = self.kind;
         let fields = kind.fields();
         let max_chars = self.options.limits.max_field_chars as usize;
-        // The record's values by slot, borrowed from the row until the record
-        // is built in one allocation; unmapped slots keep `Record::new`'s
+        // The record's values by slot, borrowed from the row until they are
+        // copied into a text block; unmapped slots keep `Record::new`'s
         // defaults (empty, and active).
         let mut values = [""; MAX_VALUES];
         if let Some(last) = values[..fields.len()].last_mut() {
