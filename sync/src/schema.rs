@@ -261,9 +261,10 @@ const _: () = assert!(CUSTOMER_FIELDS.len() <= MAX_VALUES && EMPLOYEE_FIELDS.len
 /// share blocks of that text (`TextBlocks`): a million-row file takes a few
 /// thousand allocations rather than millions, and cloning a record does not
 /// copy its text (a record that outlives the others of its block keeps the
-/// block, at most 32 KiB, alive). `set` gives the record text of its own; records are read
-/// far more often than changed. Equality compares values, not where they
-/// are kept. On the wire a record is still `{"kind", "values": [..], "line"}`.
+/// block, at most 32 KiB, alive). `set` gives the record text of its own;
+/// records are read far more often than changed. Equality compares values,
+/// not where they are kept. On the wire a record is still
+/// `{"kind", "values": [..], "line"}`.
 #[derive(Clone)]
 pub struct Record {
     pub kind: Kind,
