@@ -5,6 +5,8 @@
 //! Everything else in the crate names fields through `Field` and finds them in
 //! a record by the kind's field list, so adding a field is a change here only.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// The kind of record a synchronization window works on.
@@ -243,32 +245,168 @@ impl RequiredFields {
     }
 }
 
+/// Most values a record holds: the field count of the widest kind.
+pub const MAX_VALUES: usize = 12;
+
+// Every kind's values must fit a record's fixed table of ends.
+const _: () = assert!(CUSTOMER_FIELDS.len() <= MAX_VALUES && EMPLOYEE_FIELDS.len() <= MAX_VALUES);
+
 /// One record of one side: the raw value of every field of its kind (as read,
 /// trimmed of nothing, for display and writing), in `kind.fields()` order.
 /// `active` is kept canonically as `"true"`/`"false"` in its slot so that the
 /// comparison treats it like any other field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The values live in one string, one after another, with a fixed table of
+/// where each ends, rather than in a string each. Records read from one file
+/// share blocks of that text (`TextBlocks`): a million-row file takes a few
+/// thousand allocations rather than millions, and cloning a record does not
+/// copy its text (a record that outlives the others of its block keeps the
+/// block, at most 32 KiB, alive). `set` gives the record text of its own;
+/// records are read far more often than changed. Equality compares values,
+/// not where they are kept. On the wire a record is still
+/// `{"kind", "values": [..], "line"}`.
+#[derive(Clone)]
 pub struct Record {
     pub kind: Kind,
-    pub values: Vec<String>,
     /// 1-based line of the file the record came from; 0 when it did not come
     /// from a file.
-    #[serde(default)]
     pub line: u32,
+    /// How many values the record holds: `kind.fields().len()`, unless it
+    /// was deserialized from a list of another length.
+    len: u8,
+    /// Where the values start in `text`.
+    start: u32,
+    /// Where value `i` ends, counted from `start`; it starts where value
+    /// `i - 1` ends. Unused entries repeat the last end.
+    ends: [u32; MAX_VALUES],
+    /// A `String` rather than a `str` so that a full block is shared as it
+    /// is, without copying it.
+    text: Arc<String>,
+}
+
+/// Where one record's values are in a text block, before the block is
+/// shared.
+struct Placed {
+    line: u32,
+    len: u8,
+    start: u32,
+    ends: [u32; MAX_VALUES],
+}
+
+/// Appends `values` to `text`; their ends counted from where they start.
+fn place(text: &mut String, values: &[&str]) -> (u8, u32, [u32; MAX_VALUES]) {
+    let values = &values[..values.len().min(MAX_VALUES)];
+    // Records are read from files of at most a few hundred MiB, far below
+    // the 4 GiB these offsets reach.
+    let start = u32::try_from(text.len()).unwrap_or(u32::MAX);
+    let mut ends = [0u32; MAX_VALUES];
+    let mut end = 0u32;
+    for (i, slot) in ends.iter_mut().enumerate() {
+        if let Some(v) = values.get(i) {
+            text.push_str(v);
+            end = u32::try_from(v.len()).map_or(u32::MAX, |n| end.saturating_add(n));
+        }
+        *slot = end;
+    }
+    (values.len() as u8, start, ends)
+}
+
+/// Text blocks that records read together share: the reader adds each
+/// record's values to the current block, and once the block is full it is
+/// frozen and its records are handed out.
+pub(crate) struct TextBlocks {
+    kind: Kind,
+    text: String,
+    placed: Vec<Placed>,
+}
+
+impl TextBlocks {
+    /// Bytes of values per block: a few hundred rows of a usual file. A
+    /// record keeps its whole block alive, so blocks stay small.
+    const BLOCK_BYTES: usize = 32 * 1024;
+
+    pub(crate) fn new(kind: Kind) -> Self {
+        TextBlocks {
+            kind,
+            text: String::new(),
+            placed: Vec::new(),
+        }
+    }
+
+    /// Records added and not yet handed out.
+    pub(crate) fn pending(&self) -> usize {
+        self.placed.len()
+    }
+
+    /// Adds a record of `values`; it reaches `out` with its block, at a later
+    /// `push` or at `flush`, in the order records were added.
+    pub(crate) fn push(&mut self, line: u32, values: &[&str], out: &mut Vec<Record>) {
+        let bytes: usize = values.iter().map(|v| v.len()).sum();
+        if !self.text.is_empty() && self.text.len() + bytes > self.text.capacity() {
+            self.flush(out);
+        }
+        if self.text.capacity() == 0 {
+            self.text.reserve_exact(Self::BLOCK_BYTES.max(bytes));
+        }
+        let (len, start, ends) = place(&mut self.text, values);
+        self.placed.push(Placed {
+            line,
+            len,
+            start,
+            ends,
+        });
+    }
+
+    /// Freezes the current block and hands out its records.
+    pub(crate) fn flush(&mut self, out: &mut Vec<Record>) {
+        if self.placed.is_empty() {
+            return;
+        }
+        // The next block gets a buffer of its own when its first record
+        // comes; this one is shared as it is.
+        let text = Arc::new(std::mem::take(&mut self.text));
+        out.extend(self.placed.drain(..).map(|p| Record {
+            kind: self.kind,
+            line: p.line,
+            len: p.len,
+            start: p.start,
+            ends: p.ends,
+            text: Arc::clone(&text),
+        }));
+    }
 }
 
 impl Record {
     /// An empty, active record of `kind`.
     pub fn new(kind: Kind) -> Record {
-        let mut values = vec![String::new(); kind.fields().len()];
-        if let Some(last) = values.last_mut() {
-            *last = "true".to_string();
+        let n = kind.fields().len();
+        let mut values = [""; MAX_VALUES];
+        if let Some(last) = values[..n].last_mut() {
+            *last = "true";
         }
+        Record::from_values(kind, 0, &values[..n])
+    }
+
+    /// A record holding `values` (at most `MAX_VALUES`; any further ones are
+    /// dropped) in text of its own.
+    pub(crate) fn from_values(kind: Kind, line: u32, values: &[&str]) -> Record {
+        let mut text = String::with_capacity(values.iter().map(|v| v.len()).sum());
+        let (len, start, ends) = place(&mut text, values);
         Record {
             kind,
-            values,
-            line: 0,
+            line,
+            len,
+            start,
+            ends,
+            text: Arc::new(text),
         }
+    }
+
+    /// The values, joined.
+    fn joined(&self) -> &str {
+        let start = self.start as usize;
+        let end = start + self.ends[MAX_VALUES - 1] as usize;
+        self.text.get(start..end).unwrap_or("")
     }
 
     /// Builds a record from `(field, value)` pairs; fields the kind lacks are
@@ -281,12 +419,33 @@ impl Record {
         r
     }
 
+    /// The number of values, normally `kind.fields().len()`.
+    fn count(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// The raw value in slot `i` (the `i`th of `kind.fields()`), or `""`
+    /// past the end.
+    pub fn value_at(&self, i: usize) -> &str {
+        if i >= self.count() {
+            return "";
+        }
+        let base = self.start as usize;
+        let end = base + self.ends[i] as usize;
+        let start = base + if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// The raw values in `kind.fields()` order.
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.count()).map(|i| self.value_at(i))
+    }
+
     /// The raw value of `field`, or `""` when the kind lacks it.
     pub fn get(&self, field: Field) -> &str {
         self.kind
             .index_of(field)
-            .and_then(|i| self.values.get(i))
-            .map(String::as_str)
+            .map(|i| self.value_at(i))
             .unwrap_or("")
     }
 
@@ -297,16 +456,26 @@ impl Record {
         let Some(i) = self.kind.index_of(field) else {
             return;
         };
-        let v = if field == Field::Active {
-            crate::read::mapping::parse_active(value)
-                .unwrap_or(true)
-                .to_string()
-        } else {
-            value.to_string()
-        };
-        if let Some(slot) = self.values.get_mut(i) {
-            *slot = v;
+        if i >= self.count() {
+            return;
         }
+        let v = if field == Field::Active {
+            if crate::read::mapping::parse_active(value).unwrap_or(true) {
+                "true"
+            } else {
+                "false"
+            }
+        } else {
+            value
+        };
+        if self.value_at(i) == v {
+            return;
+        }
+        let mut values = [""; MAX_VALUES];
+        for (j, slot) in values.iter_mut().enumerate().take(self.count()) {
+            *slot = if j == i { v } else { self.value_at(j) };
+        }
+        *self = Record::from_values(self.kind, self.line, &values[..self.count()]);
     }
 
     pub fn number(&self) -> &str {
@@ -336,6 +505,79 @@ impl Record {
                 }
             }
         }
+    }
+}
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Record) -> bool {
+        self.kind == other.kind
+            && self.line == other.line
+            && self.len == other.len
+            && self.ends == other.ends
+            && self.joined() == other.joined()
+    }
+}
+
+impl Eq for Record {}
+
+/// The values as a list, for `Debug` and `Serialize`.
+struct Values<'a>(&'a Record);
+
+impl std::fmt::Debug for Values<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.values()).finish()
+    }
+}
+
+impl Serialize for Values<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.values())
+    }
+}
+
+// Printed as it was when the values were a `Vec<String>`.
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("kind", &self.kind)
+            .field("values", &Values(self))
+            .field("line", &self.line)
+            .finish()
+    }
+}
+
+impl Serialize for Record {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Record", 3)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("values", &Values(self))?;
+        st.serialize_field("line", &self.line)?;
+        st.end()
+    }
+}
+
+/// The wire shape of a `Record`.
+#[derive(Deserialize)]
+#[serde(rename = "Record")]
+struct RecordWire {
+    kind: Kind,
+    values: Vec<String>,
+    #[serde(default)]
+    line: u32,
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = RecordWire::deserialize(d)?;
+        if w.values.len() > MAX_VALUES {
+            return Err(serde::de::Error::invalid_length(
+                w.values.len(),
+                &"at most 12 values",
+            ));
+        }
+        let values: Vec<&str> = w.values.iter().map(String::as_str).collect();
+        Ok(Record::from_values(w.kind, w.line, &values))
     }
 }
 
@@ -398,5 +640,51 @@ mod tests {
         e.set(Field::Active, "nei");
         assert!(!e.active());
         assert_eq!(e.get(Field::Name), "");
+    }
+
+    #[test]
+    fn records_keep_their_wire_shape() {
+        let mut r = Record::from_pairs(
+            Kind::Customer,
+            &[
+                (Field::Number, "7"),
+                (Field::City, "Bø"),
+                (Field::Name, "Å AS"),
+            ],
+        );
+        r.line = 3;
+        let json = serde_json::to_string(&r).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"kind":"customer","values":["7","Å AS","","","","Bø","","","","","","true"],"line":3}"#
+        );
+        assert_eq!(serde_json::from_str::<Record>(&json).ok(), Some(r.clone()));
+        assert_eq!(
+            format!("{r:?}"),
+            r#"Record { kind: Customer, values: ["7", "Å AS", "", "", "", "Bø", "", "", "", "", "", "true"], line: 3 }"#
+        );
+        assert_eq!(r.values().len(), 12);
+
+        // Setting a value back to what it was gives an equal record.
+        let before = r.clone();
+        r.set(Field::City, "Oslo");
+        assert_eq!(r.get(Field::City), "Oslo");
+        assert_eq!(r.get(Field::Name), "Å AS");
+        assert_ne!(r, before);
+        r.set(Field::City, "Bø");
+        assert_eq!(r, before);
+
+        // A short list (from an older or foreign writer) reads as before:
+        // missing values are empty and cannot be set; `line` defaults to 0.
+        let short: Record = serde_json::from_str(r#"{"kind":"employee","values":["1","Kari"]}"#)
+            .unwrap_or_else(|_| Record::new(Kind::Customer));
+        assert_eq!((short.kind, short.line), (Kind::Employee, 0));
+        assert_eq!(short.values().collect::<Vec<_>>(), ["1", "Kari"]);
+        assert!(short.active());
+        let mut s2 = short.clone();
+        s2.set(Field::City, "Oslo");
+        assert_eq!(s2, short);
+        let too_many = format!(r#"{{"kind":"customer","values":{:?}}}"#, ["x"; 13]);
+        assert!(serde_json::from_str::<Record>(&too_many).is_err());
     }
 }

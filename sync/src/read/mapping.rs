@@ -192,7 +192,7 @@ pub fn field_for_header(kind: Kind, header: &str) -> Option<Field> {
 /// a column of `x` marks; the reader ignores an `active` column that is empty
 /// in every row. Anything unrecognized is `None` (a row error).
 pub fn parse_active(s: &str) -> Option<bool> {
-    let t = s.trim();
+    let t = super::trim(s);
     // The common words are short ASCII: fold them without allocating.
     let mut buf = [0u8; 8];
     let lower: String;

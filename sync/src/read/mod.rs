@@ -13,7 +13,7 @@ pub mod xlsx;
 
 use serde::{Deserialize, Serialize};
 
-use crate::schema::{Field, Kind, Record};
+use crate::schema::{Field, Kind, MAX_VALUES, Record, TextBlocks};
 
 /// The file formats Partnersync reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,19 +223,54 @@ pub fn read(
     }
 }
 
+/// A row's cells as text, as the readers hold them: CSV cells are slices of
+/// the file's text, xlsx cells a list of strings. The builder reads only
+/// the cells it maps, so a reader need not build a list per row.
+pub(crate) trait Cells {
+    /// How many cells the row has.
+    fn count(&self) -> usize;
+    /// Cell `i`, or `""` past the end.
+    fn cell(&self, i: usize) -> &str;
+    /// True when every cell is empty or white space.
+    fn is_blank(&self) -> bool {
+        (0..self.count()).all(|i| trim(self.cell(i)).is_empty())
+    }
+}
+
+impl Cells for [&str] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn cell(&self, i: usize) -> &str {
+        self.get(i).copied().unwrap_or("")
+    }
+}
+
+/// `str::trim`, with a shortcut for the usual cell, which starts and ends
+/// with a visible ASCII character and so has nothing to trim.
+pub(crate) fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Turns raw rows into records, one row at a time, so a million-row file is
 /// never held twice. Both readers feed it.
 pub(crate) struct Builder<'o> {
     kind: Kind,
     options: &'o ReadOptions,
-    /// Column -> slot in `kind.fields()`; `None` until the first row.
-    columns: Option<Vec<Option<usize>>>,
+    /// The mapped columns as (column, slot in `kind.fields()`), in column
+    /// order; `None` until the first row.
+    columns: Option<Vec<(usize, usize)>>,
     active_column: Option<usize>,
     out: ReadOutput,
     /// Lines of rows whose `active` cell was empty, in case the whole column
     /// turns out empty (then it is ignored rather than making all inactive).
     empty_active: Vec<usize>,
     any_active_value: bool,
+    /// Where records' text is gathered before they join `out.records`.
+    blocks: TextBlocks,
 }
 
 impl<'o> Builder<'o> {
@@ -269,6 +304,7 @@ impl<'o> Builder<'o> {
             },
             empty_active: Vec::new(),
             any_active_value: false,
+            blocks: TextBlocks::new(kind),
         }
     }
 
@@ -276,12 +312,24 @@ impl<'o> Builder<'o> {
         &mut self.out
     }
 
-    /// Takes one row. `cells` are the row's values as text, borrowed: they
-    /// are copied only into records (and into `rows` when kept), so a
-    /// million-row file does not allocate every cell twice.
-    pub(crate) fn push(&mut self, line: u32, cells: &[&str]) -> Result<(), ReadError> {
+    /// Makes room for about `rows` records up front, so the list is not
+    /// copied as it doubles (on wasm32 a copy briefly holds both lists).
+    /// Never more than the row limit allows.
+    pub(crate) fn expect_rows(&mut self, rows: usize) {
+        let max = self.options.limits.max_rows as usize;
+        self.out.records.reserve(rows.min(max));
+    }
+
+    /// Takes one row. The cells are borrowed: they are copied only into
+    /// records (and into `rows` when kept), so a million-row file does not
+    /// allocate every cell twice.
+    pub(crate) fn push<C: Cells + ?Sized>(
+        &mut self,
+        line: u32,
+        cells: &C,
+    ) -> Result<(), ReadError> {
         let limits = &self.options.limits;
-        let count = u32::try_from(cells.len()).unwrap_or(u32::MAX);
+        let count = u32::try_from(cells.count()).unwrap_or(u32::MAX);
         if count > limits.max_columns {
             return Err(ReadError::TooManyColumns {
                 line,
@@ -289,12 +337,13 @@ impl<'o> Builder<'o> {
                 max: limits.max_columns,
             });
         }
-        if cells.iter().all(|c| c.trim().is_empty()) {
+        if cells.is_blank() {
             self.out.blank_rows += 1;
             return Ok(());
         }
         if self.columns.is_none() {
-            return self.first_row(line, cells);
+            let cells: Vec<&str> = (0..cells.count()).map(|i| cells.cell(i)).collect();
+            return self.first_row(line, &cells);
         }
         self.data_row(line, cells)
     }
@@ -389,7 +438,8 @@ impl<'o> Builder<'o> {
         self.columns = Some(
             slots
                 .iter()
-                .map(|s| s.and_then(|f| kind.index_of(f)))
+                .enumerate()
+                .filter_map(|(col, s)| Some((col, s.and_then(|f| kind.index_of(f))?)))
                 .collect(),
         );
         self.out.header = header;
@@ -406,7 +456,7 @@ impl<'o> Builder<'o> {
         }
     }
 
-    fn data_row(&mut self, line: u32, cells: &[&str]) -> Result<(), ReadError> {
+    fn data_row<C: Cells + ?Sized>(&mut self, line: u32, cells: &C) -> Result<(), ReadError> {
         self.out.row_count += 1;
         if self.out.row_count > self.options.limits.max_rows {
             return Err(ReadError::TooManyRows {
@@ -416,24 +466,28 @@ impl<'o> Builder<'o> {
         let kind = self.kind;
         let fields = kind.fields();
         let max_chars = self.options.limits.max_field_chars as usize;
-        let mut record = Record::new(kind);
-        record.line = line;
+        // The record's values by slot, borrowed from the row until they are
+        // copied into a text block; unmapped slots keep `Record::new`'s
+        // defaults (empty, and active).
+        let mut values = [""; MAX_VALUES];
+        if let Some(last) = values[..fields.len()].last_mut() {
+            *last = "true";
+        }
         let mut problems: Vec<String> = Vec::new();
         let mut active_was_empty = false;
         let columns = self.columns.as_deref().unwrap_or(&[]);
-        for (col, slot) in columns.iter().enumerate() {
-            let Some(slot) = *slot else { continue };
-            let raw = cells.get(col).copied().unwrap_or("");
+        for &(col, slot) in columns {
+            let raw = cells.cell(col);
             let field = fields[slot];
             if field == Field::Active {
                 match mapping::parse_active(raw) {
                     Some(a) => {
-                        if raw.trim().is_empty() {
+                        if trim(raw).is_empty() {
                             active_was_empty = true;
                         } else {
                             self.any_active_value = true;
                         }
-                        record.set_active(a);
+                        values[slot] = if a { "true" } else { "false" };
                     }
                     None => problems.push(format!(
                         "active: {raw:?} is not a yes/no value (yes, no, ja, nei, nej, kyllä, ei, true, false, 1, 0, x or empty)"
@@ -441,29 +495,36 @@ impl<'o> Builder<'o> {
                 }
                 continue;
             }
-            let chars = raw.chars().count();
             let limit = if field == Field::Number {
                 max_chars.min(crate::protocol::MAX_NUMBER_CHARS)
             } else {
                 max_chars
             };
-            if chars > limit {
-                problems.push(format!(
-                    "{field}: {chars} characters; at most {limit} are allowed"
-                ));
-                continue;
+            // A value has at most as many characters as bytes: count them
+            // only when the byte length is over the limit.
+            if raw.len() > limit {
+                let chars = raw.chars().count();
+                if chars > limit {
+                    problems.push(format!(
+                        "{field}: {chars} characters; at most {limit} are allowed"
+                    ));
+                    continue;
+                }
             }
-            if field == Field::Number && raw.trim().is_empty() {
+            let value = trim(raw);
+            if field == Field::Number && value.is_empty() {
                 problems.push("number: empty".to_string());
                 continue;
             }
-            record.values[slot] = raw.trim().to_string();
+            values[slot] = value;
         }
         if problems.is_empty() {
             if active_was_empty {
-                self.empty_active.push(self.out.records.len());
+                self.empty_active
+                    .push(self.out.records.len() + self.blocks.pending());
             }
-            self.out.records.push(record);
+            self.blocks
+                .push(line, &values[..fields.len()], &mut self.out.records);
         } else {
             self.out.errors.push(RowError {
                 line,
@@ -473,7 +534,9 @@ impl<'o> Builder<'o> {
         if let Some(rows) = self.out.rows.as_mut() {
             rows.push(RawRow {
                 line,
-                cells: cells.iter().map(|c| c.to_string()).collect(),
+                cells: (0..cells.count())
+                    .map(|i| cells.cell(i).to_string())
+                    .collect(),
             });
         }
         Ok(())
@@ -483,6 +546,7 @@ impl<'o> Builder<'o> {
         if self.columns.is_none() {
             return Err(ReadError::Empty);
         }
+        self.blocks.flush(&mut self.out.records);
         if self.active_column.is_some() && !self.any_active_value && !self.empty_active.is_empty() {
             // An `active` column with no value at all is an unused column,
             // not a list of inactive records.

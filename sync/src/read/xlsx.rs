@@ -185,7 +185,7 @@ pub fn read_xlsx(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<Read
         cells.resize(pad, String::new());
         cells.extend(row.iter().map(cell_text));
         let borrowed: Vec<&str> = cells.iter().map(String::as_str).collect();
-        builder.push(line, &borrowed)?;
+        builder.push(line, &borrowed[..])?;
     }
     builder.finish()
 }
