@@ -74,6 +74,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/users") view=users::Users/>
                     <Route path=path!("/connections") view=window::Connections/>
                     <Route path=path!("/connections/:id/:kind") view=window::SyncWindow/>
+                    <Route path=path!("/history") view=window::HistoryPage/>
                 </Routes>
             </main>
         </Router>

@@ -1561,6 +1561,7 @@ fn SelectPartner(ctx: Ctx, row: WindowRow) -> impl IntoView {
 /// The audit trail of a record.
 #[component]
 fn History(number: String) -> impl IntoView {
+    let link_number = number.clone();
     let entries = LocalResource::new(move || {
         let path = format!("/audit?number={}", sync::protocol::percent_encode(&number));
         async move { api::get::<Vec<AuditEntry>>(&path).await.unwrap_or_default() }
@@ -1568,6 +1569,7 @@ fn History(number: String) -> impl IntoView {
     view! {
         <details class="history">
             <summary>"History"</summary>
+            <a href=format!("/history?number={}", sync::protocol::percent_encode(&link_number))>"Open the full history"</a>
             <ul>
                 {move || entries.get().unwrap_or_default().into_iter().map(|e| view! {
                     <li>{format!("{} · {} · {}", format_time(e.at), e.username, e.action.replace('_', " "))}</li>
@@ -1646,6 +1648,8 @@ fn Pending(ctx: Ctx, summary: LocalResource<Result<WindowSummary, ApiError>>) ->
                     download="">"Download pending changes (CSV)"</a>
                 <a class="button" href=move || format!("{}{}/pending/export?format=machine", api::BASE, base_path(ctx.id.get(), ctx.kind.get()))
                     download="">"Machine format"</a>
+                <a class="button" data-download="pending-xlsx" href=move || format!("{}{}/pending/export?format=xlsx", api::BASE, base_path(ctx.id.get(), ctx.kind.get()))
+                    download="">"Excel (XLSX)"</a>
                 <button data-action="mark-delivered" on:click=mark>"Mark delivered"</button>
                 <a class="button" href=move || format!("{}{}/export", api::BASE, base_path(ctx.id.get(), ctx.kind.get()))
                     download="">"Download all our records"</a>
@@ -1727,4 +1731,89 @@ mod tests {
         };
         assert_eq!(resolved_options(&mine, &saved).delimiter, Some(';'));
     }
+}
+
+/// `/history`: the audit trail, of one record when `?number=` names it.
+#[component]
+pub fn HistoryPage() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let number = RwSignal::new(query.get_untracked().get("number").unwrap_or_default());
+    let entries = LocalResource::new(move || {
+        let n = number.get();
+        let path = if n.trim().is_empty() {
+            "/audit".to_string()
+        } else {
+            format!("/audit?number={}", sync::protocol::percent_encode(n.trim()))
+        };
+        async move { api::get::<Vec<AuditEntry>>(&path).await }
+    });
+    let body = move || {
+        match entries.get() {
+        None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+        Some(Err(e)) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
+        Some(Ok(list)) if list.is_empty() => view! { <p class="muted">"Nothing recorded."</p> }.into_any(),
+        Some(Ok(list)) => view! {
+            <table class="list history">
+                <thead>
+                    <tr>
+                        <th>"When (UTC)"</th><th>"Who"</th><th>"What"</th><th>"Ours"</th><th>"Theirs"</th>
+                        <th>"Before"</th><th>"After"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list.into_iter().map(|e| {
+                        let before = change_text(&e.detail, "before");
+                        let after = change_text(&e.detail, "after");
+                        view! {
+                            <tr data-audit=e.action.clone()>
+                                <td>{format_time(e.at)}</td>
+                                <td>{e.username}</td>
+                                <td>{e.action.replace('_', " ")}</td>
+                                <td>{e.our_number.unwrap_or_default()}</td>
+                                <td>{e.their_number.unwrap_or_default()}</td>
+                                <td class="muted">{before}</td>
+                                <td>{after}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any(),
+    }
+    };
+    view! {
+        <Protected admin_only=true>
+            <section>
+                <header class="page-head"><h1>"History"</h1></header>
+                <div class="toolbar">
+                    <input type="search" aria-label="Record number" placeholder="A record's number (ours or theirs)"
+                        prop:value=move || number.get() on:change=move |ev| number.set(event_target_value(&ev))/>
+                </div>
+                {body}
+            </section>
+        </Protected>
+    }
+}
+
+/// The values of an audit entry's `before`/`after` that differ from the
+/// other, as `field: value` pairs.
+pub fn change_text(detail: &serde_json::Value, which: &str) -> String {
+    let other = if which == "before" { "after" } else { "before" };
+    let mut parts = Vec::new();
+    for side in ["ours", "theirs"] {
+        let (Some(this), that) = (
+            detail[which][side].as_object(),
+            detail[other][side].as_object(),
+        ) else {
+            continue;
+        };
+        for (k, v) in this {
+            let v = v.as_str().unwrap_or_default();
+            if that.and_then(|t| t.get(k)).and_then(|x| x.as_str()) != Some(v) {
+                parts.push(format!("{side} {k}: {v}"));
+            }
+        }
+    }
+    parts.join("; ")
 }

@@ -234,6 +234,21 @@ test('partners are selected, created and resolved in the window', async ({ page 
   await notice(page, 'Marked 1 changes delivered');
   await expect(page.locator('[data-pending]')).toContainText('1 pending changes, 0 not yet delivered');
 
+  const [xlsx] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('[data-download="pending-xlsx"]').click(),
+  ]);
+  expect(xlsx.suggestedFilename()).toBe('pending-customers.xlsx');
+  expect(fs.readFileSync((await xlsx.path())!).subarray(0, 2).toString()).toBe('PK');
+
+  // The history of a record: who changed what, before and after.
+  await page.goto('/history?number=101');
+  await ready(page);
+  const set = page.locator('tr[data-audit="set"]');
+  await expect(set).toContainText(admin.name);
+  await expect(set).toContainText('ours name: Beta Øst AS');
+  await expect(set.locator('td.muted')).toContainText('ours name: Beta AS');
+
   // The records created from their side are in our register.
   await page.goto('/customers');
   await ready(page);

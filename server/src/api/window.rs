@@ -313,7 +313,8 @@ pub async fn list_pending(
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `csv` (default: semicolons, UTF-8 with BOM, formulas neutralized, for
-    /// spreadsheets) or `machine` (commas, exact values).
+    /// spreadsheets), `xlsx` (every cell text) or `machine` (commas, exact
+    /// values).
     #[serde(default)]
     pub format: Option<String>,
     /// Pending export: include changes already marked delivered.
@@ -325,7 +326,11 @@ fn format_of(q: &ExportQuery) -> AppResult<ExportFormat> {
     match q.format.as_deref() {
         None | Some("csv") => Ok(ExportFormat::Csv),
         Some("machine") => Ok(ExportFormat::Machine),
-        Some(_) => Err(AppError::field("format", "The format is csv or machine.")),
+        Some("xlsx") => Ok(ExportFormat::Xlsx),
+        Some(_) => Err(AppError::field(
+            "format",
+            "The format is csv, xlsx or machine.",
+        )),
     }
 }
 

@@ -1261,6 +1261,8 @@ pub enum ExportFormat {
     Csv,
     /// Comma-separated UTF-8, exact values (for machines).
     Machine,
+    /// An Excel workbook, every cell text.
+    Xlsx,
 }
 
 /// Their records as they should be after the pending changes: created
@@ -1315,7 +1317,7 @@ pub async fn export_pending(
             Some((what, r))
         })
         .collect();
-    Ok((write_records(kind, format, &records, true), last))
+    Ok((write_records(kind, format, &records, true)?, last))
 }
 
 /// Every one of our records (after the rules, as their side would hold
@@ -1329,7 +1331,7 @@ pub async fn export_all(
     let l = load_for_read(store, id, kind).await?;
     let records: Vec<(&'static str, Record)> =
         l.state.ours.iter().map(|r| ("", r.clone())).collect();
-    Ok(write_records(kind, format, &records, false))
+    write_records(kind, format, &records, false)
 }
 
 /// Makes a cell safe to open in a spreadsheet: a leading `=`, `+`, `-`,
@@ -1347,44 +1349,75 @@ fn write_records(
     format: ExportFormat,
     records: &[(&'static str, Record)],
     with_change: bool,
-) -> Vec<u8> {
+) -> AppResult<Vec<u8>> {
     let fields = kind.fields();
-    let mut out = Vec::new();
-    if format == ExportFormat::Csv {
-        out.extend_from_slice("\u{feff}".as_bytes());
+    let mut header: Vec<String> = Vec::new();
+    if with_change {
+        header.push("change".into());
     }
-    {
-        let mut w = csv::WriterBuilder::new()
-            .delimiter(if format == ExportFormat::Csv {
-                b';'
-            } else {
-                b','
-            })
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(&mut out);
-        let mut header: Vec<&str> = Vec::new();
+    header.extend(fields.iter().map(|f| f.as_str().to_string()));
+    let rows = records.iter().map(|(what, r)| {
+        let mut row: Vec<String> = Vec::new();
         if with_change {
-            header.push("change");
+            row.push(what.to_string());
         }
-        header.extend(fields.iter().map(|f| f.as_str()));
-        let _ = w.write_record(&header);
-        for (what, r) in records {
-            let mut row: Vec<String> = Vec::new();
-            if with_change {
-                row.push(what.to_string());
+        row.extend(fields.iter().map(|f| r.get(*f).to_string()));
+        row
+    });
+    match format {
+        ExportFormat::Xlsx => {
+            // Every cell is written as text: numbers keep their leading
+            // zeros and nothing is ever a formula.
+            let mut book = rust_xlsxwriter::Workbook::new();
+            let sheet = book.add_worksheet();
+            let xlsx = |e: rust_xlsxwriter::XlsxError| {
+                AppError::Internal(anyhow::anyhow!("writing xlsx: {e}"))
+            };
+            sheet
+                .set_name(if kind == Kind::Customer {
+                    "Customers"
+                } else {
+                    "Employees"
+                })
+                .map_err(xlsx)?;
+            for (i, row) in std::iter::once(header).chain(rows).enumerate() {
+                for (j, v) in row.iter().enumerate() {
+                    sheet.write_string(i as u32, j as u16, v).map_err(xlsx)?;
+                }
             }
-            for f in fields {
-                let v = r.get(*f);
-                row.push(match format {
-                    ExportFormat::Csv => neutralize(v).into_owned(),
-                    ExportFormat::Machine => v.to_string(),
-                });
-            }
-            let _ = w.write_record(&row);
+            book.save_to_buffer().map_err(xlsx)
         }
-        let _ = w.flush();
+        ExportFormat::Csv | ExportFormat::Machine => {
+            let mut out = Vec::new();
+            if format == ExportFormat::Csv {
+                out.extend_from_slice("\u{feff}".as_bytes());
+            }
+            {
+                let mut w = csv::WriterBuilder::new()
+                    .delimiter(if format == ExportFormat::Csv {
+                        b';'
+                    } else {
+                        b','
+                    })
+                    .terminator(csv::Terminator::CRLF)
+                    .from_writer(&mut out);
+                let csv_err =
+                    |e: csv::Error| AppError::Internal(anyhow::anyhow!("writing csv: {e}"));
+                w.write_record(&header).map_err(csv_err)?;
+                for row in rows {
+                    let row: Vec<String> = match format {
+                        ExportFormat::Csv => {
+                            row.iter().map(|v| neutralize(v).into_owned()).collect()
+                        }
+                        _ => row,
+                    };
+                    w.write_record(&row).map_err(csv_err)?;
+                }
+                w.flush().map_err(|e| AppError::Internal(e.into()))?;
+            }
+            Ok(out)
+        }
     }
-    out
 }
 
 pub async fn audit(
