@@ -334,13 +334,17 @@ fn format_of(q: &ExportQuery) -> AppResult<ExportFormat> {
     }
 }
 
-fn file_response(bytes: Vec<u8>, name: &str, last: Option<i64>) -> Response {
+fn file_response(bytes: Vec<u8>, stem: &str, format: ExportFormat, last: Option<i64>) -> Response {
+    let (content_type, name) = match format {
+        ExportFormat::Xlsx => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            format!("{stem}.xlsx"),
+        ),
+        _ => ("text/csv; charset=utf-8", format!("{stem}.csv")),
+    };
     let mut r = (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         bytes,
@@ -381,7 +385,8 @@ pub async fn export_pending(
     .await?;
     Ok(file_response(
         bytes,
-        &format!("pending-{}s.csv", scope.kind.as_str()),
+        &format!("pending-{}s", scope.kind.as_str()),
+        format,
         last,
     ))
 }
@@ -425,7 +430,8 @@ pub async fn export_all(
     let bytes = svc::export_all(&state.store, scope.id, scope.kind, format).await?;
     Ok(file_response(
         bytes,
-        &format!("all-{}s.csv", scope.kind.as_str()),
+        &format!("all-{}s", scope.kind.as_str()),
+        format,
         None,
     ))
 }

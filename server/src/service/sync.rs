@@ -1481,6 +1481,7 @@ pub async fn create_customer(
     let now = now_ms();
     let mut tx = store.begin_write().await?;
     db::bump_revision(&mut tx, id, Kind::Customer).await?;
+    db::bump_register(&mut tx, Kind::Customer).await?;
     let customer =
         match crate::store::registers::insert_in::<Customers>(&mut tx, &input, now).await? {
             WriteOutcome::Written(c) => c,

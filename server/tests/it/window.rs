@@ -441,6 +441,30 @@ async fn partner_actions_resolve_and_write_to_both_sides() {
         lines.iter().any(|l| l.starts_with("create;102;Gamma AS;")),
         "{text}"
     );
+    // The same as a workbook: every cell text, read back by our own reader.
+    let r = admin
+        .get(app.url(&format!("{base}/pending/export?format=xlsx")))
+        .send()
+        .await
+        .expect("xlsx");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap_or("")
+            .contains(".xlsx")
+    );
+    let book = r.bytes().await.expect("bytes");
+    let out = read(
+        &book,
+        Some("pending.xlsx"),
+        Kind::Customer,
+        &ReadOptions::default(),
+    )
+    .expect("reads");
+    assert_eq!(out.records.len(), 1);
+    assert_eq!(out.records[0].number(), "102");
+    assert_eq!(out.records[0].get(sync::schema::Field::Name), "Gamma AS");
     let (s, marked) = app
         .call(
             &admin,
@@ -633,4 +657,98 @@ async fn supervisors_create_customers_with_each_sync_choice() {
         .call(&sup, Method::GET, &format!("{base}/window/new"), None)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn one_sided_changes_flow_over_and_links_can_be_removed() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_and_supervisor().await;
+    let base = connection(&app, &admin, json!({})).await;
+    create_customer(&app, &admin, "1", "One AS", "one@x.no").await;
+    create_customer(&app, &admin, "2", "Two AS", "two@x.no").await;
+    let first = their_file(&[
+        ("1", "One AS", "one@x.no", "Bergen"),
+        ("2", "Two AS", "two@x.no", "Bergen"),
+    ]);
+    assert_eq!(
+        import(&app, &admin, &base, first, None).await.0,
+        StatusCode::CREATED
+    );
+    let (s, r) = act(&app, &admin, &base, json!({"op": "accept_suggestions"})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["counts"]["synchronized"], 2);
+
+    // Their next export changed One's email: a one-sided change is not a
+    // conflict but a planned update of our side.
+    let second = their_file(&[
+        ("1", "One AS", "billing@one.no", "Bergen"),
+        ("2", "Two AS", "two@x.no", "Bergen"),
+    ]);
+    assert_eq!(
+        import(&app, &admin, &base, second, None).await.0,
+        StatusCode::CREATED
+    );
+    let synced = rows(&app, &admin, &base, "synchronized").await;
+    let one = row(&synced, "link:1:1");
+    assert_eq!(one["planned"][0]["field"], "email");
+    assert_eq!(one["planned"][0]["side"], "ours");
+    assert_eq!(one["planned"][0]["to"], "billing@one.no");
+    let (s, r) = act(
+        &app,
+        &admin,
+        &base,
+        json!({"op": "apply_planned", "keys": ["link:1:1"]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, list) = app
+        .call(&admin, Method::GET, "/api/v1/customers?q=one", None)
+        .await;
+    assert_eq!(list["items"][0]["email"], "billing@one.no");
+    let synced = rows(&app, &admin, &base, "synchronized").await;
+    assert_eq!(row(&synced, "link:1:1")["planned"], json!([]));
+
+    // Removing a link puts both records back under New.
+    let (s, r) = act(
+        &app,
+        &admin,
+        &base,
+        json!({"op": "plan", "actions": [{"action": "unlink", "our_number": "2", "their_number": "2"}]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let new = rows(&app, &admin, &base, "new").await;
+    assert_eq!(row(&new, "ours:2")["suggestion"], "2");
+    row(&new, "theirs:2");
+
+    // Unknown connection, kind and category answer clearly.
+    let (s, _) = app
+        .call(
+            &admin,
+            Method::GET,
+            "/api/v1/connections/999/customer/window",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app
+        .call(
+            &admin,
+            Method::GET,
+            &base.replace("customer", "supplier"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, e) = app
+        .call(
+            &admin,
+            Method::GET,
+            &format!("{base}/window/everything"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    let (s, e) = act(&app, &admin, &base, json!({"op": "launch_rockets"})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
 }
