@@ -612,11 +612,11 @@ const FIELD_CODES: [Field; 14] = [
     Field::Active,
 ];
 
-fn field_code(f: Field) -> u8 {
+pub(crate) fn field_code(f: Field) -> u8 {
     FIELD_CODES.iter().position(|x| *x == f).unwrap_or(0) as u8
 }
 
-fn code_field(c: u8) -> Option<Field> {
+pub(crate) fn code_field(c: u8) -> Option<Field> {
     FIELD_CODES.get(c as usize).copied()
 }
 
