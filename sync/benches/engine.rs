@@ -52,16 +52,20 @@ fn report(n: usize) {
     let categorized = categorize(&state);
     let t_suggest = best(1, || suggest(&state, &categorized, 3).len());
 
-    let t_fp_build = best(reps, || Fingerprint::from_state(&state, IMPORTED).fixed.len());
+    let t_fp_build = best(reps, || {
+        Fingerprint::from_state(&state, IMPORTED).fixed.len()
+    });
     let fp = Fingerprint::from_state(&state, IMPORTED);
     let fp_bytes = fp.encode();
     let t_fp_encode = best(reps, || fp.encode().len());
-    let t_fp_decode = best(reps, || Fingerprint::decode(&fp_bytes).map(|f| f.fixed.len()));
+    let t_fp_decode = best(reps, || {
+        Fingerprint::decode(&fp_bytes).map(|f| f.fixed.len())
+    });
     let t_preview = best(reps, || {
         Fingerprint::decode(&fp_bytes).map(|f| f.preview(&theirs).new.len())
     });
-    let preview_ok = Fingerprint::decode(&fp_bytes).map(|f| f.preview(&theirs))
-        == Ok(categorized.summary());
+    let preview_ok =
+        Fingerprint::decode(&fp_bytes).map(|f| f.preview(&theirs)) == Ok(categorized.summary());
 
     let t_snap = best(reps, || Snapshot::of(state.kind, &state.rules, &ours).len());
     let snap = Snapshot::of(state.kind, &state.rules, &ours);

@@ -19,7 +19,7 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{Entry, Input, LinkEntry, PendingEntry, Source, UNKNOWN, overlay};
-use crate::normalize::{combine, field_hashes, hash_field, normalize};
+use crate::normalize::{field_hashes, hash_field, match_key, normalize};
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record, RequiredFields, Side};
 
@@ -155,22 +155,23 @@ impl State {
             .collect()
     }
 
-    fn side_entries(&self, side: Side) -> Vec<Entry> {
-        self.records(side)
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let fields = self.hashes(r);
-                Entry {
-                    key: self.key(r.number()),
-                    active: r.active(),
-                    row: combine(fields.iter().copied()),
-                    fields: Some(fields),
-                    source: Source::Record(i as u32),
-                    pending_conflict: false,
-                }
-            })
-            .collect()
+    /// The entries of `side`, their field hashes stored in `input`.
+    fn side_entries<'a>(&'a self, side: Side, input: &mut Input<'a>) -> Vec<Entry<'a>> {
+        let records = self.records(side);
+        let mut out = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let (slot, row) =
+                input.push_hashed(self.synced.iter().map(|f| hash_field(*f, r.get(*f))));
+            out.push(Entry {
+                key: match_key(&self.rules, r.number()),
+                active: r.active(),
+                row,
+                fields: Some(slot),
+                source: Source::Record(i as u32),
+                pending_conflict: false,
+            });
+        }
+        out
     }
 
     /// The pending changes in hashed form.
@@ -207,29 +208,33 @@ impl State {
 
     /// The state in the hashed form the categorizer works on, with pending
     /// changes already laid over their side.
-    pub fn to_input(&self) -> Input {
-        let mut input = Input {
-            ours: self.side_entries(Side::Ours),
-            theirs: self.side_entries(Side::Theirs),
-            links: self
-                .links
-                .iter()
-                .map(|l| {
-                    let base = self.base_hashes(&l.base);
-                    LinkEntry {
-                        our_key: self.key(&l.our_number),
-                        their_key: self.key(&l.their_number),
-                        active: l.active,
-                        base_row: combine(base.iter().copied()),
-                        base_fields: Some(base),
-                    }
-                })
-                .collect(),
-            deactivated_ours: self.deactivated_keys(Side::Ours),
-            deactivated_theirs: self.deactivated_keys(Side::Theirs),
-            pending: self.pending_entries(),
-            arrived: Vec::new(),
-        };
+    pub fn to_input(&self) -> Input<'_> {
+        let mut input = Input::new(self.synced.len());
+        let width = self.synced.len();
+        input
+            .hashes
+            .reserve((self.ours.len() + self.theirs.len() + self.links.len()) * width);
+        input.ours = self.side_entries(Side::Ours, &mut input);
+        input.theirs = self.side_entries(Side::Theirs, &mut input);
+        let mut links = Vec::with_capacity(self.links.len());
+        for l in &self.links {
+            let (slot, base_row) = input.push_hashed(
+                self.synced
+                    .iter()
+                    .map(|f| l.base.get(f).map(|v| hash_field(*f, v)).unwrap_or(UNKNOWN)),
+            );
+            links.push(LinkEntry {
+                our_key: match_key(&self.rules, &l.our_number),
+                their_key: match_key(&self.rules, &l.their_number),
+                active: l.active,
+                base_row,
+                base_fields: Some(slot),
+            });
+        }
+        input.links = links;
+        input.deactivated_ours = self.deactivated_keys(Side::Ours);
+        input.deactivated_theirs = self.deactivated_keys(Side::Theirs);
+        input.pending = self.pending_entries();
         overlay(&mut input);
         input
     }

@@ -21,12 +21,14 @@
 //! FNV-1a 64 of every byte before it, so damage is detected rather than
 //! read as a different data set.
 
+use std::borrow::Cow;
+
 use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::{code_field, field_code, put_varint};
-use crate::normalize::{combine, field_hashes, fnv1a};
+use crate::normalize::{combine, field_hashes, fnv1a, hash_field, match_key};
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record};
 
@@ -59,14 +61,17 @@ impl Snapshot {
             .map(|r| {
                 let hashes = field_hashes(r, &fields);
                 SnapshotEntry {
-                    key: rules.key(r.number()),
+                    key: match_key(rules, r.number()).into_owned(),
                     row: combine(hashes.iter().copied()),
                     fields: hashes,
                 }
             })
             .collect();
-        // Stable: the first record of a repeated key stays first.
-        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        // Stable: the first record of a repeated key stays first. Exports
+        // sorted by number need no sort at all.
+        if !entries.is_sorted_by(|a, b| a.key <= b.key) {
+            entries.sort_by(|a, b| a.key.cmp(&b.key));
+        }
         entries.dedup_by(|later, earlier| later.key == earlier.key);
         Snapshot {
             kind,
@@ -114,7 +119,9 @@ impl Snapshot {
             for (column, h) in columns.iter_mut().zip(&e.fields) {
                 let next = column.len() as u64 + 1;
                 match column.entry(*h) {
-                    std::collections::hash_map::Entry::Occupied(id) => put_varint(&mut w, *id.get()),
+                    std::collections::hash_map::Entry::Occupied(id) => {
+                        put_varint(&mut w, *id.get())
+                    }
                     std::collections::hash_map::Entry::Vacant(slot) => {
                         slot.insert(next);
                         w.push(0);
@@ -173,7 +180,8 @@ impl Snapshot {
         for _ in 0..width {
             let code = r.byte()?;
             fields.push(
-                code_field(code).ok_or_else(|| SnapshotError::Damaged(format!("field code {code}")))?,
+                code_field(code)
+                    .ok_or_else(|| SnapshotError::Damaged(format!("field code {code}")))?,
             );
         }
         // An entry is at least two key varints and a byte per field.
@@ -226,13 +234,6 @@ impl Snapshot {
             entries,
         })
     }
-
-    fn find(&self, key: &str) -> Option<&SnapshotEntry> {
-        self.entries
-            .binary_search_by(|e| e.key.as_str().cmp(key))
-            .ok()
-            .and_then(|i| self.entries.get(i))
-    }
 }
 
 /// The snapshot format version written by this build; other versions are
@@ -262,7 +263,10 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
         let end = self.at.checked_add(n).ok_or(SnapshotError::Truncated)?;
-        let s = self.bytes.get(self.at..end).ok_or(SnapshotError::Truncated)?;
+        let s = self
+            .bytes
+            .get(self.at..end)
+            .ok_or(SnapshotError::Truncated)?;
         self.at = end;
         Ok(s)
     }
@@ -327,19 +331,39 @@ pub struct Diff {
 /// Compares `records` with `snapshot`.
 pub fn diff(snapshot: &Snapshot, records: &[Record]) -> Diff {
     let mut out = Diff::default();
-    let mut seen: FastMap<String, ()> =
-        FastMap::with_capacity_and_hasher(records.len(), Default::default());
+    // Keys the snapshot has are marked by position; only added keys need a
+    // set of their own (for repeats).
+    let mut seen = vec![false; snapshot.entries.len()];
+    let mut added: FastMap<Cow<'_, str>, ()> = FastMap::default();
+    let mut hashes: Vec<u64> = Vec::with_capacity(snapshot.fields.len());
+    // Exports usually keep their order, so the next record's entry is
+    // tried first, before a binary search.
+    let mut next = 0usize;
     for (i, r) in records.iter().enumerate() {
-        let key = snapshot.rules.key(r.number());
-        if seen.insert(key.clone(), ()).is_some() {
+        let key = match_key(&snapshot.rules, r.number());
+        let found = match snapshot.entries.get(next) {
+            Some(e) if e.key == key => Some(next),
+            _ => snapshot
+                .entries
+                .binary_search_by(|e| e.key.as_str().cmp(&key))
+                .ok(),
+        };
+        let Some(at) = found else {
+            if added.insert(key, ()).is_some() {
+                out.duplicates.push(i as u32);
+            } else {
+                out.added.push(i as u32);
+            }
+            continue;
+        };
+        next = at + 1;
+        if std::mem::replace(&mut seen[at], true) {
             out.duplicates.push(i as u32);
             continue;
         }
-        let Some(old) = snapshot.find(&key) else {
-            out.added.push(i as u32);
-            continue;
-        };
-        let hashes = field_hashes(r, &snapshot.fields);
+        let old = &snapshot.entries[at];
+        hashes.clear();
+        hashes.extend(snapshot.fields.iter().map(|f| hash_field(*f, r.get(*f))));
         if combine(hashes.iter().copied()) == old.row {
             out.unchanged += 1;
             continue;
@@ -353,7 +377,7 @@ pub fn diff(snapshot: &Snapshot, records: &[Record]) -> Diff {
             .collect();
         out.changed.push(Changed {
             index: i as u32,
-            key,
+            key: key.into_owned(),
             fields,
         });
     }
@@ -361,8 +385,9 @@ pub fn diff(snapshot: &Snapshot, records: &[Record]) -> Diff {
     out.removed = snapshot
         .entries
         .iter()
-        .filter(|e| !seen.contains_key(&e.key))
-        .map(|e| e.key.clone())
+        .zip(&seen)
+        .filter(|(_, seen)| !**seen)
+        .map(|(e, _)| e.key.clone())
         .collect();
     out
 }
@@ -460,7 +485,13 @@ mod tests {
     #[test]
     fn snapshot_round_trips_compactly() {
         let old: Vec<Record> = (0..2_000)
-            .map(|i| cust(&format!("{:07}", i), &format!("Kunde {i} AS"), ["Oslo", "Bergen"][i % 2]))
+            .map(|i| {
+                cust(
+                    &format!("{:07}", i),
+                    &format!("Kunde {i} AS"),
+                    ["Oslo", "Bergen"][i % 2],
+                )
+            })
             .chain([cust("ÅB-1", "Ærlig", ""), cust("", "No number", "Oslo")])
             .collect();
         let rules = NumberRules {
@@ -507,7 +538,10 @@ mod tests {
         body[at] = 0x7f; // A hash id no column has.
         let sum = fnv1a(&body);
         body.extend_from_slice(&sum.to_le_bytes());
-        assert!(matches!(Snapshot::decode(&body), Err(SnapshotError::Damaged(_))));
+        assert!(matches!(
+            Snapshot::decode(&body),
+            Err(SnapshotError::Damaged(_))
+        ));
     }
 
     #[test]

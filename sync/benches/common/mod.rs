@@ -10,7 +10,8 @@ use sync::schema::{Kind, Record, Side};
 use sync::state::{Link, State, base_of};
 
 /// The header of the generated customer files.
-pub const HEADER: &str = "Kundenummer,Navn,Org.nr,Gateadresse,Postnr,Poststed,E-post,Telefon,Aktiv\n";
+pub const HEADER: &str =
+    "Kundenummer,Navn,Org.nr,Gateadresse,Postnr,Poststed,E-post,Telefon,Aktiv\n";
 
 const CITIES: [&str; 8] = [
     "Oslo",
@@ -25,7 +26,7 @@ const CITIES: [&str; 8] = [
 
 fn row(s: &mut String, i: usize, version: u32) {
     use std::fmt::Write;
-    let name = if i % 17 == 0 {
+    let name = if i.is_multiple_of(17) {
         format!("\"Kunde {i}, avd. Øst\"")
     } else {
         format!("Kunde {i} AS")
@@ -35,7 +36,7 @@ fn row(s: &mut String, i: usize, version: u32) {
     } else {
         CITIES[i % CITIES.len()]
     };
-    let active = if i % 50 == 0 { "Nei" } else { "Ja" };
+    let active = if i.is_multiple_of(50) { "Nei" } else { "Ja" };
     let _ = writeln!(
         s,
         "{:07},{name},9{:08},Storgata {},{:04},{city},post{i}@kunde.no,+47 {:08},{active}",
