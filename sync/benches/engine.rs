@@ -9,6 +9,7 @@
 mod common;
 
 use std::hint::black_box;
+use std::path::Path;
 use std::time::Instant;
 
 use criterion::Criterion;
@@ -119,8 +120,98 @@ fn report(n: usize) {
     );
 }
 
+/// Peak resident memory of this process so far, in bytes (Linux).
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The child process of `peak_memory`: does one path from files on disk
+/// and prints its peak memory, so nothing the parent generated counts.
+fn peak_child(dir: &Path, what: &str) {
+    let before = peak_rss().unwrap_or(0);
+    let import = std::fs::read(dir.join("import.csv")).unwrap_or_default();
+    let found = match what {
+        "preview" => {
+            let fp = std::fs::read(dir.join("state.fingerprint")).unwrap_or_default();
+            let records = parse(&import);
+            drop(import);
+            Fingerprint::decode(&fp)
+                .map(|f| f.preview(&records).synchronized.len())
+                .unwrap_or(0)
+        }
+        _ => {
+            let snap = std::fs::read(dir.join("old.snapshot")).unwrap_or_default();
+            let records = parse(&import);
+            drop(import);
+            Snapshot::decode(&snap)
+                .map(|s| diff(&s, &records).changed.len())
+                .unwrap_or(0)
+        }
+    };
+    let peak = peak_rss().unwrap_or(0);
+    println!("{} {} {found}", peak, peak.saturating_sub(before));
+}
+
+/// Peak memory of the browser's preview (read the file, parse, decode the
+/// fingerprint, preview) and of the diff (parse, decode the snapshot, diff),
+/// each in a fresh process, against the import file's size.
+fn peak_memory(n: usize) {
+    let dir = std::env::temp_dir().join(format!("partnersync-peak-{n}"));
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let new = new_csv(n);
+    let ours = parse(old_csv(n).as_bytes());
+    let theirs = parse(new.as_bytes());
+    let snap = Snapshot::of(sync::schema::Kind::Customer, &Default::default(), &ours).encode();
+    let state = state_of(ours, theirs);
+    let fp = Fingerprint::from_state(&state, IMPORTED).encode();
+    drop(state);
+    let ok = std::fs::write(dir.join("import.csv"), &new).is_ok()
+        && std::fs::write(dir.join("state.fingerprint"), &fp).is_ok()
+        && std::fs::write(dir.join("old.snapshot"), &snap).is_ok();
+    if !ok {
+        return;
+    }
+    let size = new.len() as f64;
+    for what in ["preview", "diff"] {
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let out = std::process::Command::new(exe)
+            .env("ENGINE_PEAK_CHILD", what)
+            .env("ENGINE_PEAK_DIR", &dir)
+            .output();
+        let text = out.map(|o| String::from_utf8_lossy(&o.stdout).to_string());
+        let nums: Vec<f64> = text
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if let [peak, _, _] = nums[..] {
+            println!(
+                "  peak memory, {what:<7} from files  {:9.1} MB = {:.2}x the {:.1} MB import file (goal <= 3x)",
+                peak / 1e6,
+                peak / size,
+                size / 1e6
+            );
+        }
+    }
+}
+
 fn main() {
+    if let (Some(what), Some(dir)) = (
+        std::env::var_os("ENGINE_PEAK_CHILD"),
+        std::env::var_os("ENGINE_PEAK_DIR"),
+    ) {
+        peak_child(Path::new(&dir), &what.to_string_lossy());
+        return;
+    }
     report(rows());
+    peak_memory(rows());
     if std::env::var_os("ENGINE_CRITERION").is_some() {
         let n = 20_000;
         let ours = parse(old_csv(n).as_bytes());
