@@ -399,6 +399,21 @@ fn index<'e>(entries: &'e [Entry<'_>]) -> FastMap<&'e str, (u32, u32)> {
     m
 }
 
+/// A row key from its parts, with `#n` for a repeat: one allocation of the
+/// right size (a million rows each get one).
+fn row_key(parts: &[&str], repeat: Option<u32>) -> String {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut key = String::with_capacity(len + if repeat.is_some() { 11 } else { 0 });
+    for p in parts {
+        key.push_str(p);
+    }
+    if let Some(n) = repeat {
+        key.push('#');
+        key.push_str(&n.to_string());
+    }
+    key
+}
+
 /// Runs the rules. Rows come sorted by category, then key.
 pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
     let ours_by_key = index(&input.ours);
@@ -415,9 +430,9 @@ pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
             .or_insert(0);
         *n += 1;
         let key = if *n == 1 {
-            format!("link:{}:{}", l.our_key, l.their_key)
+            row_key(&["link:", &l.our_key, ":", &l.their_key], None)
         } else {
-            format!("link:{}:{}#{n}", l.our_key, l.their_key)
+            row_key(&["link:", &l.our_key, ":", &l.their_key], Some(*n))
         };
         let mut row = CoreRow {
             category: Category::Conflicts,
@@ -562,9 +577,9 @@ fn lone_rows(
             continue;
         }
         let key = if n == 1 {
-            format!("{}:{}", side.as_str(), e.key)
+            row_key(&[side.as_str(), ":", &e.key], None)
         } else {
-            format!("{}:{}#{}", side.as_str(), e.key, n)
+            row_key(&[side.as_str(), ":", &e.key], Some(n))
         };
         let multiple = count > 1;
         // Records sharing a key are never claimed by a link, so a repeated
@@ -781,8 +796,9 @@ pub fn categorize(state: &State) -> Categorized {
     };
     let mut out = Categorized::default();
     for cr in core {
-        let row = detail(&ctx, &cr);
-        out.rows_mut(cr.category).push(row);
+        let category = cr.category;
+        let row = detail(&ctx, cr);
+        out.rows_mut(category).push(row);
     }
     out
 }
@@ -796,7 +812,7 @@ struct DetailCtx<'a> {
     first_theirs: FastMap<&'a str, u32>,
 }
 
-fn detail(ctx: &DetailCtx<'_>, cr: &CoreRow) -> Row {
+fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
     let (state, input) = (ctx.state, ctx.input);
     let our = cr
         .ours
@@ -817,7 +833,7 @@ fn detail(ctx: &DetailCtx<'_>, cr: &CoreRow) -> Row {
     });
     let link = cr.link.and_then(|i| state.links.get(i as usize));
     let mut row = Row {
-        key: cr.key.clone(),
+        key: cr.key,
         category: cr.category,
         reason: cr.reason,
         our_number: our

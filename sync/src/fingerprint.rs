@@ -133,19 +133,6 @@ impl Fingerprint {
                 match_key(&state.rules, r.number())
             })
             .collect();
-        let base_start = hashes.len();
-        let mut base_rows: Vec<u64> = Vec::with_capacity(state.links.len());
-        for l in &state.links {
-            let start = hashes.len();
-            hashes.extend(
-                state
-                    .synced
-                    .iter()
-                    .map(|f| l.base.get(f).map(|v| hash_field(*f, v)).unwrap_or(UNKNOWN)),
-            );
-            base_rows.push(combine(hashes[start..].iter().copied()));
-        }
-        let slot = |at: usize| hashes[at * width..(at + 1) * width].to_vec();
         let rules = &state.rules;
         fn fixed_key<'l>(
             rules: &NumberRules,
@@ -169,6 +156,35 @@ impl Fingerprint {
                 .and_modify(|x| x.1 += 1)
                 .or_insert((i as u32, 1));
         }
+        let base_start = hashes.len();
+        let mut base_rows: Vec<u64> = Vec::with_capacity(state.links.len());
+        // A base mostly repeats its fixed record's values: a value equal (as
+        // raw text) to the record's has the record's hash, so it is copied
+        // instead of hashed, and a base equal in every field has its row.
+        for l in &state.links {
+            let start = hashes.len();
+            let like = by_key.get(link_key(l).as_ref()).map(|(i, _)| *i as usize);
+            let mut all_same = like.is_some();
+            for (k, f) in state.synced.iter().enumerate() {
+                let h = match (l.base.get(f), like) {
+                    (None, _) => {
+                        all_same = false;
+                        UNKNOWN
+                    }
+                    (Some(v), Some(i)) if records[i].get(*f) == v.as_str() => hashes[i * width + k],
+                    (Some(v), _) => {
+                        all_same = false;
+                        hash_field(*f, v)
+                    }
+                };
+                hashes.push(h);
+            }
+            base_rows.push(match like {
+                Some(i) if all_same => rows[i],
+                _ => combine(hashes[start..].iter().copied()),
+            });
+        }
+        let slot = |at: usize| hashes[at * width..(at + 1) * width].to_vec();
         let mut detailed = vec![false; records.len()];
         // Bases of keys on several records, checked per record below.
         let mut shared_bases: FastMap<String, Vec<u64>> = FastMap::default();
