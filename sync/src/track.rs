@@ -15,7 +15,9 @@
 //! entry count; per entry, in key order: the length of the prefix shared with
 //! the previous key, the rest of the key (length, bytes), then per field
 //! either the varint `n + 1` for the n-th distinct hash already seen in that
-//! field's column, or `0` and the new hash. A column's values repeat a lot
+//! field's column, or `0` and the new hash (the first 65,536 distinct hashes
+//! of a column get numbers, later ones are always written out). A column's
+//! values repeat a lot
 //! (cities, empty fields, `active`), so most fields cost one byte. The row
 //! hash is not stored: it is `combine` of the field hashes. Last comes the
 //! FNV-1a 64 of every byte before it, so damage is detected rather than
@@ -187,17 +189,15 @@ impl Snapshot {
             w.extend_from_slice(&key[shared..]);
             prev = key;
             for (column, h) in columns.iter_mut().zip(e.fields) {
-                let next = column.len() as u64 + 1;
-                match column.entry(*h) {
-                    std::collections::hash_map::Entry::Occupied(id) => {
-                        put_varint(&mut w, *id.get())
-                    }
-                    std::collections::hash_map::Entry::Vacant(slot) => {
-                        slot.insert(next);
-                        w.push(0);
-                        w.extend_from_slice(&h.to_le_bytes());
-                    }
+                if let Some(id) = column.get(h) {
+                    put_varint(&mut w, *id);
+                    continue;
                 }
+                if column.len() < COLUMN_IDS {
+                    column.insert(*h, column.len() as u64 + 1);
+                }
+                w.push(0);
+                w.extend_from_slice(&h.to_le_bytes());
             }
         }
         let sum = fnv1a(&w);
@@ -277,7 +277,9 @@ impl Snapshot {
                 let h = match r.varint()? {
                     0 => {
                         let h = r.u64()?;
-                        column.push(h);
+                        if column.len() < COLUMN_IDS {
+                            column.push(h);
+                        }
                         h
                     }
                     id => *usize::try_from(id - 1)
@@ -304,6 +306,13 @@ impl Snapshot {
 pub const SNAPSHOT_VERSION: u32 = 1;
 
 const SNAPSHOT_MAGIC: &[u8; 4] = b"PSSN";
+
+/// The most distinct hashes a column numbers. Columns that repeat (cities,
+/// postal codes, empty fields) stay well below it; in columns of unique
+/// values (names, emails) numbering would save nothing and cost a map as
+/// large as the data set, so hashes past it are written out. Part of the
+/// format: the decoder numbers exactly the same hashes.
+const COLUMN_IDS: usize = 1 << 16;
 
 /// Why bytes are not a snapshot this build can read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -570,6 +579,17 @@ mod tests {
         assert!(per < 24.0, "{per} bytes per record");
         let empty = Snapshot::of(Kind::Employee, &NumberRules::default(), &[]);
         assert_eq!(Snapshot::decode(&empty.encode()), Ok(empty));
+    }
+
+    #[test]
+    fn columns_past_the_numbering_limit_round_trip() {
+        // Unique names overflow the name column's numbers; the cities
+        // (repeating) keep theirs.
+        let old: Vec<Record> = (0..COLUMN_IDS + 300)
+            .map(|i| cust(&i.to_string(), &format!("N{i}"), ["A", "B", "C"][i % 3]))
+            .collect();
+        let snap = Snapshot::of(Kind::Customer, &NumberRules::default(), &old);
+        assert_eq!(Snapshot::decode(&snap.encode()), Ok(snap));
     }
 
     #[test]
