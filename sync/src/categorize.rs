@@ -23,6 +23,7 @@
 //!   Inactive; otherwise New. Equal numbers are never linked automatically:
 //!   a lone record with an equal-key lone partner is New with a suggestion.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::normalize::FastMap;
@@ -44,16 +45,18 @@ pub enum Source {
     Pending(u32),
 }
 
-/// One record, hashed.
+/// One record, hashed. Keys borrow from the records (or the fingerprint)
+/// whenever the matching key is the number itself, so a million entries cost
+/// no allocation each.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub key: String,
+pub struct Entry<'a> {
+    pub key: Cow<'a, str>,
     pub active: bool,
     /// `combine` of the synced fields' hashes.
     pub row: u64,
-    /// Per synced field; the fingerprint leaves it out where the row hash is
-    /// enough to decide.
-    pub fields: Option<Vec<u64>>,
+    /// Per synced field, as a slot of `Input::hashes` (see `Input::fields`);
+    /// the fingerprint leaves it out where the row hash is enough to decide.
+    pub fields: Option<u32>,
     pub source: Source,
     /// A pending change to this record did not arrive as written.
     pub pending_conflict: bool,
@@ -61,12 +64,13 @@ pub struct Entry {
 
 /// One link, hashed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkEntry {
-    pub our_key: String,
-    pub their_key: String,
+pub struct LinkEntry<'a> {
+    pub our_key: Cow<'a, str>,
+    pub their_key: Cow<'a, str>,
     pub active: bool,
     pub base_row: u64,
-    pub base_fields: Option<Vec<u64>>,
+    /// A slot of `Input::hashes`, like `Entry::fields`.
+    pub base_fields: Option<u32>,
 }
 
 /// One pending change, hashed. `field` is the index among the synced fields
@@ -88,16 +92,51 @@ pub enum PendingEntry {
 
 /// The hashed state the rules run on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Input {
-    pub ours: Vec<Entry>,
-    pub theirs: Vec<Entry>,
-    pub links: Vec<LinkEntry>,
+pub struct Input<'a> {
+    pub ours: Vec<Entry<'a>>,
+    pub theirs: Vec<Entry<'a>>,
+    pub links: Vec<LinkEntry<'a>>,
+    /// The number of synced fields: the length of every slot in `hashes`.
+    pub width: usize,
+    /// Per-field hashes of entries and bases, `width` per slot, in one
+    /// vector rather than one allocation per record.
+    pub hashes: Vec<u64>,
     pub deactivated_ours: BTreeSet<String>,
     pub deactivated_theirs: BTreeSet<String>,
     pub pending: Vec<PendingEntry>,
     /// Filled by `overlay`: indices of pending changes their data shows
     /// arrived.
     pub arrived: Vec<u32>,
+}
+
+impl<'a> Input<'a> {
+    /// An empty input over `width` synced fields.
+    pub fn new(width: usize) -> Input<'a> {
+        Input {
+            width,
+            ..Input::default()
+        }
+    }
+
+    /// The field hashes in `slot`.
+    pub fn fields(&self, slot: Option<u32>) -> Option<&[u64]> {
+        let start = (slot? as usize).checked_mul(self.width)?;
+        self.hashes.get(start..start + self.width)
+    }
+
+    /// Stores field hashes (exactly `width` of them) and returns their slot.
+    pub fn push_fields(&mut self, fields: impl IntoIterator<Item = u64>) -> u32 {
+        let slot = self.hashes.len().checked_div(self.width).unwrap_or(0) as u32;
+        self.hashes.extend(fields);
+        slot
+    }
+
+    /// Hashes `width` fields into a new slot; returns it and the row hash.
+    pub fn push_hashed(&mut self, fields: impl IntoIterator<Item = u64>) -> (u32, u64) {
+        let start = self.hashes.len();
+        let slot = self.push_fields(fields);
+        (slot, combine(self.hashes[start..].iter().copied()))
+    }
 }
 
 /// Lays the pending changes over their entries: a `Set` whose old value is
@@ -120,8 +159,8 @@ pub fn overlay(input: &mut Input) {
         .collect();
     let mut by_key: FastMap<String, Vec<usize>> = FastMap::default();
     for (i, e) in input.theirs.iter().enumerate() {
-        if named.contains(e.key.as_str()) {
-            by_key.entry(e.key.clone()).or_default().push(i);
+        if named.contains(e.key.as_ref()) {
+            by_key.entry(e.key.to_string()).or_default().push(i);
         }
     }
     let mut arrived = Vec::new();
@@ -177,7 +216,10 @@ pub fn overlay(input: &mut Input) {
                     continue;
                 };
                 let e = &mut input.theirs[*i];
-                let Some(fields) = e.fields.as_mut() else {
+                let Some(start) = e.fields.map(|s| s as usize * input.width) else {
+                    continue;
+                };
+                let Some(fields) = input.hashes.get_mut(start..start + input.width) else {
                     continue;
                 };
                 let Some(slot) = fields.get_mut(*field as usize) else {
@@ -199,11 +241,19 @@ pub fn overlay(input: &mut Input) {
             } => match by_key.get(key).map(Vec::as_slice) {
                 None | Some([]) => {
                     by_key.insert(key.clone(), vec![input.theirs.len()]);
+                    let slot = input.hashes.len().checked_div(input.width).unwrap_or(0) as u32;
+                    input.hashes.extend(
+                        fields
+                            .iter()
+                            .copied()
+                            .chain(std::iter::repeat(UNKNOWN))
+                            .take(input.width),
+                    );
                     input.theirs.push(Entry {
-                        key: key.clone(),
+                        key: Cow::Owned(key.clone()),
                         active: *active,
                         row: combine(fields.iter().copied()),
-                        fields: Some(fields.clone()),
+                        fields: Some(slot),
                         source: Source::Pending(pi as u32),
                         pending_conflict: false,
                     });
@@ -307,14 +357,18 @@ enum Pair {
     Conflict,
 }
 
-fn compare(o: &Entry, t: &Entry, link: &LinkEntry) -> Pair {
+fn compare(input: &Input<'_>, o: &Entry<'_>, t: &Entry<'_>, link: &LinkEntry<'_>) -> Pair {
     if o.row == t.row {
         return Pair::Same;
     }
     if o.row == link.base_row || t.row == link.base_row {
         return Pair::OneSided;
     }
-    match (&o.fields, &t.fields, &link.base_fields) {
+    match (
+        input.fields(o.fields),
+        input.fields(t.fields),
+        input.fields(link.base_fields),
+    ) {
         (Some(of), Some(tf), Some(bf)) => {
             let conflict = of
                 .iter()
@@ -334,19 +388,34 @@ fn compare(o: &Entry, t: &Entry, link: &LinkEntry) -> Pair {
 
 /// Per key: the first entry with it and how many share it. Nothing more is
 /// needed, since a key on several entries is never matched.
-fn index(entries: &[Entry]) -> FastMap<&str, (u32, u32)> {
+fn index<'e>(entries: &'e [Entry<'_>]) -> FastMap<&'e str, (u32, u32)> {
     let mut m: FastMap<&str, (u32, u32)> =
         FastMap::with_capacity_and_hasher(entries.len(), Default::default());
     for (i, e) in entries.iter().enumerate() {
-        m.entry(e.key.as_str())
+        m.entry(e.key.as_ref())
             .and_modify(|x| x.1 += 1)
             .or_insert((i as u32, 1));
     }
     m
 }
 
+/// A row key from its parts, with `#n` for a repeat: one allocation of the
+/// right size (a million rows each get one).
+fn row_key(parts: &[&str], repeat: Option<u32>) -> String {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut key = String::with_capacity(len + if repeat.is_some() { 11 } else { 0 });
+    for p in parts {
+        key.push_str(p);
+    }
+    if let Some(n) = repeat {
+        key.push('#');
+        key.push_str(&n.to_string());
+    }
+    key
+}
+
 /// Runs the rules. Rows come sorted by category, then key.
-pub fn categorize_input(input: &Input) -> Vec<CoreRow> {
+pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
     let ours_by_key = index(&input.ours);
     let theirs_by_key = index(&input.theirs);
     let mut our_claimed = vec![false; input.ours.len()];
@@ -357,13 +426,13 @@ pub fn categorize_input(input: &Input) -> Vec<CoreRow> {
 
     for (li, l) in input.links.iter().enumerate() {
         let n = link_keys
-            .entry((l.our_key.as_str(), l.their_key.as_str()))
+            .entry((l.our_key.as_ref(), l.their_key.as_ref()))
             .or_insert(0);
         *n += 1;
         let key = if *n == 1 {
-            format!("link:{}:{}", l.our_key, l.their_key)
+            row_key(&["link:", &l.our_key, ":", &l.their_key], None)
         } else {
-            format!("link:{}:{}#{n}", l.our_key, l.their_key)
+            row_key(&["link:", &l.our_key, ":", &l.their_key], Some(*n))
         };
         let mut row = CoreRow {
             category: Category::Conflicts,
@@ -375,8 +444,8 @@ pub fn categorize_input(input: &Input) -> Vec<CoreRow> {
             skipped_multiple: false,
             equal_number_partner: false,
         };
-        let os = ours_by_key.get(l.our_key.as_str()).copied();
-        let ts = theirs_by_key.get(l.their_key.as_str()).copied();
+        let os = ours_by_key.get(l.our_key.as_ref()).copied();
+        let ts = theirs_by_key.get(l.their_key.as_ref()).copied();
         if os.is_some_and(|x| x.1 > 1) || ts.is_some_and(|x| x.1 > 1) {
             row.reason = Some(Reason::MultipleMatches);
             rows.push(row);
@@ -399,8 +468,10 @@ pub fn categorize_input(input: &Input) -> Vec<CoreRow> {
         }
         row.ours = o;
         row.theirs = t;
-        let marked = input.deactivated_ours.contains(&l.our_key)
-            || input.deactivated_theirs.contains(&l.their_key);
+        let marked = (!input.deactivated_ours.is_empty()
+            && input.deactivated_ours.contains(l.our_key.as_ref()))
+            || (!input.deactivated_theirs.is_empty()
+                && input.deactivated_theirs.contains(l.their_key.as_ref()));
         let (category, reason) = if !l.active {
             (Category::Deactivated, Some(Reason::Stopped))
         } else {
@@ -416,7 +487,7 @@ pub fn categorize_input(input: &Input) -> Vec<CoreRow> {
                     } else if te.pending_conflict {
                         (Category::Conflicts, Some(Reason::PendingMismatch))
                     } else {
-                        match compare(oe, te, l) {
+                        match compare(input, oe, te, l) {
                             Pair::Conflict => (Category::Conflicts, Some(Reason::FieldConflict)),
                             Pair::Same | Pair::OneSided => (Category::Synchronized, None),
                         }
@@ -449,16 +520,39 @@ pub fn categorize_input(input: &Input) -> Vec<CoreRow> {
         &input.deactivated_theirs,
         &mut rows,
     );
-    // Row keys are unique (repeats carry `#n`), so an unstable sort is as
-    // deterministic as a stable one.
-    rows.sort_unstable_by(|a, b| (a.category, &a.key).cmp(&(b.category, &b.key)));
-    rows
+    sort_rows(rows)
+}
+
+/// Sorts rows by category, then key. Row keys are unique (repeats carry
+/// `#n`), so any sort gives the same order. Rows are bucketed by category
+/// first and each bucket sorted with the run-detecting stable sort: links
+/// and records usually come in key order already, and then sorting costs a
+/// pass over the rows instead of a million string comparisons.
+fn sort_rows(rows: Vec<CoreRow>) -> Vec<CoreRow> {
+    let mut buckets: [Vec<CoreRow>; 6] = Default::default();
+    let mut counts = [0usize; 6];
+    for r in &rows {
+        counts[r.category as usize] += 1;
+    }
+    for (b, n) in buckets.iter_mut().zip(counts) {
+        b.reserve_exact(n);
+    }
+    let total = rows.len();
+    for r in rows {
+        buckets[r.category as usize].push(r);
+    }
+    let mut out = Vec::with_capacity(total);
+    for mut b in buckets {
+        b.sort_by(|x, y| x.key.cmp(&y.key));
+        out.append(&mut b);
+    }
+    out
 }
 
 #[allow(clippy::too_many_arguments)]
 fn lone_rows(
     side: Side,
-    entries: &[Entry],
+    entries: &[Entry<'_>],
     claimed: &[bool],
     own_index: &FastMap<&str, (u32, u32)>,
     other_index: &FastMap<&str, (u32, u32)>,
@@ -468,12 +562,12 @@ fn lone_rows(
 ) {
     let mut seen: FastMap<&str, u32> = FastMap::default();
     for (i, e) in entries.iter().enumerate() {
-        let count = own_index.get(e.key.as_str()).map_or(1, |v| v.1);
+        let count = own_index.get(e.key.as_ref()).map_or(1, |v| v.1);
         // The n-th record with a key keeps its number even when an earlier
         // one is linked, so row keys do not shift when links change. Only
         // repeated keys need counting.
         let n = if count > 1 {
-            let n = seen.entry(e.key.as_str()).or_insert(0);
+            let n = seen.entry(e.key.as_ref()).or_insert(0);
             *n += 1;
             *n
         } else {
@@ -483,19 +577,19 @@ fn lone_rows(
             continue;
         }
         let key = if n == 1 {
-            format!("{}:{}", side.as_str(), e.key)
+            row_key(&[side.as_str(), ":", &e.key], None)
         } else {
-            format!("{}:{}#{}", side.as_str(), e.key, n)
+            row_key(&[side.as_str(), ":", &e.key], Some(n))
         };
         let multiple = count > 1;
         // Records sharing a key are never claimed by a link, so a repeated
         // key always has an unclaimed record.
         let partner = other_index
-            .get(e.key.as_str())
+            .get(e.key.as_ref())
             .is_some_and(|(first, count)| *count > 1 || !other_claimed[*first as usize]);
         let (category, reason) = if multiple {
             (Category::New, Some(Reason::MultipleMatches))
-        } else if deactivated.contains(&e.key) {
+        } else if !deactivated.is_empty() && deactivated.contains(e.key.as_ref()) {
             (Category::Deactivated, Some(Reason::DontSynchronize))
         } else if !e.active {
             (Category::Inactive, None)
@@ -535,6 +629,15 @@ impl Summary {
         let mut s = Summary::default();
         for r in rows {
             s.list_mut(r.category).push(r.key.clone());
+        }
+        s
+    }
+
+    /// `from_rows`, moving the keys instead of copying them.
+    pub fn from_core(rows: Vec<CoreRow>) -> Summary {
+        let mut s = Summary::default();
+        for r in rows {
+            s.list_mut(r.category).push(r.key);
         }
         s
     }
@@ -666,25 +769,36 @@ impl Categorized {
 pub fn categorize(state: &State) -> Categorized {
     let input = state.to_input();
     let core = categorize_input(&input);
-    let first = |entries: &[Entry]| {
-        let mut m: FastMap<String, u32> =
+    // Only rows with an equal-number partner look these up.
+    fn first<'e>(entries: &'e [Entry<'_>]) -> FastMap<&'e str, u32> {
+        let mut m: FastMap<&str, u32> =
             FastMap::with_capacity_and_hasher(entries.len(), Default::default());
         for (i, e) in entries.iter().enumerate() {
-            m.entry(e.key.clone()).or_insert(i as u32);
+            m.entry(e.key.as_ref()).or_insert(i as u32);
         }
         m
-    };
+    }
+    let partners = core.iter().any(|r| r.equal_number_partner);
     let ctx = DetailCtx {
         state,
         pending: state.pending_index(),
-        first_ours: first(&input.ours),
-        first_theirs: first(&input.theirs),
+        first_ours: if partners {
+            first(&input.ours)
+        } else {
+            FastMap::default()
+        },
+        first_theirs: if partners {
+            first(&input.theirs)
+        } else {
+            FastMap::default()
+        },
         input: &input,
     };
     let mut out = Categorized::default();
     for cr in core {
-        let row = detail(&ctx, &cr);
-        out.rows_mut(cr.category).push(row);
+        let category = cr.category;
+        let row = detail(&ctx, cr);
+        out.rows_mut(category).push(row);
     }
     out
 }
@@ -692,13 +806,13 @@ pub fn categorize(state: &State) -> Categorized {
 /// What `detail` looks up for every row, built once.
 struct DetailCtx<'a> {
     state: &'a State,
-    input: &'a Input,
+    input: &'a Input<'a>,
     pending: crate::state::PendingIndex,
-    first_ours: FastMap<String, u32>,
-    first_theirs: FastMap<String, u32>,
+    first_ours: FastMap<&'a str, u32>,
+    first_theirs: FastMap<&'a str, u32>,
 }
 
-fn detail(ctx: &DetailCtx<'_>, cr: &CoreRow) -> Row {
+fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
     let (state, input) = (ctx.state, ctx.input);
     let our = cr
         .ours
@@ -719,7 +833,7 @@ fn detail(ctx: &DetailCtx<'_>, cr: &CoreRow) -> Row {
     });
     let link = cr.link.and_then(|i| state.links.get(i as usize));
     let mut row = Row {
-        key: cr.key.clone(),
+        key: cr.key,
         category: cr.category,
         reason: cr.reason,
         our_number: our
@@ -755,14 +869,14 @@ fn detail(ctx: &DetailCtx<'_>, cr: &CoreRow) -> Row {
             (Some(i), None) => input
                 .ours
                 .get(i as usize)
-                .and_then(|e| ctx.first_theirs.get(&e.key))
+                .and_then(|e| ctx.first_theirs.get(e.key.as_ref()))
                 .and_then(|j| input.theirs.get(*j as usize))
                 .and_then(|e| state.effective_theirs_with(e.source, &ctx.pending))
                 .map(|r| r.number().to_string()),
             (None, Some(i)) => input
                 .theirs
                 .get(i as usize)
-                .and_then(|e| ctx.first_ours.get(&e.key))
+                .and_then(|e| ctx.first_ours.get(e.key.as_ref()))
                 .and_then(|j| input.ours.get(*j as usize))
                 .and_then(|e| match e.source {
                     Source::Record(k) => state.ours.get(k as usize).map(|r| r.number().to_string()),

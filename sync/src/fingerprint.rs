@@ -23,6 +23,7 @@
 //! count of their keys, keys); pending (count; each: 0 create (key, active
 //! byte, field hashes) or 1 set (key, field index + 1 or 0, from, to)).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::normalize::FastMap;
@@ -30,9 +31,9 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{
-    Entry, Input, LinkEntry, PendingEntry, Source, Summary, categorize_input, overlay,
+    Entry, Input, LinkEntry, PendingEntry, Source, Summary, UNKNOWN, categorize_input, overlay,
 };
-use crate::normalize::{combine, field_hashes};
+use crate::normalize::{combine, hash_field, match_key};
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record, Side};
 use crate::state::State;
@@ -118,26 +119,82 @@ impl Fingerprint {
     pub fn from_state(state: &State, imported: Side) -> Fingerprint {
         let fixed_side = imported.other();
         let records = state.records(fixed_side);
-        let keys: Vec<String> = records.iter().map(|r| state.key(r.number())).collect();
-        let hashes: Vec<Vec<u64>> = records.iter().map(|r| state.hashes(r)).collect();
-        let rows: Vec<u64> = hashes.iter().map(|h| combine(h.iter().copied())).collect();
-        let link_key = |l: &crate::state::Link| match fixed_side {
-            Side::Ours => state.key(&l.our_number),
-            Side::Theirs => state.key(&l.their_number),
-        };
-        let base_hashes: Vec<Vec<u64>> = state
-            .links
+        let width = state.synced.len();
+        // Field hashes of the fixed records, then of the bases, in one
+        // vector: most are only needed for their row hash.
+        let mut hashes: Vec<u64> = Vec::with_capacity((records.len() + state.links.len()) * width);
+        let mut rows: Vec<u64> = Vec::with_capacity(records.len());
+        let keys: Vec<Cow<'_, str>> = records
             .iter()
-            .map(|l| state.base_hashes(&l.base))
+            .map(|r| {
+                let start = hashes.len();
+                hashes.extend(state.synced.iter().map(|f| hash_field(*f, r.get(*f))));
+                rows.push(combine(hashes[start..].iter().copied()));
+                match_key(&state.rules, r.number())
+            })
             .collect();
-        let base_rows: Vec<u64> = base_hashes
-            .iter()
-            .map(|h| combine(h.iter().copied()))
-            .collect();
-        // Bases per fixed key, to find the records the row hash cannot decide.
-        let mut bases_by_key: FastMap<String, Vec<u64>> = FastMap::default();
+        let rules = &state.rules;
+        fn fixed_key<'l>(
+            rules: &NumberRules,
+            fixed_side: Side,
+            l: &'l crate::state::Link,
+        ) -> Cow<'l, str> {
+            match fixed_side {
+                Side::Ours => match_key(rules, &l.our_number),
+                Side::Theirs => match_key(rules, &l.their_number),
+            }
+        }
+        let link_key = |l| fixed_key(rules, fixed_side, l);
+        // A fixed record needs its field hashes when a base of one of its
+        // links differs from it (the row hash cannot decide a conflict) or
+        // a pending change names it (the overlay changes single fields).
+        let mut by_key: FastMap<&str, (u32, u32)> =
+            FastMap::with_capacity_and_hasher(keys.len(), Default::default());
+        for (i, k) in keys.iter().enumerate() {
+            by_key
+                .entry(k.as_ref())
+                .and_modify(|x| x.1 += 1)
+                .or_insert((i as u32, 1));
+        }
+        let base_start = hashes.len();
+        let mut base_rows: Vec<u64> = Vec::with_capacity(state.links.len());
+        // A base mostly repeats its fixed record's values: a value equal (as
+        // raw text) to the record's has the record's hash, so it is copied
+        // instead of hashed, and a base equal in every field has its row.
+        for l in &state.links {
+            let start = hashes.len();
+            let like = by_key.get(link_key(l).as_ref()).map(|(i, _)| *i as usize);
+            let mut all_same = like.is_some();
+            for (k, f) in state.synced.iter().enumerate() {
+                let h = match (l.base.get(f), like) {
+                    (None, _) => {
+                        all_same = false;
+                        UNKNOWN
+                    }
+                    (Some(v), Some(i)) if records[i].get(*f) == v.as_str() => hashes[i * width + k],
+                    (Some(v), _) => {
+                        all_same = false;
+                        hash_field(*f, v)
+                    }
+                };
+                hashes.push(h);
+            }
+            base_rows.push(match like {
+                Some(i) if all_same => rows[i],
+                _ => combine(hashes[start..].iter().copied()),
+            });
+        }
+        let slot = |at: usize| hashes[at * width..(at + 1) * width].to_vec();
+        let mut detailed = vec![false; records.len()];
+        // Bases of keys on several records, checked per record below.
+        let mut shared_bases: FastMap<String, Vec<u64>> = FastMap::default();
         for (l, b) in state.links.iter().zip(&base_rows) {
-            bases_by_key.entry(link_key(l)).or_default().push(*b);
+            let k = link_key(l);
+            match by_key.get(k.as_ref()) {
+                Some((i, 1)) if rows[*i as usize] != *b => detailed[*i as usize] = true,
+                Some((_, 1)) | None => {}
+                Some(_) => shared_bases.entry(k.into_owned()).or_default().push(*b),
+            }
         }
         let pending_keys: BTreeSet<String> = if fixed_side == Side::Theirs {
             state
@@ -148,42 +205,50 @@ impl Fingerprint {
         } else {
             BTreeSet::new()
         };
-        // Links of a key with a pending change need their base in detail:
-        // the overlay may change (or create) the record the base is
-        // compared with.
-        let mut detailed_keys: BTreeSet<String> = pending_keys.clone();
+        for (i, k) in keys.iter().enumerate() {
+            if (!shared_bases.is_empty()
+                && shared_bases
+                    .get(k.as_ref())
+                    .is_some_and(|bs| bs.iter().any(|b| *b != rows[i])))
+                || (!pending_keys.is_empty() && pending_keys.contains(k.as_ref()))
+            {
+                detailed[i] = true;
+            }
+        }
+        // Links of a key with a pending change, or of a detailed record,
+        // need their base in detail: the overlay may change (or create) the
+        // record the base is compared with.
+        let mut detailed_keys: FastMap<&str, ()> =
+            pending_keys.iter().map(|k| (k.as_str(), ())).collect();
+        for (i, k) in keys.iter().enumerate() {
+            if detailed[i] {
+                detailed_keys.insert(k.as_ref(), ());
+            }
+        }
         let fixed: Vec<FixedEntry> = records
             .iter()
             .enumerate()
-            .map(|(i, r)| {
-                let key = &keys[i];
-                let changed = bases_by_key
-                    .get(key)
-                    .is_some_and(|bs| bs.iter().any(|b| *b != rows[i]));
-                let detailed = changed || pending_keys.contains(key);
-                if detailed {
-                    detailed_keys.insert(key.clone());
-                }
-                FixedEntry {
-                    key: key.clone(),
-                    active: r.active(),
-                    row: rows[i],
-                    fields: detailed.then(|| hashes[i].clone()),
-                }
+            .map(|(i, r)| FixedEntry {
+                key: keys[i].to_string(),
+                active: r.active(),
+                row: rows[i],
+                fields: detailed[i].then(|| slot(i)),
             })
             .collect();
         let links = state
             .links
             .iter()
-            .zip(base_hashes.into_iter().zip(base_rows))
-            .map(|(l, (bf, br))| {
-                let detailed = detailed_keys.contains(&link_key(l));
+            .zip(base_rows)
+            .enumerate()
+            .map(|(li, (l, br))| {
+                let detailed =
+                    !detailed_keys.is_empty() && detailed_keys.contains_key(link_key(l).as_ref());
                 FixedLink {
                     our_key: state.key(&l.our_number),
                     their_key: state.key(&l.their_number),
                     active: l.active,
                     base_row: br,
-                    base_fields: detailed.then_some(bf),
+                    base_fields: detailed.then(|| slot(base_start / width.max(1) + li)),
                 }
             })
             .collect();
@@ -234,83 +299,108 @@ impl Fingerprint {
     }
 
     /// The hashed input for an import of `records` on the imported side.
-    pub fn input(&self, records: &[Record]) -> Input {
-        let imported: Vec<Entry> = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let fields = field_hashes(r, &self.synced);
-                Entry {
-                    key: self.rules.key(r.number()),
-                    active: r.active(),
-                    row: combine(fields.iter().copied()),
-                    fields: Some(fields),
-                    source: Source::Record(i as u32),
-                    pending_conflict: false,
-                }
-            })
-            .collect();
-        let fixed: Vec<Entry> = self
-            .fixed
-            .iter()
-            .enumerate()
-            .map(|(i, e)| Entry {
-                key: e.key.clone(),
-                active: e.active,
-                row: e.row,
-                fields: e.fields.clone(),
+    pub fn input<'a>(&'a self, records: &'a [Record]) -> Input<'a> {
+        let width = self.synced.len();
+        let mut input = Input::new(width);
+        // An imported record's field hashes matter only where the rules can
+        // look at them: a link whose base is in detail (its fixed record has
+        // detail too), or a pending change naming the key. Elsewhere the row
+        // hash decides, so the rest are not kept.
+        let mut needs_fields: FastMap<&str, ()> = FastMap::default();
+        for l in &self.links {
+            if l.base_fields.is_some() {
+                let k = match self.imported {
+                    Side::Ours => &l.our_key,
+                    Side::Theirs => &l.their_key,
+                };
+                needs_fields.insert(k.as_str(), ());
+            }
+        }
+        for p in &self.pending {
+            let (FixedPending::Create { key, .. } | FixedPending::Set { key, .. }) = p;
+            needs_fields.insert(key.as_str(), ());
+        }
+        let mut buf: Vec<u64> = Vec::with_capacity(width);
+        let mut imported: Vec<Entry<'a>> = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            buf.clear();
+            buf.extend(self.synced.iter().map(|f| hash_field(*f, r.get(*f))));
+            let key = match_key(&self.rules, r.number());
+            let fields = (!needs_fields.is_empty() && needs_fields.contains_key(key.as_ref()))
+                .then(|| input.push_fields(buf.iter().copied()));
+            imported.push(Entry {
+                key,
+                active: r.active(),
+                row: combine(buf.iter().copied()),
+                fields,
                 source: Source::Record(i as u32),
                 pending_conflict: false,
-            })
-            .collect();
+            });
+        }
+        let mut fixed: Vec<Entry<'a>> = Vec::with_capacity(self.fixed.len());
+        for (i, e) in self.fixed.iter().enumerate() {
+            let fields = e
+                .fields
+                .as_ref()
+                .map(|fs| input.push_fields(padded(fs, width)));
+            fixed.push(Entry {
+                key: Cow::Borrowed(e.key.as_str()),
+                active: e.active,
+                row: e.row,
+                fields,
+                source: Source::Record(i as u32),
+                pending_conflict: false,
+            });
+        }
+        let mut links = Vec::with_capacity(self.links.len());
+        for l in &self.links {
+            let base_fields = l
+                .base_fields
+                .as_ref()
+                .map(|fs| input.push_fields(padded(fs, width)));
+            links.push(LinkEntry {
+                our_key: Cow::Borrowed(l.our_key.as_str()),
+                their_key: Cow::Borrowed(l.their_key.as_str()),
+                active: l.active,
+                base_row: l.base_row,
+                base_fields,
+            });
+        }
         let (ours, theirs) = match self.imported {
             Side::Ours => (imported, fixed),
             Side::Theirs => (fixed, imported),
         };
-        let mut input = Input {
-            ours,
-            theirs,
-            links: self
-                .links
-                .iter()
-                .map(|l| LinkEntry {
-                    our_key: l.our_key.clone(),
-                    their_key: l.their_key.clone(),
-                    active: l.active,
-                    base_row: l.base_row,
-                    base_fields: l.base_fields.clone(),
-                })
-                .collect(),
-            deactivated_ours: self.deactivated_ours.iter().cloned().collect(),
-            deactivated_theirs: self.deactivated_theirs.iter().cloned().collect(),
-            pending: self
-                .pending
-                .iter()
-                .map(|p| match p {
-                    FixedPending::Create {
-                        key,
-                        active,
-                        fields,
-                    } => PendingEntry::Create {
-                        key: key.clone(),
-                        active: *active,
-                        fields: fields.clone(),
-                    },
-                    FixedPending::Set {
-                        key,
-                        field,
-                        from,
-                        to,
-                    } => PendingEntry::Set {
-                        key: key.clone(),
-                        field: *field,
-                        from: *from,
-                        to: *to,
-                    },
-                })
-                .collect(),
-            arrived: Vec::new(),
-        };
+        input.ours = ours;
+        input.theirs = theirs;
+        input.links = links;
+        input.deactivated_ours = self.deactivated_ours.iter().cloned().collect();
+        input.deactivated_theirs = self.deactivated_theirs.iter().cloned().collect();
+        input.pending = self
+            .pending
+            .iter()
+            .map(|p| match p {
+                FixedPending::Create {
+                    key,
+                    active,
+                    fields,
+                } => PendingEntry::Create {
+                    key: key.clone(),
+                    active: *active,
+                    fields: fields.clone(),
+                },
+                FixedPending::Set {
+                    key,
+                    field,
+                    from,
+                    to,
+                } => PendingEntry::Set {
+                    key: key.clone(),
+                    field: *field,
+                    from: *from,
+                    to: *to,
+                },
+            })
+            .collect();
         overlay(&mut input);
         input
     }
@@ -318,7 +408,7 @@ impl Fingerprint {
     /// The categories an import of `records` will give: the same counts and
     /// row keys as `categorize` on the server's state with that import.
     pub fn preview(&self, records: &[Record]) -> Summary {
-        Summary::from_rows(&categorize_input(&self.input(records)))
+        Summary::from_core(categorize_input(&self.input(records)))
     }
 
     /// The compact binary form.
@@ -341,7 +431,8 @@ impl Fingerprint {
             w.push(field_code(*f));
         }
         put_varint(&mut w, self.fixed.len() as u64);
-        let mut fixed_rows: FastMap<&str, Option<u64>> = FastMap::default();
+        let mut fixed_rows: FastMap<&str, Option<u64>> =
+            FastMap::with_capacity_and_hasher(self.fixed.len(), Default::default());
         for e in &self.fixed {
             put_str(&mut w, &e.key);
             w.push(u8::from(e.active) | (u8::from(e.fields.is_some()) << 1));
@@ -468,7 +559,6 @@ impl Fingerprint {
         let width = synced.len();
         let n_fixed = r.count(10)?;
         let mut fixed = Vec::with_capacity(n_fixed);
-        let mut fixed_rows: FastMap<String, Option<u64>> = FastMap::default();
         for _ in 0..n_fixed {
             let key = r.string()?;
             let flags = r.byte()?;
@@ -478,16 +568,21 @@ impl Fingerprint {
             } else {
                 None
             };
-            fixed_rows
-                .entry(key.clone())
-                .and_modify(|x| *x = None)
-                .or_insert(Some(row));
             fixed.push(FixedEntry {
                 key,
                 active: flags & 1 != 0,
                 row,
                 fields,
             });
+        }
+        // A key on several records has no single row to point at.
+        let mut fixed_rows: FastMap<&str, Option<u64>> =
+            FastMap::with_capacity_and_hasher(fixed.len(), Default::default());
+        for e in &fixed {
+            fixed_rows
+                .entry(e.key.as_str())
+                .and_modify(|x| *x = None)
+                .or_insert(Some(e.row));
         }
         let n_links = r.count(2)?;
         let mut links = Vec::with_capacity(n_links);
@@ -505,7 +600,7 @@ impl Fingerprint {
             };
             let base_row = if flags & 8 != 0 {
                 fixed_rows
-                    .get(fixed_key)
+                    .get(fixed_key.as_str())
                     .copied()
                     .flatten()
                     .ok_or_else(|| FingerprintError::Damaged("link base names no record".into()))?
@@ -587,6 +682,15 @@ impl Fingerprint {
     }
 }
 
+/// Exactly `width` hashes: a hand-made fingerprint with too few or too many
+/// must not shift every later slot of `Input::hashes`.
+fn padded(fs: &[u64], width: usize) -> impl Iterator<Item = u64> + '_ {
+    fs.iter()
+        .copied()
+        .chain(std::iter::repeat(UNKNOWN))
+        .take(width)
+}
+
 fn side_code(s: Side) -> u8 {
     match s {
         Side::Ours => 0,
@@ -612,11 +716,11 @@ const FIELD_CODES: [Field; 14] = [
     Field::Active,
 ];
 
-fn field_code(f: Field) -> u8 {
+pub(crate) fn field_code(f: Field) -> u8 {
     FIELD_CODES.iter().position(|x| *x == f).unwrap_or(0) as u8
 }
 
-fn code_field(c: u8) -> Option<Field> {
+pub(crate) fn code_field(c: u8) -> Option<Field> {
     FIELD_CODES.get(c as usize).copied()
 }
 
@@ -699,7 +803,8 @@ impl<'a> Cursor<'a> {
     fn string(&mut self) -> Result<String, FingerprintError> {
         let n = self.count(1)?;
         let b = self.take(n)?;
-        String::from_utf8(b.to_vec())
+        std::str::from_utf8(b)
+            .map(str::to_string)
             .map_err(|_| FingerprintError::Damaged("key is not UTF-8".into()))
     }
 }

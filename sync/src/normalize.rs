@@ -19,6 +19,9 @@
 //! - names, street, city and the rest: case-sensitive after trimming, because
 //!   a corrected capital ("acme as" → "Acme AS") is a real change someone made.
 
+use std::borrow::Cow;
+
+use crate::rules::NumberRules;
 use crate::schema::{Field, Record};
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -195,6 +198,28 @@ pub fn hash_field(field: Field, raw: &str) -> u64 {
     }
 }
 
+/// `rules.key(number)`, borrowed from `number` when the key is the number
+/// itself or a tail of it (no whitespace, no lower-case letters: nearly every
+/// number), so that keying a million records allocates nothing.
+pub fn match_key<'a>(rules: &NumberRules, number: &'a str) -> Cow<'a, str> {
+    let bytes = number.as_bytes();
+    let plain = bytes
+        .iter()
+        .all(|b| b.is_ascii() && !ascii_space(*b) && !b.is_ascii_lowercase());
+    if !plain {
+        return Cow::Owned(rules.key(number));
+    }
+    if rules.strip_leading_zeros && bytes.iter().all(u8::is_ascii_digit) {
+        let t = number.trim_start_matches('0');
+        if t.is_empty() && !number.is_empty() {
+            // "000" is the number zero: its last character.
+            return Cow::Borrowed(&number[number.len() - 1..]);
+        }
+        return Cow::Borrowed(t);
+    }
+    Cow::Borrowed(number)
+}
+
 /// Hash of `field`'s normalized value in `record`.
 pub fn field_hash(record: &Record, field: Field) -> u64 {
     hash_field(field, record.get(field))
@@ -295,6 +320,35 @@ mod tests {
                     value_hash(&normalize(*f, s)),
                     "{f} {s:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn match_key_equals_rules_key() {
+        let numbers = [
+            "",
+            "0",
+            "000",
+            "00123",
+            "123",
+            " 12 3 ",
+            "ab-1",
+            "AB-1",
+            "0x1",
+            "\u{a0}1",
+            "ø1",
+            "Ø1",
+            "0\t0",
+            "12\u{2003}3",
+        ];
+        for strip in [false, true] {
+            let rules = NumberRules {
+                strip_leading_zeros: strip,
+                ..NumberRules::default()
+            };
+            for n in numbers {
+                assert_eq!(match_key(&rules, n), rules.key(n), "{n:?} strip {strip}");
             }
         }
     }

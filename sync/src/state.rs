@@ -19,7 +19,7 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{Entry, Input, LinkEntry, PendingEntry, Source, UNKNOWN, overlay};
-use crate::normalize::{combine, field_hashes, hash_field, normalize};
+use crate::normalize::{combine, field_hashes, hash_field, match_key, normalize};
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record, RequiredFields, Side};
 
@@ -155,22 +155,23 @@ impl State {
             .collect()
     }
 
-    fn side_entries(&self, side: Side) -> Vec<Entry> {
-        self.records(side)
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let fields = self.hashes(r);
-                Entry {
-                    key: self.key(r.number()),
-                    active: r.active(),
-                    row: combine(fields.iter().copied()),
-                    fields: Some(fields),
-                    source: Source::Record(i as u32),
-                    pending_conflict: false,
-                }
-            })
-            .collect()
+    /// The entries of `side`, their field hashes stored in `input`.
+    fn side_entries<'a>(&'a self, side: Side, input: &mut Input<'a>) -> Vec<Entry<'a>> {
+        let records = self.records(side);
+        let mut out = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let (slot, row) =
+                input.push_hashed(self.synced.iter().map(|f| hash_field(*f, r.get(*f))));
+            out.push(Entry {
+                key: match_key(&self.rules, r.number()),
+                active: r.active(),
+                row,
+                fields: Some(slot),
+                source: Source::Record(i as u32),
+                pending_conflict: false,
+            });
+        }
+        out
     }
 
     /// The pending changes in hashed form.
@@ -207,29 +208,68 @@ impl State {
 
     /// The state in the hashed form the categorizer works on, with pending
     /// changes already laid over their side.
-    pub fn to_input(&self) -> Input {
-        let mut input = Input {
-            ours: self.side_entries(Side::Ours),
-            theirs: self.side_entries(Side::Theirs),
-            links: self
-                .links
-                .iter()
-                .map(|l| {
-                    let base = self.base_hashes(&l.base);
-                    LinkEntry {
-                        our_key: self.key(&l.our_number),
-                        their_key: self.key(&l.their_number),
-                        active: l.active,
-                        base_row: combine(base.iter().copied()),
-                        base_fields: Some(base),
-                    }
-                })
-                .collect(),
-            deactivated_ours: self.deactivated_keys(Side::Ours),
-            deactivated_theirs: self.deactivated_keys(Side::Theirs),
-            pending: self.pending_entries(),
-            arrived: Vec::new(),
+    pub fn to_input(&self) -> Input<'_> {
+        let mut input = Input::new(self.synced.len());
+        let width = self.synced.len();
+        input
+            .hashes
+            .reserve((self.ours.len() + self.theirs.len() + self.links.len()) * width);
+        input.ours = self.side_entries(Side::Ours, &mut input);
+        // Their records and the bases mostly repeat our values: a value
+        // equal (as raw text) to the same field of our record with the same
+        // key has that record's hash, so it is copied instead of hashed.
+        let mut ours_by_key: FastMap<&str, u32> =
+            FastMap::with_capacity_and_hasher(self.ours.len(), Default::default());
+        for (i, r) in self.ours.iter().enumerate() {
+            if let Cow::Borrowed(k) = match_key(&self.rules, r.number()) {
+                ours_by_key.entry(k).or_insert(i as u32);
+            }
+        }
+        let like = |input: &Input<'_>, key: &str| {
+            let i = *ours_by_key.get(key)?;
+            Some((
+                self.ours.get(i as usize)?,
+                i,
+                input.ours.get(i as usize)?.row,
+            ))
         };
+        let mut theirs = Vec::with_capacity(self.theirs.len());
+        for (i, r) in self.theirs.iter().enumerate() {
+            let key = match_key(&self.rules, r.number());
+            let partner = like(&input, &key);
+            let (slot, row) = push_reusing(&mut input, &self.synced, |f| Some(r.get(f)), partner);
+            theirs.push(Entry {
+                key,
+                active: r.active(),
+                row,
+                fields: Some(slot),
+                source: Source::Record(i as u32),
+                pending_conflict: false,
+            });
+        }
+        input.theirs = theirs;
+        let mut links = Vec::with_capacity(self.links.len());
+        for l in &self.links {
+            let our_key = match_key(&self.rules, &l.our_number);
+            let partner = like(&input, &our_key);
+            let (slot, base_row) = push_reusing(
+                &mut input,
+                &self.synced,
+                |f| l.base.get(&f).map(String::as_str),
+                partner,
+            );
+            links.push(LinkEntry {
+                our_key,
+                their_key: match_key(&self.rules, &l.their_number),
+                active: l.active,
+                base_row,
+                base_fields: Some(slot),
+            });
+        }
+        input.links = links;
+        input.deactivated_ours = self.deactivated_keys(Side::Ours);
+        input.deactivated_theirs = self.deactivated_keys(Side::Theirs);
+        input.pending = self.pending_entries();
         overlay(&mut input);
         input
     }
@@ -323,6 +363,46 @@ impl State {
     }
 }
 
+/// Stores the hashes of the synced fields of `value` (`None`: no known
+/// value) in a new slot of `input`; returns the slot and the row hash. A
+/// value equal to `like`'s (a record, its slot, its row hash) reuses that
+/// record's hash, and when every field does, its row hash too: the same as
+/// hashing, since a hash depends on the raw text alone.
+fn push_reusing<'v>(
+    input: &mut Input<'_>,
+    synced: &[Field],
+    value: impl Fn(Field) -> Option<&'v str>,
+    like: Option<(&Record, u32, u64)>,
+) -> (u32, u64) {
+    let width = synced.len();
+    let start = input.hashes.len();
+    let mut all_same = like.is_some();
+    for (k, f) in synced.iter().enumerate() {
+        let h = match (value(*f), like) {
+            (None, _) => {
+                all_same = false;
+                UNKNOWN
+            }
+            (Some(v), Some((o, slot, _))) if o.get(*f) == v => input
+                .hashes
+                .get(slot as usize * width + k)
+                .copied()
+                .unwrap_or_else(|| hash_field(*f, v)),
+            (Some(v), _) => {
+                all_same = false;
+                hash_field(*f, v)
+            }
+        };
+        input.hashes.push(h);
+    }
+    let slot = start.checked_div(width).unwrap_or(0) as u32;
+    let row = match like {
+        Some((_, _, row)) if all_same => row,
+        _ => combine(input.hashes[start..].iter().copied()),
+    };
+    (slot, row)
+}
+
 /// Pending `Set`s by record key; see `State::pending_index`.
 #[derive(Debug, Clone, Default)]
 pub struct PendingIndex {
@@ -345,4 +425,123 @@ pub fn base_of(record: &Record, synced: &[Field]) -> BTreeMap<Field, String> {
         .iter()
         .map(|f| (*f, record.get(*f).to_string()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    fn cust(number: &str, name: &str, city: &str) -> Record {
+        Record::from_pairs(
+            Kind::Customer,
+            &[
+                (Field::Number, number),
+                (Field::Name, name),
+                (Field::City, city),
+            ],
+        )
+    }
+
+    /// Reusing our hashes for equal values must give exactly the hashes of
+    /// hashing every value: same field hashes, same rows, for their
+    /// records (equal, changed, repeated, unmatched) and for bases
+    /// (complete, partial, empty, of a missing record).
+    #[test]
+    fn to_input_hashes_equal_plain_hashing() {
+        let mut s = State::new(Kind::Customer);
+        s.rules.strip_leading_zeros = true;
+        s.ours = vec![
+            cust("1", "A", "Oslo"),
+            cust("02", "B", "Oslo"),
+            cust("3", "C", " Oslo"),
+            cust("3", "C2", "Oslo"),
+            cust(" 4", "D", "Oslo"),
+        ];
+        s.theirs = vec![
+            cust("1", "A", "Oslo"),
+            cust("2", "B", "Bergen"),
+            cust("3", "C", "Oslo"),
+            cust("4", "D", "Oslo"),
+            cust("9", "Z", ""),
+        ];
+        let mut partial = base_of(&s.ours[1], &s.synced);
+        partial.remove(&Field::City);
+        s.links = vec![
+            Link {
+                our_number: "1".into(),
+                their_number: "1".into(),
+                active: true,
+                base: base_of(&s.ours[0], &s.synced),
+                version: 1,
+            },
+            Link {
+                our_number: "02".into(),
+                their_number: "2".into(),
+                active: true,
+                base: partial,
+                version: 1,
+            },
+            Link {
+                our_number: "3".into(),
+                their_number: "3".into(),
+                active: true,
+                base: base_of(&cust("3", "Old", "Oslo"), &s.synced),
+                version: 1,
+            },
+            Link {
+                our_number: " 4".into(),
+                their_number: "4".into(),
+                active: true,
+                base: BTreeMap::new(),
+                version: 1,
+            },
+            Link {
+                our_number: "7".into(),
+                their_number: "7".into(),
+                active: true,
+                base: base_of(&cust("7", "Gone", "Oslo"), &s.synced),
+                version: 1,
+            },
+        ];
+        let input = s.to_input();
+        for (side, entries) in [(Side::Ours, &input.ours), (Side::Theirs, &input.theirs)] {
+            for (e, r) in entries.iter().zip(s.records(side)) {
+                let plain = s.hashes(r);
+                assert_eq!(
+                    input.fields(e.fields),
+                    Some(plain.as_slice()),
+                    "{side:?} {r:?}"
+                );
+                assert_eq!(e.row, crate::normalize::combine(plain), "{side:?} {r:?}");
+                assert_eq!(e.key, s.key(r.number()));
+            }
+        }
+        for (e, l) in input.links.iter().zip(&s.links) {
+            let plain = s.base_hashes(&l.base);
+            assert_eq!(input.fields(e.base_fields), Some(plain.as_slice()), "{l:?}");
+            assert_eq!(e.base_row, crate::normalize::combine(plain), "{l:?}");
+        }
+        // The fingerprint reuses the fixed side's hashes the same way.
+        for side in [Side::Ours, Side::Theirs] {
+            let fp = crate::fingerprint::Fingerprint::from_state(&s, side);
+            for (fl, l) in fp.links.iter().zip(&s.links) {
+                let plain = s.base_hashes(&l.base);
+                assert_eq!(
+                    fl.base_row,
+                    crate::normalize::combine(plain.clone()),
+                    "{l:?}"
+                );
+                if let Some(bf) = &fl.base_fields {
+                    assert_eq!(bf, &plain, "{l:?}");
+                }
+            }
+            for (fe, r) in fp.fixed.iter().zip(s.records(side.other())) {
+                assert_eq!(fe.row, crate::normalize::combine(s.hashes(r)), "{r:?}");
+            }
+        }
+    }
 }

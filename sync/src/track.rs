@@ -5,24 +5,46 @@
 //!
 //! The guard exists because an export cut short (a filter left on in the ERP,
 //! a half-written file) looks exactly like mass deletion.
+//!
+//! A snapshot is stored between runs in its compact binary form
+//! (`Snapshot::encode`), about 45-60 bytes per customer instead of the
+//! hundred-odd of the plain hashes. Layout (integers LEB128 varints, hashes 8
+//! bytes little-endian): `"PSSN"`, format version, kind (0 customer,
+//! 1 employee), rules (flags byte: 1 digits only, 2 strip zeros; then
+//! max_len + 1, 0 for none), fields (count, codes as in `fingerprint`),
+//! entry count; per entry, in key order: the length of the prefix shared with
+//! the previous key, the rest of the key (length, bytes), then per field
+//! either the varint `n + 1` for the n-th distinct hash already seen in that
+//! field's column, or `0` and the new hash (the first 65,536 distinct hashes
+//! of a column get numbers, later ones are always written out). A column's
+//! values repeat a lot
+//! (cities, empty fields, `active`), so most fields cost one byte. The row
+//! hash is not stored: it is `combine` of the field hashes. Last comes the
+//! FNV-1a 64 of every byte before it, so damage is detected rather than
+//! read as a different data set.
+
+use std::borrow::Cow;
 
 use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::normalize::{combine, field_hashes};
+use crate::fingerprint::{code_field, field_code, put_varint};
+use crate::normalize::{combine, fnv1a, hash_field, match_key};
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record};
 
-/// One record in a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SnapshotEntry {
-    pub key: String,
+/// One record of a snapshot, borrowed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotEntry<'a> {
+    pub key: &'a str,
     pub row: u64,
-    pub fields: Vec<u64>,
+    pub fields: &'a [u64],
 }
 
-/// A data set reduced to fingerprints, sorted by key.
+/// A data set reduced to fingerprints, sorted by key. Stored flat (all keys
+/// in one string, all hashes in one vector) rather than as a `String` and a
+/// `Vec` per record: a million records are then a few allocations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub kind: Kind,
@@ -30,49 +52,328 @@ pub struct Snapshot {
     /// The fields fingerprinted, in `SnapshotEntry::fields` order: every
     /// field of the kind but the number.
     pub fields: Vec<Field>,
-    pub entries: Vec<SnapshotEntry>,
+    /// The keys, sorted and unique, one after another.
+    keys: String,
+    /// Where each key ends in `keys`.
+    ends: Vec<u32>,
+    /// Per entry, `combine` of its field hashes.
+    rows: Vec<u64>,
+    /// Per entry, `fields.len()` field hashes.
+    hashes: Vec<u64>,
 }
 
 impl Snapshot {
+    fn empty(kind: Kind, rules: NumberRules, fields: Vec<Field>, capacity: usize) -> Snapshot {
+        let width = fields.len();
+        Snapshot {
+            kind,
+            rules,
+            fields,
+            keys: String::new(),
+            ends: Vec::with_capacity(capacity),
+            rows: Vec::with_capacity(capacity),
+            hashes: Vec::with_capacity(capacity * width),
+        }
+    }
+
+    /// Appends an entry (keys must come in order); its row hash is computed.
+    fn push(&mut self, key: &str, fields: impl IntoIterator<Item = u64>) {
+        self.keys.push_str(key);
+        self.ends.push(self.keys.len() as u32);
+        let start = self.hashes.len();
+        self.hashes.extend(fields);
+        self.rows
+            .push(combine(self.hashes[start..].iter().copied()));
+    }
+
     /// Fingerprints `records`. A key on several records keeps its first
     /// record (the diff reports the others as duplicates).
     pub fn of(kind: Kind, rules: &NumberRules, records: &[Record]) -> Snapshot {
         let fields = kind.synced_fields();
-        let mut entries: Vec<SnapshotEntry> = records
+        let keys: Vec<Cow<'_, str>> = records
             .iter()
-            .map(|r| {
-                let hashes = field_hashes(r, &fields);
-                SnapshotEntry {
-                    key: rules.key(r.number()),
-                    row: combine(hashes.iter().copied()),
-                    fields: hashes,
-                }
-            })
+            .map(|r| match_key(rules, r.number()))
             .collect();
-        // Stable: the first record of a repeated key stays first.
-        entries.sort_by(|a, b| a.key.cmp(&b.key));
-        entries.dedup_by(|later, earlier| later.key == earlier.key);
-        Snapshot {
-            kind,
-            rules: rules.clone(),
-            fields,
-            entries,
+        let mut order: Vec<u32> = (0..records.len() as u32).collect();
+        // Stable: the first record of a repeated key stays first. Exports
+        // sorted by number need no sort at all.
+        if !keys.is_sorted() {
+            order.sort_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
         }
+        order.dedup_by(|later, earlier| keys[*later as usize] == keys[*earlier as usize]);
+        let mut snap = Snapshot::empty(kind, rules.clone(), fields.clone(), order.len());
+        snap.keys
+            .reserve(order.iter().map(|i| keys[*i as usize].len()).sum());
+        for i in order {
+            let r = &records[i as usize];
+            snap.push(
+                &keys[i as usize],
+                fields.iter().map(|f| hash_field(*f, r.get(*f))),
+            );
+        }
+        snap
     }
 
     pub fn len(&self) -> u32 {
-        self.entries.len() as u32
+        self.ends.len() as u32
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.ends.is_empty()
     }
 
-    fn find(&self, key: &str) -> Option<&SnapshotEntry> {
-        self.entries
-            .binary_search_by(|e| e.key.as_str().cmp(key))
-            .ok()
-            .and_then(|i| self.entries.get(i))
+    /// The key of entry `i` ("" past the end).
+    pub fn key(&self, i: usize) -> &str {
+        let start = match i.checked_sub(1) {
+            None => 0,
+            Some(p) => self.ends.get(p).map_or(usize::MAX, |e| *e as usize),
+        };
+        let end = self.ends.get(i).map_or(0, |e| *e as usize);
+        self.keys.get(start..end).unwrap_or("")
+    }
+
+    /// Entry `i`, if there is one.
+    pub fn entry(&self, i: usize) -> Option<SnapshotEntry<'_>> {
+        let width = self.fields.len();
+        Some(SnapshotEntry {
+            key: self.key(i),
+            row: *self.rows.get(i)?,
+            fields: self.hashes.get(i * width..(i + 1) * width)?,
+        })
+    }
+
+    /// The entries in key order.
+    pub fn entries(&self) -> impl Iterator<Item = SnapshotEntry<'_>> {
+        (0..self.ends.len()).filter_map(|i| self.entry(i))
+    }
+
+    /// The index of the entry with `key`.
+    fn find(&self, key: &str) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.ends.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.key(mid).cmp(key) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
+    }
+
+    /// The compact binary form (see the module doc).
+    pub fn encode(&self) -> Vec<u8> {
+        let width = self.fields.len();
+        let mut w = Vec::with_capacity(32 + self.ends.len() * (8 + 3 * width));
+        w.extend_from_slice(SNAPSHOT_MAGIC);
+        put_varint(&mut w, u64::from(SNAPSHOT_VERSION));
+        w.push(match self.kind {
+            Kind::Customer => 0,
+            Kind::Employee => 1,
+        });
+        w.push(u8::from(self.rules.digits_only) | (u8::from(self.rules.strip_leading_zeros) << 1));
+        put_varint(&mut w, self.rules.max_len.map_or(0, |m| u64::from(m) + 1));
+        put_varint(&mut w, width as u64);
+        for f in &self.fields {
+            w.push(field_code(*f));
+        }
+        put_varint(&mut w, self.ends.len() as u64);
+        // Per column: hash -> 1-based id, in order of first appearance.
+        let mut columns: Vec<FastMap<u64, u64>> = vec![FastMap::default(); width];
+        let mut prev: &[u8] = &[];
+        for e in self.entries() {
+            let key = e.key.as_bytes();
+            let shared = key.iter().zip(prev).take_while(|(a, b)| a == b).count();
+            put_varint(&mut w, shared as u64);
+            put_varint(&mut w, (key.len() - shared) as u64);
+            w.extend_from_slice(&key[shared..]);
+            prev = key;
+            for (column, h) in columns.iter_mut().zip(e.fields) {
+                if let Some(id) = column.get(h) {
+                    put_varint(&mut w, *id);
+                    continue;
+                }
+                if column.len() < COLUMN_IDS {
+                    column.insert(*h, column.len() as u64 + 1);
+                }
+                w.push(0);
+                w.extend_from_slice(&h.to_le_bytes());
+            }
+        }
+        let sum = fnv1a(&w);
+        w.extend_from_slice(&sum.to_le_bytes());
+        w
+    }
+
+    /// Reads the binary form; refuses other versions and damaged bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        if bytes.len() < 4 || &bytes[..4] != SNAPSHOT_MAGIC {
+            return Err(SnapshotError::BadMagic);
+        }
+        let mut r = Reader { bytes, at: 4 };
+        let version = r.varint()?;
+        if version != u64::from(SNAPSHOT_VERSION) {
+            return Err(SnapshotError::UnsupportedVersion {
+                found: u32::try_from(version).unwrap_or(u32::MAX),
+            });
+        }
+        let body_len = bytes.len().checked_sub(8).ok_or(SnapshotError::Truncated)?;
+        if body_len < r.at {
+            return Err(SnapshotError::Truncated);
+        }
+        let mut sum = [0u8; 8];
+        sum.copy_from_slice(&bytes[body_len..]);
+        if fnv1a(&bytes[..body_len]) != u64::from_le_bytes(sum) {
+            return Err(SnapshotError::Damaged("checksum mismatch".into()));
+        }
+        let mut r = Reader {
+            bytes: &bytes[..body_len],
+            at: r.at,
+        };
+        let kind = match r.byte()? {
+            0 => Kind::Customer,
+            1 => Kind::Employee,
+            k => return Err(SnapshotError::Damaged(format!("kind {k}"))),
+        };
+        let flags = r.byte()?;
+        let max_len = match r.varint()? {
+            0 => None,
+            n => Some(u32::try_from(n - 1).map_err(|_| SnapshotError::Damaged("max_len".into()))?),
+        };
+        let rules = NumberRules {
+            max_len,
+            digits_only: flags & 1 != 0,
+            strip_leading_zeros: flags & 2 != 0,
+        };
+        let width = r.count(1)?;
+        let mut fields = Vec::with_capacity(width);
+        for _ in 0..width {
+            let code = r.byte()?;
+            fields.push(
+                code_field(code)
+                    .ok_or_else(|| SnapshotError::Damaged(format!("field code {code}")))?,
+            );
+        }
+        // An entry is at least two key varints and a byte per field.
+        let n = r.count(2 + width)?;
+        let mut snap = Snapshot::empty(kind, rules, fields, n);
+        let mut columns: Vec<Vec<u64>> = vec![Vec::new(); width];
+        let mut key_buf: Vec<u8> = Vec::new();
+        for _ in 0..n {
+            let shared = usize::try_from(r.varint()?).map_err(|_| SnapshotError::Truncated)?;
+            if shared > key_buf.len() {
+                return Err(SnapshotError::Damaged("key prefix".into()));
+            }
+            key_buf.truncate(shared);
+            let rest = r.count(1)?;
+            key_buf.extend_from_slice(r.take(rest)?);
+            let key = std::str::from_utf8(&key_buf)
+                .map_err(|_| SnapshotError::Damaged("key is not UTF-8".into()))?;
+            if !snap.is_empty() && snap.key(snap.ends.len() - 1) >= key {
+                return Err(SnapshotError::Damaged("keys out of order".into()));
+            }
+            let start = snap.hashes.len();
+            for column in &mut columns {
+                let h = match r.varint()? {
+                    0 => {
+                        let h = r.u64()?;
+                        if column.len() < COLUMN_IDS {
+                            column.push(h);
+                        }
+                        h
+                    }
+                    id => *usize::try_from(id - 1)
+                        .ok()
+                        .and_then(|i| column.get(i))
+                        .ok_or_else(|| SnapshotError::Damaged("hash id".into()))?,
+                };
+                snap.hashes.push(h);
+            }
+            snap.keys.push_str(key);
+            snap.ends.push(snap.keys.len() as u32);
+            snap.rows
+                .push(combine(snap.hashes[start..].iter().copied()));
+        }
+        if r.at != r.bytes.len() {
+            return Err(SnapshotError::Damaged("trailing bytes".into()));
+        }
+        Ok(snap)
+    }
+}
+
+/// The snapshot format version written by this build; other versions are
+/// refused.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+const SNAPSHOT_MAGIC: &[u8; 4] = b"PSSN";
+
+/// The most distinct hashes a column numbers. Columns that repeat (cities,
+/// postal codes, empty fields) stay well below it; in columns of unique
+/// values (names, emails) numbering would save nothing and cost a map as
+/// large as the data set, so hashes past it are written out. Part of the
+/// format: the decoder numbers exactly the same hashes.
+const COLUMN_IDS: usize = 1 << 16;
+
+/// Why bytes are not a snapshot this build can read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum SnapshotError {
+    #[error("not a snapshot")]
+    BadMagic,
+    #[error("snapshot format {found} is not supported (this build reads {SNAPSHOT_VERSION})")]
+    UnsupportedVersion { found: u32 },
+    #[error("the snapshot is cut short")]
+    Truncated,
+    #[error("the snapshot is damaged: {0}")]
+    Damaged(String),
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
+        let end = self.at.checked_add(n).ok_or(SnapshotError::Truncated)?;
+        let s = self
+            .bytes
+            .get(self.at..end)
+            .ok_or(SnapshotError::Truncated)?;
+        self.at = end;
+        Ok(s)
+    }
+
+    fn byte(&mut self) -> Result<u8, SnapshotError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn varint(&mut self) -> Result<u64, SnapshotError> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(SnapshotError::Damaged("varint too long".into()))
+    }
+
+    /// A count of items at least `min_bytes` each: more than the remaining
+    /// bytes could hold is damage, not a reason to allocate.
+    fn count(&mut self, min_bytes: usize) -> Result<usize, SnapshotError> {
+        let n = self.varint()?;
+        let left = (self.bytes.len() - self.at) as u64;
+        if n.saturating_mul(min_bytes.max(1) as u64) > left {
+            return Err(SnapshotError::Truncated);
+        }
+        usize::try_from(n).map_err(|_| SnapshotError::Truncated)
+    }
+
+    fn u64(&mut self) -> Result<u64, SnapshotError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(a))
     }
 }
 
@@ -102,19 +403,39 @@ pub struct Diff {
 /// Compares `records` with `snapshot`.
 pub fn diff(snapshot: &Snapshot, records: &[Record]) -> Diff {
     let mut out = Diff::default();
-    let mut seen: FastMap<String, ()> =
-        FastMap::with_capacity_and_hasher(records.len(), Default::default());
+    // Keys the snapshot has are marked by position; only added keys need a
+    // set of their own (for repeats).
+    let mut seen = vec![false; snapshot.len() as usize];
+    let mut added: FastMap<Cow<'_, str>, ()> = FastMap::default();
+    let mut hashes: Vec<u64> = Vec::with_capacity(snapshot.fields.len());
+    // Exports usually keep their order, so the next record's entry is
+    // tried first, before a binary search.
+    let mut next = 0usize;
     for (i, r) in records.iter().enumerate() {
-        let key = snapshot.rules.key(r.number());
-        if seen.insert(key.clone(), ()).is_some() {
+        let key = match_key(&snapshot.rules, r.number());
+        let found = if next < seen.len() && snapshot.key(next) == key {
+            Some(next)
+        } else {
+            snapshot.find(&key)
+        };
+        let Some(at) = found else {
+            if added.insert(key, ()).is_some() {
+                out.duplicates.push(i as u32);
+            } else {
+                out.added.push(i as u32);
+            }
+            continue;
+        };
+        next = at + 1;
+        if std::mem::replace(&mut seen[at], true) {
             out.duplicates.push(i as u32);
             continue;
         }
-        let Some(old) = snapshot.find(&key) else {
-            out.added.push(i as u32);
+        let Some(old) = snapshot.entry(at) else {
             continue;
         };
-        let hashes = field_hashes(r, &snapshot.fields);
+        hashes.clear();
+        hashes.extend(snapshot.fields.iter().map(|f| hash_field(*f, r.get(*f))));
         if combine(hashes.iter().copied()) == old.row {
             out.unchanged += 1;
             continue;
@@ -122,22 +443,22 @@ pub fn diff(snapshot: &Snapshot, records: &[Record]) -> Diff {
         let fields = snapshot
             .fields
             .iter()
-            .zip(hashes.iter().zip(&old.fields))
+            .zip(hashes.iter().zip(old.fields))
             .filter(|(_, (a, b))| a != b)
             .map(|(f, _)| *f)
             .collect();
         out.changed.push(Changed {
             index: i as u32,
-            key,
+            key: key.into_owned(),
             fields,
         });
     }
     // Snapshot order is key order, so `removed` comes out sorted.
-    out.removed = snapshot
-        .entries
+    out.removed = seen
         .iter()
-        .filter(|e| !seen.contains_key(&e.key))
-        .map(|e| e.key.clone())
+        .enumerate()
+        .filter(|(_, seen)| !**seen)
+        .map(|(i, _)| snapshot.key(i).to_string())
         .collect();
     out
 }
@@ -195,6 +516,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+    use crate::normalize::field_hashes;
 
     fn cust(n: &str, name: &str, city: &str) -> Record {
         Record::from_pairs(
@@ -230,6 +552,162 @@ mod tests {
         assert_eq!(d.removed, vec!["3".to_string()]);
         assert_eq!(d.unchanged, 1);
         assert_eq!(d.duplicates, vec![3]);
+    }
+
+    #[test]
+    fn snapshot_round_trips_compactly() {
+        let old: Vec<Record> = (0..2_000)
+            .map(|i| {
+                cust(
+                    &format!("{:07}", i),
+                    &format!("Kunde {i} AS"),
+                    ["Oslo", "Bergen"][i % 2],
+                )
+            })
+            .chain([cust("ÅB-1", "Ærlig", ""), cust("", "No number", "Oslo")])
+            .collect();
+        let rules = NumberRules {
+            max_len: Some(9),
+            digits_only: false,
+            strip_leading_zeros: true,
+        };
+        let snap = Snapshot::of(Kind::Customer, &rules, &old);
+        let bytes = snap.encode();
+        assert_eq!(Snapshot::decode(&bytes), Ok(snap.clone()));
+        // Key, a new name hash and a byte for each repeating field.
+        let per = bytes.len() as f64 / old.len() as f64;
+        assert!(per < 24.0, "{per} bytes per record");
+        let empty = Snapshot::of(Kind::Employee, &NumberRules::default(), &[]);
+        assert_eq!(Snapshot::decode(&empty.encode()), Ok(empty));
+    }
+
+    #[test]
+    fn columns_past_the_numbering_limit_round_trip() {
+        // Unique names overflow the name column's numbers; the cities
+        // (repeating) keep theirs.
+        let old: Vec<Record> = (0..COLUMN_IDS + 300)
+            .map(|i| cust(&i.to_string(), &format!("N{i}"), ["A", "B", "C"][i % 3]))
+            .collect();
+        let snap = Snapshot::of(Kind::Customer, &NumberRules::default(), &old);
+        assert_eq!(Snapshot::decode(&snap.encode()), Ok(snap));
+    }
+
+    #[test]
+    fn damaged_or_foreign_snapshots_are_refused() {
+        let old = vec![cust("1", "A", "Oslo"), cust("2", "B", "Bergen")];
+        let bytes = Snapshot::of(Kind::Customer, &NumberRules::default(), &old).encode();
+        assert_eq!(Snapshot::decode(b"PSFP\x01"), Err(SnapshotError::BadMagic));
+        let mut v = bytes.clone();
+        v[4] = 7;
+        assert_eq!(
+            Snapshot::decode(&v),
+            Err(SnapshotError::UnsupportedVersion { found: 7 })
+        );
+        // Every prefix and every flipped bit is an error, never a panic or
+        // a different snapshot.
+        for cut in 0..bytes.len() {
+            assert!(Snapshot::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        for i in 5..bytes.len() {
+            for bit in 0..8 {
+                let mut v = bytes.clone();
+                v[i] ^= 1 << bit;
+                assert!(Snapshot::decode(&v).is_err(), "byte {i} bit {bit}");
+            }
+        }
+        // Bytes that pass the checksum but lie inside are damage too.
+        let mut body = bytes[..bytes.len() - 8].to_vec();
+        let at = body.len() - 1;
+        body[at] = 0x7f; // A hash id no column has.
+        let sum = fnv1a(&body);
+        body.extend_from_slice(&sum.to_le_bytes());
+        assert!(matches!(
+            Snapshot::decode(&body),
+            Err(SnapshotError::Damaged(_))
+        ));
+    }
+
+    /// The diff written the plain way: a map from key to the first
+    /// record's hashes, a set of seen keys.
+    fn reference_diff(old: &[Record], rules: &NumberRules, new: &[Record]) -> Diff {
+        use std::collections::{BTreeMap, BTreeSet};
+        let fields = Kind::Customer.synced_fields();
+        let mut snap: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for r in old {
+            snap.entry(rules.key(r.number()))
+                .or_insert_with(|| field_hashes(r, &fields));
+        }
+        let mut out = Diff::default();
+        let mut seen = BTreeSet::new();
+        for (i, r) in new.iter().enumerate() {
+            let key = rules.key(r.number());
+            if !seen.insert(key.clone()) {
+                out.duplicates.push(i as u32);
+                continue;
+            }
+            let Some(before) = snap.get(&key) else {
+                out.added.push(i as u32);
+                continue;
+            };
+            let now = field_hashes(r, &fields);
+            if now == *before {
+                out.unchanged += 1;
+                continue;
+            }
+            out.changed.push(Changed {
+                index: i as u32,
+                key,
+                fields: fields
+                    .iter()
+                    .zip(now.iter().zip(before))
+                    .filter(|(_, (a, b))| a != b)
+                    .map(|(f, _)| *f)
+                    .collect(),
+            });
+        }
+        out.removed = snap
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
+        out
+    }
+
+    #[test]
+    fn diff_equals_the_plain_diff_on_shuffled_repeated_keys() {
+        // A small linear congruential generator: the same cases everywhere.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |m: u64| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 33) % m
+        };
+        let numbers = [
+            "1", "01", "001", "2", "02", "10", " 3", "3 ", "a1", "A1", "Ø", "0", "00",
+        ];
+        let cities = ["Oslo", "Bergen", " Oslo", ""];
+        for case in 0..300 {
+            let rules = NumberRules {
+                strip_leading_zeros: case % 2 == 0,
+                ..NumberRules::default()
+            };
+            let gen_side = |next: &mut dyn FnMut(u64) -> u64| -> Vec<Record> {
+                let len = next(12);
+                (0..len)
+                    .map(|_| {
+                        let n = numbers[next(numbers.len() as u64) as usize];
+                        let c = cities[next(cities.len() as u64) as usize];
+                        cust(n, if next(3) == 0 { "B" } else { "A" }, c)
+                    })
+                    .collect()
+            };
+            let old = gen_side(&mut next);
+            let new = gen_side(&mut next);
+            let snap = Snapshot::of(Kind::Customer, &rules, &old);
+            let got = diff(&snap, &new);
+            assert_eq!(got, reference_diff(&old, &rules, &new), "case {case}");
+            let decoded = Snapshot::decode(&snap.encode());
+            assert_eq!(decoded.map(|s| diff(&s, &new)), Ok(got), "case {case}");
+        }
     }
 
     #[test]

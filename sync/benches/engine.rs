@@ -1,0 +1,235 @@
+//! The engine's hot paths on a generated customer file: parse, categorize
+//! (the server), fingerprint and preview (the browser), snapshot and diff
+//! (change tracking), suggestions. Prints one figure per step, the sizes of
+//! the compact encodings per record, and the ratios.
+//!
+//! `ENGINE_ROWS=1000000 cargo bench -p sync --bench engine` (default 100k).
+//! `ENGINE_CRITERION=1` adds criterion's statistics on a 20k-row subset.
+
+mod common;
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use criterion::Criterion;
+use sync::categorize::categorize;
+use sync::fingerprint::Fingerprint;
+use sync::suggest::suggest;
+use sync::track::{Snapshot, diff};
+
+use common::{IMPORTED, new_csv, old_csv, parse, state_of};
+
+fn rows() -> usize {
+    std::env::var("ENGINE_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000)
+}
+
+/// Best of `reps` runs, in seconds: the machine is shared, the minimum is the
+/// least disturbed figure.
+fn best<T>(reps: u32, mut f: impl FnMut() -> T) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..reps {
+        let start = Instant::now();
+        black_box(f());
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    best
+}
+
+fn report(n: usize) {
+    let reps = if n >= 500_000 { 2 } else { 5 };
+    let old = old_csv(n);
+    let new = new_csv(n);
+    let t_parse = best(reps, || parse(new.as_bytes()).len());
+    let ours = parse(old.as_bytes());
+    let theirs = parse(new.as_bytes());
+    let state = state_of(ours.clone(), theirs.clone());
+
+    let t_input = best(reps, || state.to_input().theirs.len());
+    let t_categorize = best(reps, || categorize(&state).summary().new.len());
+    let categorized = categorize(&state);
+    let t_suggest = best(1, || suggest(&state, &categorized, 3).len());
+
+    let t_fp_build = best(reps, || {
+        Fingerprint::from_state(&state, IMPORTED).fixed.len()
+    });
+    let fp = Fingerprint::from_state(&state, IMPORTED);
+    let fp_bytes = fp.encode();
+    let t_fp_encode = best(reps, || fp.encode().len());
+    let t_fp_decode = best(reps, || {
+        Fingerprint::decode(&fp_bytes).map(|f| f.fixed.len())
+    });
+    let t_preview = best(reps, || {
+        Fingerprint::decode(&fp_bytes).map(|f| f.preview(&theirs).new.len())
+    });
+    let preview_ok =
+        Fingerprint::decode(&fp_bytes).map(|f| f.preview(&theirs)) == Ok(categorized.summary());
+
+    let t_snap = best(reps, || Snapshot::of(state.kind, &state.rules, &ours).len());
+    let snap = Snapshot::of(state.kind, &state.rules, &ours);
+    let snap_bytes = snap.encode();
+    let t_snap_encode = best(reps, || snap.encode().len());
+    let t_snap_decode = best(reps, || Snapshot::decode(&snap_bytes).map(|s| s.len()));
+    let t_diff = best(reps, || diff(&snap, &theirs).changed.len());
+    let d = diff(&snap, &theirs);
+
+    let ms = |t: f64| format!("{:9.1} ms", t * 1e3);
+    println!();
+    println!(
+        "engine, {n} rows ({:.1} MB import file), best of {reps}:",
+        new.len() as f64 / 1e6
+    );
+    println!("  parse (import file)                {}", ms(t_parse));
+    println!("  state.to_input                     {}", ms(t_input));
+    println!("  categorize(&State)                 {}", ms(t_categorize));
+    println!("  suggest (New rows, max 3)          {}", ms(t_suggest));
+    println!("  Fingerprint::from_state            {}", ms(t_fp_build));
+    println!("  Fingerprint::encode                {}", ms(t_fp_encode));
+    println!("  Fingerprint::decode                {}", ms(t_fp_decode));
+    println!(
+        "  decode + preview(&records)         {}   (equals categorize: {preview_ok})",
+        ms(t_preview)
+    );
+    println!("  Snapshot::of                       {}", ms(t_snap));
+    println!("  Snapshot::encode                   {}", ms(t_snap_encode));
+    println!("  Snapshot::decode                   {}", ms(t_snap_decode));
+    println!(
+        "  diff(&snapshot, &records)          {}   ({} added, {} changed, {} removed)",
+        ms(t_diff),
+        d.added.len(),
+        d.changed.len(),
+        d.removed.len()
+    );
+    println!(
+        "  fingerprint {:.1} bytes/record ({:.1} MB), snapshot {:.1} bytes/record ({:.1} MB)",
+        fp_bytes.len() as f64 / n as f64,
+        fp_bytes.len() as f64 / 1e6,
+        snap_bytes.len() as f64 / n as f64,
+        snap_bytes.len() as f64 / 1e6
+    );
+    println!(
+        "  ratio parse+categorize / parse     {:9.2}x (goal <= 2.5x)",
+        (t_parse + t_categorize) / t_parse
+    );
+    println!(
+        "  ratio parse+preview / parse        {:9.2}x (goal <= 2.5x)",
+        (t_parse + t_preview) / t_parse
+    );
+}
+
+/// Peak resident memory of this process so far, in bytes (Linux).
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The child process of `peak_memory`: does one path from files on disk
+/// and prints its peak memory, so nothing the parent generated counts.
+fn peak_child(dir: &Path, what: &str) {
+    let before = peak_rss().unwrap_or(0);
+    let import = std::fs::read(dir.join("import.csv")).unwrap_or_default();
+    let found = match what {
+        "preview" => {
+            let fp = std::fs::read(dir.join("state.fingerprint")).unwrap_or_default();
+            let records = parse(&import);
+            drop(import);
+            Fingerprint::decode(&fp)
+                .map(|f| f.preview(&records).synchronized.len())
+                .unwrap_or(0)
+        }
+        _ => {
+            let snap = std::fs::read(dir.join("old.snapshot")).unwrap_or_default();
+            let records = parse(&import);
+            drop(import);
+            Snapshot::decode(&snap)
+                .map(|s| diff(&s, &records).changed.len())
+                .unwrap_or(0)
+        }
+    };
+    let peak = peak_rss().unwrap_or(0);
+    println!("{} {} {found}", peak, peak.saturating_sub(before));
+}
+
+/// Peak memory of the browser's preview (read the file, parse, decode the
+/// fingerprint, preview) and of the diff (parse, decode the snapshot, diff),
+/// each in a fresh process, against the import file's size.
+fn peak_memory(n: usize) {
+    let dir = std::env::temp_dir().join(format!("partnersync-peak-{n}"));
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let new = new_csv(n);
+    let ours = parse(old_csv(n).as_bytes());
+    let theirs = parse(new.as_bytes());
+    let snap = Snapshot::of(sync::schema::Kind::Customer, &Default::default(), &ours).encode();
+    let state = state_of(ours, theirs);
+    let fp = Fingerprint::from_state(&state, IMPORTED).encode();
+    drop(state);
+    let ok = std::fs::write(dir.join("import.csv"), &new).is_ok()
+        && std::fs::write(dir.join("state.fingerprint"), &fp).is_ok()
+        && std::fs::write(dir.join("old.snapshot"), &snap).is_ok();
+    if !ok {
+        return;
+    }
+    let size = new.len() as f64;
+    for what in ["preview", "diff"] {
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let out = std::process::Command::new(exe)
+            .env("ENGINE_PEAK_CHILD", what)
+            .env("ENGINE_PEAK_DIR", &dir)
+            .output();
+        let text = out.map(|o| String::from_utf8_lossy(&o.stdout).to_string());
+        let nums: Vec<f64> = text
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if let [peak, _, _] = nums[..] {
+            println!(
+                "  peak memory, {what:<7} from files  {:9.1} MB = {:.2}x the {:.1} MB import file (goal <= 3x)",
+                peak / 1e6,
+                peak / size,
+                size / 1e6
+            );
+        }
+    }
+}
+
+fn main() {
+    if let (Some(what), Some(dir)) = (
+        std::env::var_os("ENGINE_PEAK_CHILD"),
+        std::env::var_os("ENGINE_PEAK_DIR"),
+    ) {
+        peak_child(Path::new(&dir), &what.to_string_lossy());
+        return;
+    }
+    report(rows());
+    peak_memory(rows());
+    if std::env::var_os("ENGINE_CRITERION").is_some() {
+        let n = 20_000;
+        let ours = parse(old_csv(n).as_bytes());
+        let theirs = parse(new_csv(n).as_bytes());
+        let state = state_of(ours.clone(), theirs.clone());
+        let fp = Fingerprint::from_state(&state, IMPORTED).encode();
+        let snap = Snapshot::of(state.kind, &state.rules, &ours);
+        let mut c = Criterion::default().sample_size(10).configure_from_args();
+        let mut g = c.benchmark_group("engine_20k");
+        g.bench_function("categorize", |b| b.iter(|| categorize(black_box(&state))));
+        g.bench_function("decode_preview", |b| {
+            b.iter(|| Fingerprint::decode(black_box(&fp)).map(|f| f.preview(&theirs)))
+        });
+        g.bench_function("snapshot_of", |b| {
+            b.iter(|| Snapshot::of(state.kind, &state.rules, black_box(&ours)))
+        });
+        g.bench_function("diff", |b| b.iter(|| diff(black_box(&snap), &theirs)));
+        g.finish();
+        c.final_summary();
+    }
+}

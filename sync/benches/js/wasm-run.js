@@ -1,0 +1,22 @@
+// Times the wasm32 build of sync/benches/wasm.rs in Node (wasm-bindgen's
+// nodejs output in the given folder). Prints one JSON line like the native
+// run of the same file. Usage: node wasm-run.js PKG_DIR ROWS
+'use strict';
+const path = require('path');
+const { performance } = require('perf_hooks');
+
+const [dir, rows] = process.argv.slice(2);
+const wasm = require(path.resolve(dir, 'wasm.js'));
+wasm.setup(Number(rows));
+const best = (f) => {
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    f();
+    best = Math.min(best, performance.now() - t);
+  }
+  return best;
+};
+const preview_ms = best(() => wasm.preview());
+const parse_ms = best(() => wasm.parse());
+console.log(JSON.stringify({ rows: Number(rows), preview_ms, parse_ms }));

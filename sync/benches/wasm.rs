@@ -1,0 +1,109 @@
+//! The same engine work natively and compiled to wasm32: the browser's
+//! preview (decode the fingerprint, hash the import, categorize) and the
+//! reader, on generated customers. `scripts/bench-engine` runs both and
+//! prints the wasm/native ratio.
+//!
+//! Natively (`WASM_BENCH_ROWS=… cargo bench -p sync --bench wasm`) this prints
+//! one JSON line of timings. Built for wasm32 it exports `setup`, `preview`
+//! and `parse` through wasm-bindgen for `benches/js/wasm-run.js`, which times
+//! them in Node (the crate has no clock on wasm32).
+
+mod common;
+
+use std::cell::RefCell;
+
+use sync::fingerprint::Fingerprint;
+use sync::schema::Record;
+
+use common::{IMPORTED, new_csv, old_csv, parse, state_of};
+
+/// What the timed calls work on, made once.
+struct Setup {
+    import: Vec<u8>,
+    records: Vec<Record>,
+    fingerprint: Vec<u8>,
+}
+
+thread_local! {
+    static SETUP: RefCell<Option<Setup>> = const { RefCell::new(None) };
+}
+
+fn make(n: usize) -> Setup {
+    // The fingerprint needs only the fixed side and the links; the state is
+    // dropped before the import is read, so a million records fit in
+    // wasm32's 4 GB.
+    let fingerprint = {
+        let state = state_of(parse(old_csv(n).as_bytes()), Vec::new());
+        Fingerprint::from_state(&state, IMPORTED).encode()
+    };
+    let import = new_csv(n).into_bytes();
+    let records = parse(&import);
+    Setup {
+        import,
+        records,
+        fingerprint,
+    }
+}
+
+fn run_preview(s: &Setup) -> u32 {
+    Fingerprint::decode(&s.fingerprint)
+        .map(|f| f.preview(&s.records).synchronized.len() as u32)
+        .unwrap_or(0)
+}
+
+fn run_parse(s: &Setup) -> u32 {
+    parse(&s.import).len() as u32
+}
+
+fn with<T>(f: impl FnOnce(&Setup) -> T) -> Option<T> {
+    SETUP.with(|s| s.borrow().as_ref().map(f))
+}
+
+#[cfg(target_arch = "wasm32")]
+mod exports {
+    use wasm_bindgen::prelude::wasm_bindgen;
+
+    /// Generates `n` customers and their fingerprint.
+    #[wasm_bindgen]
+    pub fn setup(n: u32) {
+        let s = super::make(n as usize);
+        super::SETUP.with(|cell| *cell.borrow_mut() = Some(s));
+    }
+
+    /// Decode + preview; returns the synchronized count.
+    #[wasm_bindgen]
+    pub fn preview() -> u32 {
+        super::with(super::run_preview).unwrap_or(0)
+    }
+
+    /// Reads the import file; returns the record count.
+    #[wasm_bindgen]
+    pub fn parse() -> u32 {
+        super::with(super::run_parse).unwrap_or(0)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    use std::time::Instant;
+    let n = std::env::var("WASM_BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000usize);
+    SETUP.with(|cell| *cell.borrow_mut() = Some(make(n)));
+    let best = |f: fn(&Setup) -> u32| {
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            std::hint::black_box(with(f));
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        best * 1e3
+    };
+    let preview_ms = best(run_preview);
+    let parse_ms = best(run_parse);
+    println!("{{\"rows\":{n},\"preview_ms\":{preview_ms:.3},\"parse_ms\":{parse_ms:.3}}}");
+}
