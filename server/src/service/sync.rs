@@ -671,7 +671,7 @@ pub async fn import(
 pub async fn imports(store: &Store, id: i64, kind: Kind) -> AppResult<Vec<ImportInfo>> {
     connection(store, id).await?;
     let mut c = store.sync_reader().await?;
-    Ok(db::list_imports(&mut c, id, kind)
+    Ok(db::list_imports(&mut c, id, kind, 200)
         .await?
         .iter()
         .map(import_info)
@@ -868,76 +868,44 @@ fn op_name(op: &WindowOp) -> &'static str {
 }
 
 fn action_numbers(a: &Action) -> (Option<String>, Option<String>, &'static str) {
-    match a {
+    let pair = |o: &String, t: &String| (Some(o.clone()), Some(t.clone()));
+    let one = |side: Side, n: &String| match side {
+        Side::Ours => (Some(n.clone()), None),
+        Side::Theirs => (None, Some(n.clone())),
+    };
+    let ((our, their), name) = match a {
         Action::Link {
             our_number,
             their_number,
-        } => (Some(our_number.clone()), Some(their_number.clone()), "link"),
+        } => (pair(our_number, their_number), "link"),
         Action::Unlink {
             our_number,
             their_number,
-        } => (
-            Some(our_number.clone()),
-            Some(their_number.clone()),
-            "unlink",
-        ),
+        } => (pair(our_number, their_number), "unlink"),
         Action::Stop {
             our_number,
             their_number,
-        } => (Some(our_number.clone()), Some(their_number.clone()), "stop"),
+        } => (pair(our_number, their_number), "stop"),
         Action::Start {
             our_number,
             their_number,
-        } => (
-            Some(our_number.clone()),
-            Some(their_number.clone()),
-            "start",
-        ),
+        } => (pair(our_number, their_number), "start"),
         Action::Create {
-            side: Side::Theirs,
+            side,
             from_number,
             number,
         } => (
-            Some(from_number.clone()),
-            Some(number.clone()),
+            match side {
+                Side::Theirs => pair(from_number, number),
+                Side::Ours => pair(number, from_number),
+            },
             "create_partner",
         ),
-        Action::Create {
-            side: Side::Ours,
-            from_number,
-            number,
-        } => (
-            Some(number.clone()),
-            Some(from_number.clone()),
-            "create_partner",
-        ),
-        Action::Set {
-            side: Side::Ours,
-            number,
-            ..
-        } => (Some(number.clone()), None, "set"),
-        Action::Set {
-            side: Side::Theirs,
-            number,
-            ..
-        } => (None, Some(number.clone()), "set"),
-        Action::Deactivate {
-            side: Side::Ours,
-            number,
-        } => (Some(number.clone()), None, "dont_synchronize"),
-        Action::Deactivate {
-            side: Side::Theirs,
-            number,
-        } => (None, Some(number.clone()), "dont_synchronize"),
-        Action::Resume {
-            side: Side::Ours,
-            number,
-        } => (Some(number.clone()), None, "resume"),
-        Action::Resume {
-            side: Side::Theirs,
-            number,
-        } => (None, Some(number.clone()), "resume"),
-    }
+        Action::Set { side, number, .. } => (one(*side, number), "set"),
+        Action::Deactivate { side, number } => (one(*side, number), "dont_synchronize"),
+        Action::Resume { side, number } => (one(*side, number), "resume"),
+    };
+    (our, their, name)
 }
 
 fn search_text(r: &Record) -> String {

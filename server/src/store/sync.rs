@@ -352,38 +352,33 @@ pub async fn load_pending(
         .collect()
 }
 
+/// The newest imports of a scope, newest first.
+pub async fn list_imports(
+    c: &mut AnyConnection,
+    connection_id: i64,
+    kind: Kind,
+    limit: i64,
+) -> sqlx::Result<Vec<ImportRow>> {
+    let sql = format!(
+        "select {IMPORT_COLUMNS} from sync_import i left join app_user u on u.app_user_id = i.created_by \
+         where i.connection_id = $1 and i.kind = $2 order by i.import_id desc limit $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(connection_id)
+        .bind(kind.as_str())
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+    rows.iter().map(import_row).collect()
+}
+
+/// The newest import: their side of the window.
 pub async fn latest_import(
     c: &mut AnyConnection,
     connection_id: i64,
     kind: Kind,
 ) -> sqlx::Result<Option<ImportRow>> {
-    let sql = format!(
-        "select {IMPORT_COLUMNS} from sync_import i left join app_user u on u.app_user_id = i.created_by \
-         where i.connection_id = $1 and i.kind = $2 order by i.import_id desc limit 1"
-    );
-    let row = sqlx::query(&sql)
-        .bind(connection_id)
-        .bind(kind.as_str())
-        .fetch_optional(&mut *c)
-        .await?;
-    row.as_ref().map(import_row).transpose()
-}
-
-pub async fn list_imports(
-    c: &mut AnyConnection,
-    connection_id: i64,
-    kind: Kind,
-) -> sqlx::Result<Vec<ImportRow>> {
-    let sql = format!(
-        "select {IMPORT_COLUMNS} from sync_import i left join app_user u on u.app_user_id = i.created_by \
-         where i.connection_id = $1 and i.kind = $2 order by i.import_id desc limit 200"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(connection_id)
-        .bind(kind.as_str())
-        .fetch_all(&mut *c)
-        .await?;
-    rows.iter().map(import_row).collect()
+    Ok(list_imports(c, connection_id, kind, 1).await?.pop())
 }
 
 pub async fn import_content(c: &mut AnyConnection, import_id: i64) -> sqlx::Result<Vec<u8>> {
