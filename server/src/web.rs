@@ -52,7 +52,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1", axum::routing::any(api_not_found))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        // The preview fingerprint of a million records is tens of MB; rows
+        // and exports compress well too.
+        .layer(tower_http::compression::CompressionLayer::new());
 
     let leptos_options = state.leptos_options.clone();
     let routes = generate_route_list(app::App);

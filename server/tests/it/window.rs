@@ -172,6 +172,15 @@ async fn the_import_equals_the_browser_preview_and_a_stale_preview_is_redone() {
     );
     assert_eq!(result["import"]["sha256"].as_str().map(str::len), Some(64));
 
+    // The fingerprint travels compressed to browsers that accept it.
+    let r = admin
+        .get(app.url(&format!("{base}/fingerprint")))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("fingerprint");
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+
     // Multiple matches are listed and flagged, never matched.
     let new = rows(&app, &admin, &base, "new").await;
     let flagged: Vec<_> = new
