@@ -94,6 +94,7 @@ type PreviewRun = {
   longTasks: { start: number; duration: number }[];
   frames: { start: number; duration: number; blocking: number; scripts: string[] }[];
   counts: Record<string, string>;
+  stages: { stage: string; at: number }[];
 };
 
 /// Drops the page's `__benchFile` onto the drop zone and waits for the new
@@ -133,8 +134,13 @@ async function dropAndPreview(page: Page): Promise<PreviewRun> {
       // Not supported: the long tasks alone.
     }
     performance.clearResourceTimings();
+    // The worker's progress messages, as the page shows them: where the
+    // time inside the worker goes.
+    const stages: { stage: string; at: number }[] = [];
     const appeared = new Promise<number>((resolve, reject) => {
       const check = () => {
+        const stage = document.querySelector('.import .progress span')?.textContent ?? '';
+        if (stage && stages.at(-1)?.stage !== stage) stages.push({ stage, at: performance.now() });
         const el = document.querySelector('[data-preview]');
         if (el && el !== old) {
           mo.disconnect();
@@ -183,6 +189,7 @@ async function dropAndPreview(page: Page): Promise<PreviewRun> {
       longTasks: longTasks.filter((t) => t.start >= t0).map((t) => ({ start: t.start - t0, duration: t.duration })),
       frames: frames.filter((f) => f.start + f.duration >= t0).map((f) => ({ ...f, start: f.start - t0 })),
       counts,
+      stages: stages.map((s) => ({ stage: s.stage, at: s.at - t0 })),
     };
   });
 }
@@ -308,6 +315,10 @@ test('the import preview beside Papa Parse', async ({ page, context, browser }) 
     ...previews.map((p, i): [string, string] => [
       `preview run ${i + 1}${i === 0 ? ' (worker cold)' : ''}`,
       `drop→counts ${ms(p.total)} = fingerprint ${ms(p.fingerprintEnd)} + from bytes ${ms(p.fromBytes)}; app says "${p.appSays.replace(/\. Nothing.*$/, '')}"`,
+    ]),
+    ...previews.map((p, i): [string, string] => [
+      `  run ${i + 1} stages (from the drop)`,
+      p.stages.map((s) => `${s.stage} @${ms(s.at)}`).join(', ') + `, counts @${ms(p.total)}`,
     ]),
     ['preview from the file\'s bytes (median of warm runs)', ms(previewMedian)],
     ['longest main-thread task, drop→counts', longest > 0 ? ms(longest) : 'none observed (every task < 50 ms)'],
