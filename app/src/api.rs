@@ -96,9 +96,18 @@ pub async fn send<B: Serialize, T: DeserializeOwned>(
 }
 
 /// `GET BASE + path` as bytes, with the value of `header` in the answer.
-pub async fn get_bytes(path: &str, header: &str) -> Result<(Vec<u8>, Option<String>), ApiError> {
+/// The bytes stay in JavaScript ([`crate::browser::JsBytes`]): the preview
+/// fingerprint is 25 MB for a million linked records, and copying it into
+/// WebAssembly memory, out again and into the worker's message would take
+/// three copies on the page's main thread (and leave the page's WebAssembly
+/// memory 25 MB larger for good). It is transferred to the worker instead.
+pub async fn get_bytes(
+    path: &str,
+    header: &str,
+) -> Result<(crate::browser::JsBytes, Option<String>), ApiError> {
     #[cfg(feature = "hydrate")]
     {
+        use wasm_bindgen::JsCast;
         let r = gloo_net::http::Request::get(&format!("{BASE}{path}"))
             .send()
             .await
@@ -113,8 +122,15 @@ pub async fn get_bytes(path: &str, header: &str) -> Result<(Vec<u8>, Option<Stri
             }));
         }
         let h = r.headers().get(header);
-        let bytes = r.binary().await.map_err(network_error)?;
-        Ok((bytes, h))
+        let js_error = |e: wasm_bindgen::JsValue| network_error(format!("{e:?}"));
+        let raw: web_sys::Response = r.into();
+        let promise = raw.array_buffer().map_err(js_error)?;
+        let buffer = wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(js_error)?
+            .dyn_into::<js_sys::ArrayBuffer>()
+            .map_err(js_error)?;
+        Ok((buffer, h))
     }
     #[cfg(not(feature = "hydrate"))]
     {

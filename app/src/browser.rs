@@ -9,6 +9,13 @@ pub type PickedFile = web_sys::File;
 #[derive(Clone, Debug)]
 pub struct PickedFile;
 
+/// Bytes that stay in JavaScript (an `ArrayBuffer` in the browser): large
+/// binary answers pass through the page to the worker without a copy.
+#[cfg(feature = "hydrate")]
+pub type JsBytes = js_sys::ArrayBuffer;
+#[cfg(not(feature = "hydrate"))]
+pub type JsBytes = Vec<u8>;
+
 /// A message of the preview worker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WorkerMsg {
@@ -98,11 +105,13 @@ pub fn now_ms() -> f64 {
 
 /// Starts the preview worker on `file`; `on_msg` gets its progress and
 /// answer. Returns a handle that ends the worker when dropped or replaced.
+/// The `fingerprint` is transferred to the worker, not copied: the page
+/// must not use it afterwards (it is empty then).
 pub fn start_preview(
     file: &PickedFile,
     kind: &str,
     options_json: &str,
-    fingerprint: &[u8],
+    fingerprint: JsBytes,
     on_msg: impl Fn(WorkerMsg) + 'static,
 ) -> Result<PreviewWorker, String> {
     #[cfg(feature = "hydrate")]
@@ -138,14 +147,13 @@ pub fn start_preview(
         let msg = js_sys::Object::new();
         let set =
             |k: &str, v: &JsValue| js_sys::Reflect::set(&msg, &JsValue::from_str(k), v).map(|_| ());
-        let fp = js_sys::Uint8Array::from(fingerprint);
         set("file", file.as_ref())
             .and_then(|_| set("kind", &JsValue::from_str(kind)))
             .and_then(|_| set("options", &JsValue::from_str(options_json)))
-            .and_then(|_| set("fingerprint", &fp.buffer()))
+            .and_then(|_| set("fingerprint", &fingerprint))
             .map_err(|e| format!("{e:?}"))?;
         worker
-            .post_message(&msg)
+            .post_message_with_transfer(&msg, &js_sys::Array::of1(&fingerprint))
             .map_err(|e| format!("the preview worker cannot start: {e:?}"))?;
         Ok(PreviewWorker {
             worker: Some(worker),

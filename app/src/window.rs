@@ -626,7 +626,7 @@ fn Import(ctx: Ctx, connection: LocalResource<Result<Connection, ApiError>>) -> 
                     worker.set_value(None);
                 }
             };
-            match browser::start_preview(&file, kind.as_str(), &opts, &fp, on_msg) {
+            match browser::start_preview(&file, kind.as_str(), &opts, fp, on_msg) {
                 Ok(w) => worker.set_value(Some(w)),
                 Err(e) => {
                     progress.set(None);
