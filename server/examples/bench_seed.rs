@@ -38,7 +38,7 @@ struct Customer {
 fn customer(i: u64) -> Customer {
     Customer {
         number: format!("{i:07}"),
-        name: if i % 17 == 0 {
+        name: if i.is_multiple_of(17) {
             format!("Kunde {i}; avd. Øst")
         } else {
             format!("Kunde {i} AS")
