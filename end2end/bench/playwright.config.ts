@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { chromiumArgs, chromiumPath } from '../chromium';
 
 // The browser benchmark (scripts/bench-browser), apart from the browser
 // tests: `npx playwright test` reads ../playwright.config.ts, whose testDir
@@ -7,7 +8,7 @@ import { defineConfig } from '@playwright/test';
 // BENCH_BASE_URL; this config starts nothing itself.
 export default defineConfig({
   testDir: '.',
-  testMatch: '*.bench.ts',
+  testMatch: '**/*.bench.ts',
   workers: 1,
   retries: 0,
   // A million rows: each preview takes seconds, the window's first load
@@ -19,18 +20,9 @@ export default defineConfig({
     baseURL: process.env.BENCH_BASE_URL ?? 'http://127.0.0.1:3200',
     viewport: { width: 1280, height: 900 },
     launchOptions: {
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-        // performance.memory in bytes rather than rounded buckets.
-        '--enable-precise-memory-info',
-      ],
+      executablePath: chromiumPath,
+      // performance.memory in bytes rather than rounded buckets.
+      args: [...chromiumArgs, '--enable-precise-memory-info'],
     },
   },
 });
