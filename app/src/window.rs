@@ -591,7 +591,6 @@ fn Import(ctx: Ctx, connection: LocalResource<Result<Connection, ApiError>>) -> 
         preview.set(None);
         error.set(None);
         progress.set(Some(("Fetching the server's state".into(), 5.0)));
-        started.set(browser::now_ms());
         let path = format!("{}/fingerprint", ctx.path());
         let kind = ctx.kind.get_untracked();
         let opts = serde_json::to_string(&options()).unwrap_or_default();
@@ -604,6 +603,9 @@ fn Import(ctx: Ctx, connection: LocalResource<Result<Connection, ApiError>>) -> 
                     return;
                 }
             };
+            // The time shown is the browser's own work: from the fingerprint's
+            // arrival to the counts.
+            started.set(browser::now_ms());
             progress.set(Some(("Reading the file".into(), 15.0)));
             let on_msg = move |m: WorkerMsg| match m {
                 WorkerMsg::Progress { stage, pct } => progress.set(Some((stage, pct))),
