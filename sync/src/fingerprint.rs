@@ -742,13 +742,14 @@ fn put_str(w: &mut Vec<u8>, s: &str) {
     w.extend_from_slice(s.as_bytes());
 }
 
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
+/// Reads the compact encodings (also the snapshot's, in `track`).
+pub(crate) struct Cursor<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) at: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], FingerprintError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], FingerprintError> {
         let end = self.at.checked_add(n).ok_or(FingerprintError::Truncated)?;
         let s = self
             .bytes
@@ -758,11 +759,11 @@ impl<'a> Cursor<'a> {
         Ok(s)
     }
 
-    fn byte(&mut self) -> Result<u8, FingerprintError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, FingerprintError> {
         Ok(self.take(1)?[0])
     }
 
-    fn varint(&mut self) -> Result<u64, FingerprintError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, FingerprintError> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -780,16 +781,16 @@ impl<'a> Cursor<'a> {
 
     /// A count of items at least `min_bytes` each: more than the remaining
     /// bytes could hold is damage, not a reason to allocate.
-    fn count(&mut self, min_bytes: usize) -> Result<usize, FingerprintError> {
+    pub(crate) fn count(&mut self, min_bytes: usize) -> Result<usize, FingerprintError> {
         let n = self.varint()?;
         let left = (self.bytes.len() - self.at) as u64;
-        if n.saturating_mul(min_bytes as u64) > left {
+        if n.saturating_mul(min_bytes.max(1) as u64) > left {
             return Err(FingerprintError::Truncated);
         }
         usize::try_from(n).map_err(|_| FingerprintError::Truncated)
     }
 
-    fn u64(&mut self) -> Result<u64, FingerprintError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, FingerprintError> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);

@@ -213,16 +213,7 @@ impl ListQuery {
 
     /// The query string for this query, with the leading `?` when not empty.
     pub fn to_query_string(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(q) = self.q.as_deref().filter(|q| !q.is_empty()) {
-            parts.push(format!("q={}", percent_encode(q)));
-        }
-        if let Some(s) = &self.sort {
-            parts.push(format!("sort={}", percent_encode(s)));
-        }
-        if let Some(d) = &self.dir {
-            parts.push(format!("dir={}", percent_encode(d)));
-        }
+        let mut parts = search_parts(self.q.as_deref(), self.sort.as_deref(), self.dir.as_deref());
         if let Some(p) = self.page {
             parts.push(format!("page={p}"));
         }
@@ -232,11 +223,31 @@ impl ListQuery {
         if let Some(i) = self.include_inactive {
             parts.push(format!("include_inactive={i}"));
         }
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", parts.join("&"))
-        }
+        query_string(&parts)
+    }
+}
+
+/// `q`, `sort` and `dir`, the parameters every list shares.
+fn search_parts(q: Option<&str>, sort: Option<&str>, dir: Option<&str>) -> Vec<String> {
+    let mut parts = Vec::new();
+    if let Some(q) = q.filter(|q| !q.is_empty()) {
+        parts.push(format!("q={}", percent_encode(q)));
+    }
+    if let Some(s) = sort {
+        parts.push(format!("sort={}", percent_encode(s)));
+    }
+    if let Some(d) = dir {
+        parts.push(format!("dir={}", percent_encode(d)));
+    }
+    parts
+}
+
+/// The query string of `parts`, with the leading `?` when not empty.
+fn query_string(parts: &[String]) -> String {
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
     }
 }
 
@@ -1117,27 +1128,14 @@ impl WindowQuery {
     }
 
     pub fn to_query_string(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(q) = self.q.as_deref().filter(|q| !q.is_empty()) {
-            parts.push(format!("q={}", percent_encode(q)));
-        }
-        if let Some(s) = &self.sort {
-            parts.push(format!("sort={}", percent_encode(s)));
-        }
-        if let Some(d) = &self.dir {
-            parts.push(format!("dir={}", percent_encode(d)));
-        }
+        let mut parts = search_parts(self.q.as_deref(), self.sort.as_deref(), self.dir.as_deref());
         if let Some(o) = self.offset {
             parts.push(format!("offset={o}"));
         }
         if let Some(l) = self.limit {
             parts.push(format!("limit={l}"));
         }
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", parts.join("&"))
-        }
+        query_string(&parts)
     }
 }
 

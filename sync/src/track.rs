@@ -29,7 +29,7 @@ use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fingerprint::{code_field, field_code, put_varint};
+use crate::fingerprint::{Cursor, FingerprintError, code_field, field_code, put_varint};
 use crate::normalize::{combine, fnv1a, hash_field, match_key};
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record};
@@ -210,7 +210,7 @@ impl Snapshot {
         if bytes.len() < 4 || &bytes[..4] != SNAPSHOT_MAGIC {
             return Err(SnapshotError::BadMagic);
         }
-        let mut r = Reader { bytes, at: 4 };
+        let mut r = Cursor { bytes, at: 4 };
         let version = r.varint()?;
         if version != u64::from(SNAPSHOT_VERSION) {
             return Err(SnapshotError::UnsupportedVersion {
@@ -226,7 +226,7 @@ impl Snapshot {
         if fnv1a(&bytes[..body_len]) != u64::from_le_bytes(sum) {
             return Err(SnapshotError::Damaged("checksum mismatch".into()));
         }
-        let mut r = Reader {
+        let mut r = Cursor {
             bytes: &bytes[..body_len],
             at: r.at,
         };
@@ -327,53 +327,15 @@ pub enum SnapshotError {
     Damaged(String),
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
-        let end = self.at.checked_add(n).ok_or(SnapshotError::Truncated)?;
-        let s = self
-            .bytes
-            .get(self.at..end)
-            .ok_or(SnapshotError::Truncated)?;
-        self.at = end;
-        Ok(s)
-    }
-
-    fn byte(&mut self) -> Result<u8, SnapshotError> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn varint(&mut self) -> Result<u64, SnapshotError> {
-        let mut v: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
+/// The snapshot's reader is the fingerprint's: the same varints, counts
+/// and checks; its errors read as the snapshot's.
+impl From<FingerprintError> for SnapshotError {
+    fn from(e: FingerprintError) -> Self {
+        match e {
+            FingerprintError::Truncated => SnapshotError::Truncated,
+            FingerprintError::Damaged(m) => SnapshotError::Damaged(m),
+            other => SnapshotError::Damaged(other.to_string()),
         }
-        Err(SnapshotError::Damaged("varint too long".into()))
-    }
-
-    /// A count of items at least `min_bytes` each: more than the remaining
-    /// bytes could hold is damage, not a reason to allocate.
-    fn count(&mut self, min_bytes: usize) -> Result<usize, SnapshotError> {
-        let n = self.varint()?;
-        let left = (self.bytes.len() - self.at) as u64;
-        if n.saturating_mul(min_bytes.max(1) as u64) > left {
-            return Err(SnapshotError::Truncated);
-        }
-        usize::try_from(n).map_err(|_| SnapshotError::Truncated)
-    }
-
-    fn u64(&mut self) -> Result<u64, SnapshotError> {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(self.take(8)?);
-        Ok(u64::from_le_bytes(a))
     }
 }
 

@@ -39,6 +39,24 @@ pub struct Actor {
     pub username: String,
 }
 
+impl Actor {
+    /// An audit entry by this actor on a connection's scope; the caller
+    /// names the action, the records and the detail.
+    fn audit(&self, now: i64, connection_id: i64, kind: Kind) -> NewAudit<'_> {
+        NewAudit {
+            at: now,
+            user_id: self.user_id,
+            username: &self.username,
+            connection_id: Some(connection_id),
+            kind,
+            action: "",
+            our_number: None,
+            their_number: None,
+            detail: &serde_json::Value::Null,
+        }
+    }
+}
+
 /// The state of a scope with what it was loaded from.
 pub struct Loaded {
     pub connection: Connection,
@@ -621,19 +639,13 @@ pub async fn import(
     db::insert_audit(
         &mut tx,
         &NewAudit {
-            at: now,
-            user_id: actor.user_id,
-            username: &actor.username,
-            connection_id: Some(id),
-            kind,
             action: "import",
-            our_number: None,
-            their_number: None,
             detail: &serde_json::json!({
                 "import_id": import_id, "file_name": file_name, "sha256": sha,
                 "records": out.records.len(), "row_errors": out.errors.len(), "counts": counts,
                 "pending_settled": before_pending.len() - l.state.pending.len(),
             }),
+            ..actor.audit(now, id, kind)
         },
     )
     .await?;
@@ -1046,11 +1058,6 @@ pub async fn act(
         db::insert_audit(
             &mut tx,
             &NewAudit {
-                at: now,
-                user_id: actor.user_id,
-                username: &actor.username,
-                connection_id: Some(id),
-                kind,
                 action: name,
                 our_number: our.as_deref(),
                 their_number: their.as_deref(),
@@ -1060,6 +1067,7 @@ pub async fn act(
                     "before": before,
                     "after": after,
                 }),
+                ..actor.audit(now, id, kind)
             },
         )
         .await?;
@@ -1205,15 +1213,9 @@ pub async fn mark_delivered(
     db::insert_audit(
         &mut tx,
         &NewAudit {
-            at: now,
-            user_id: actor.user_id,
-            username: &actor.username,
-            connection_id: Some(id),
-            kind,
             action: "pending_delivered",
-            our_number: None,
-            their_number: None,
             detail: &serde_json::json!({ "through": through, "marked": n }),
+            ..actor.audit(now, id, kind)
         },
     )
     .await?;
@@ -1509,11 +1511,6 @@ pub async fn create_customer(
     db::insert_audit(
         &mut tx,
         &NewAudit {
-            at: now,
-            user_id: actor.user_id,
-            username: &actor.username,
-            connection_id: Some(id),
-            kind: Kind::Customer,
             action: "create_customer",
             our_number: our,
             their_number: their,
@@ -1523,6 +1520,7 @@ pub async fn create_customer(
                 "before": serde_json::Value::Null,
                 "after": record_pair(&next, our, their),
             }),
+            ..actor.audit(now, id, Kind::Customer)
         },
     )
     .await?;
