@@ -225,12 +225,6 @@ pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> 
     })
 }
 
-async fn load_for_read(store: &Store, id: i64, kind: Kind) -> AppResult<Loaded> {
-    let conn = connection(store, id).await?;
-    let mut c = store.sync_reader().await?;
-    load(&mut c, conn, kind).await
-}
-
 fn counts(cat: &Categorized) -> CategoryCounts {
     CategoryCounts::of_summary(&cat.summary())
 }
@@ -449,9 +443,9 @@ pub async fn suggestions(
     kind: Kind,
     key: &str,
 ) -> AppResult<PartnerSuggestions> {
-    let l = load_for_read(store, id, kind).await?;
-    let cat = categorize(&l.state);
-    let row = find_row(&cat, key).ok_or(AppError::NotFound("row"))?;
+    let c = computed(store, id, kind).await?;
+    let (l, cat) = (&c.loaded, &c.cat);
+    let row = find_row(cat, key).ok_or(AppError::NotFound("row"))?;
     if row.category != Category::New || row.link_index.is_some() {
         return Err(AppError::BadRequest(
             "Partners are suggested for New records only.".into(),
@@ -459,10 +453,7 @@ pub async fn suggestions(
     }
     let (side, record) = match (row.our_index, &row.their_number) {
         (Some(i), _) => (Side::Ours, l.state.ours.get(i as usize).cloned()),
-        (None, Some(_)) => (
-            Side::Theirs,
-            their_record(&l.state, &l.state.pending_index(), row),
-        ),
+        (None, Some(_)) => (Side::Theirs, their_record(&l.state, &c.index, row)),
         _ => (Side::Ours, None),
     };
     let record = record.ok_or(AppError::NotFound("row"))?;
@@ -509,8 +500,8 @@ pub async fn check_number(
     side: Side,
     number: &str,
 ) -> AppResult<NumberCheck> {
-    let l = load_for_read(store, id, kind).await?;
-    Ok(number_check(&l.state, side, number))
+    let c = computed(store, id, kind).await?;
+    Ok(number_check(&c.loaded.state, side, number))
 }
 
 fn number_check(state: &State, side: Side, number: &str) -> NumberCheck {
@@ -1298,9 +1289,14 @@ pub async fn export_all(
     kind: Kind,
     format: ExportFormat,
 ) -> AppResult<Vec<u8>> {
-    let l = load_for_read(store, id, kind).await?;
-    let records: Vec<(&'static str, Record)> =
-        l.state.ours.iter().map(|r| ("", r.clone())).collect();
+    let c = computed(store, id, kind).await?;
+    let records: Vec<(&'static str, Record)> = c
+        .loaded
+        .state
+        .ours
+        .iter()
+        .map(|r| ("", r.clone()))
+        .collect();
     write_records(kind, format, &records, false)
 }
 
