@@ -188,6 +188,8 @@ pub fn Connections() -> impl IntoView {
             system: Default::default(),
             customers: None,
             employees: None,
+            endpoint: None,
+            secret: None,
         };
         async move { api::send::<_, Connection>("POST", "/connections", Some(&input)).await }
     });
@@ -266,6 +268,8 @@ fn ConnectionCard(c: Connection, reload: RwSignal<u32>) -> impl IntoView {
                     system: c.system,
                     customers: Some(c.customers.clone()),
                     employees: Some(c.employees.clone()),
+                    endpoint: Some(c.endpoint.clone()),
+                    secret: None,
                 },
             };
             api::send::<_, Connection>(

@@ -38,6 +38,9 @@ pub struct Config {
     /// From `PARTNERSYNC_SETUP_TOKEN`: a fixed first-run set-up token for
     /// unattended installs; otherwise a random one is printed in the log.
     pub setup_token: Option<String>,
+    /// How often the scheduler looks for due runs and outbox entries, from
+    /// `PARTNERSYNC_SCHEDULER_SECONDS` (0: no scheduler in this instance).
+    pub scheduler_every: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -103,6 +106,7 @@ impl Config {
             argon2_memory_kib: 19 * 1024,
             secret_key: None,
             setup_token: None,
+            scheduler_every: Duration::from_secs(30),
         }
     }
 
@@ -121,6 +125,9 @@ impl Config {
         }
         if let Some(r) = var("LEPTOS_SITE_ROOT") {
             c.site_root = PathBuf::from(r);
+        }
+        if let Some(s) = parse_var::<u64>("PARTNERSYNC_SCHEDULER_SECONDS")? {
+            c.scheduler_every = Duration::from_secs(s);
         }
         if let Some(m) = parse_var::<u64>("PARTNERSYNC_SESSION_IDLE_MINUTES")? {
             c.session_idle = Duration::from_secs(m * 60);

@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connector;
 pub mod csrf;
 pub mod error;
 pub mod rate_limit;
@@ -54,6 +55,8 @@ pub async fn build(config: Config) -> anyhow::Result<(Router, AppState)> {
             leptos_options: web::leptos_options(&config),
             store,
             setup_token: Mutex::new(setup_token),
+            vault: secret::Vault::new(&secret),
+            instance: format!("instance-{}", auth::new_token()),
             secret,
             dummy_hash,
             config,
@@ -79,6 +82,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (router, state) = build(config).await?;
     tracing::info!("Partnersync listens on http://{}", listener.local_addr()?);
     let cleaner = tokio::spawn(clean_sessions(state.clone()));
+    let every = state.config.scheduler_every;
+    let scheduler =
+        (!every.is_zero()).then(|| service::runs::spawn_scheduler(state.clone(), every));
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -86,6 +92,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     cleaner.abort();
+    if let Some(s) = scheduler {
+        s.abort();
+    }
     state.store.close().await;
     Ok(())
 }

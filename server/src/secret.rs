@@ -1,6 +1,7 @@
 //! The server's secret key: from `PARTNERSYNC_SECRET_KEY` (64 hex digits), or
 //! generated on first run into `<data dir>/secret.key`, readable only by the
-//! owner. It keys session hashes now and encrypts stored credentials later.
+//! owner. It keys session hashes and, through a key derived from it,
+//! encrypts the stored credentials of integrated systems (`Vault`).
 
 use std::io::Write;
 use std::path::Path;
@@ -27,6 +28,79 @@ pub fn load_or_create(config: &Config) -> anyhow::Result<[u8; 32]> {
     write_private(&path, hex::encode(key).as_bytes())?;
     tracing::info!("generated a new secret key in {}", path.display());
     Ok(key)
+}
+
+/// Encrypts and decrypts stored credentials with XChaCha20-Poly1305 under a
+/// key derived from the server's secret key (so the session key and the
+/// credential key are never the same bytes). A sealed value is base64 of a
+/// random 24-byte nonce followed by the ciphertext.
+#[derive(Clone)]
+pub struct Vault {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vault(..)")
+    }
+}
+
+impl Vault {
+    pub fn new(secret: &[u8; 32]) -> Vault {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"partnersync credentials v1");
+        h.update(secret);
+        Vault {
+            key: h.finalize().into(),
+        }
+    }
+
+    pub fn seal(&self, plain: &str) -> anyhow::Result<String> {
+        use base64::Engine;
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+        let cipher = XChaCha20Poly1305::new((&self.key).into());
+        let mut nonce = [0u8; 24];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let aad = b"partnersync connection secret";
+        let sealed = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plain.as_bytes(),
+                    aad,
+                },
+            )
+            .map_err(|_| anyhow::anyhow!("cannot encrypt the credentials"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(base64::engine::general_purpose::STANDARD.encode(out))
+    }
+
+    pub fn open(&self, sealed: &str) -> anyhow::Result<String> {
+        use base64::Engine;
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .context("stored credentials are damaged")?;
+        if bytes.len() < 24 + 16 {
+            bail!("stored credentials are damaged");
+        }
+        let (nonce, body) = bytes.split_at(24);
+        let cipher = XChaCha20Poly1305::new((&self.key).into());
+        let aad = b"partnersync connection secret";
+        let plain = cipher
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: body, aad })
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the stored credentials cannot be decrypted with this server's key \
+                     (was PARTNERSYNC_SECRET_KEY or secret.key changed?); enter them again"
+                )
+            })?;
+        String::from_utf8(plain).context("stored credentials are damaged")
+    }
 }
 
 fn parse(hexkey: &str) -> anyhow::Result<[u8; 32]> {
@@ -76,5 +150,18 @@ mod tests {
         }
         let _ = std::fs::remove_dir_all(&dir);
         assert!(parse("abc").is_err());
+    }
+
+    #[test]
+    fn sealed_credentials_open_only_with_the_key_and_connection() {
+        let v = Vault::new(&[7u8; 32]);
+        let a = v.seal("postgres://erp:s3cret@db/erp").expect("sealed");
+        let b = v.seal("postgres://erp:s3cret@db/erp").expect("sealed");
+        assert_ne!(a, b, "a fresh nonce every time");
+        assert!(!a.contains("s3cret"));
+        assert_eq!(v.open(&a).expect("opens"), "postgres://erp:s3cret@db/erp");
+        assert!(Vault::new(&[8u8; 32]).open(&a).is_err(), "bound to the key");
+        assert!(v.open("not base64!").is_err());
+        assert!(v.open("AAAA").is_err());
     }
 }

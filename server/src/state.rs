@@ -21,6 +21,10 @@ pub struct Inner {
     pub setup_token: Mutex<Option<String>>,
     /// Keys the hashes of session tokens.
     pub secret: [u8; 32],
+    /// This process's name in leases (random per start).
+    pub instance: String,
+    /// Encrypts integrated systems' credentials.
+    pub vault: crate::secret::Vault,
     /// A real argon2id hash that unknown user names are checked against, so
     /// a wrong name costs the same time as a wrong password.
     pub dummy_hash: String,

@@ -361,6 +361,168 @@ pub enum SystemKind {
     /// Files exported from the other system and imported by hand.
     #[default]
     File,
+    /// The other system's database (PostgreSQL or SQLite), read and written
+    /// directly.
+    Database,
+    /// The other system's JSON REST API.
+    Rest,
+}
+
+impl SystemKind {
+    /// True for systems Partnersync reads and writes by itself, on a
+    /// schedule.
+    pub fn is_integrated(self) -> bool {
+        !matches!(self, SystemKind::File)
+    }
+}
+
+/// What Partnersync reads of one kind of record in an integrated system.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Source {
+    /// Database: the table, e.g. `customers` or `erp.customers`; REST: the
+    /// resource's path under the base URL, e.g. `/customers`. Empty: this
+    /// kind is not synchronized with the system.
+    #[serde(default)]
+    pub table: String,
+}
+
+/// Where an integrated system is and how it runs. Credentials are not part
+/// of it: they are written through `ConnectionInput::secret` and never
+/// shown back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Endpoint {
+    /// REST: the API's base URL. A database's URL holds its password, so it
+    /// is the connection's secret instead.
+    #[serde(default)]
+    pub base_url: String,
+    #[serde(default)]
+    pub customers: Source,
+    #[serde(default)]
+    pub employees: Source,
+    /// Minutes between scheduled runs (hourly by default); 0: only "Run now".
+    #[serde(default = "hourly")]
+    pub interval_minutes: u32,
+    /// A full refresh that would delete more than this many records waits
+    /// for an administrator's confirmation...
+    #[serde(default = "default_delete_count")]
+    pub delete_max_count: u32,
+    /// ... as does one that would delete more than this percentage.
+    #[serde(default = "default_delete_percent")]
+    pub delete_max_percent: u32,
+    /// REST: records asked for per page when listing.
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+}
+
+fn hourly() -> u32 {
+    60
+}
+fn default_delete_count() -> u32 {
+    100
+}
+fn default_delete_percent() -> u32 {
+    10
+}
+fn default_page_size() -> u32 {
+    500
+}
+
+impl Default for Endpoint {
+    fn default() -> Self {
+        Endpoint {
+            base_url: String::new(),
+            customers: Source::default(),
+            employees: Source::default(),
+            interval_minutes: hourly(),
+            delete_max_count: default_delete_count(),
+            delete_max_percent: default_delete_percent(),
+            page_size: default_page_size(),
+        }
+    }
+}
+
+impl Endpoint {
+    pub fn source(&self, kind: crate::schema::Kind) -> &Source {
+        match kind {
+            crate::schema::Kind::Customer => &self.customers,
+            crate::schema::Kind::Employee => &self.employees,
+        }
+    }
+
+    /// Field-level problems for a connection of `system`.
+    pub fn validate(&self, system: SystemKind) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if !system.is_integrated() {
+            return errors;
+        }
+        if self.interval_minutes > 7 * 24 * 60 {
+            errors.push(FieldError::new(
+                "endpoint.interval_minutes",
+                "At most a week (10080 minutes); 0 runs only on Run now.",
+            ));
+        }
+        if self.delete_max_percent > 100 {
+            errors.push(FieldError::new(
+                "endpoint.delete_max_percent",
+                "A percentage from 0 to 100.",
+            ));
+        }
+        if !(1..=10_000).contains(&self.page_size) {
+            errors.push(FieldError::new(
+                "endpoint.page_size",
+                "From 1 to 10000 records per page.",
+            ));
+        }
+        if system == SystemKind::Rest {
+            let url = self.base_url.trim();
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 500 {
+                errors.push(FieldError::new(
+                    "endpoint.base_url",
+                    "The API's address, starting with https:// (or http://).",
+                ));
+            }
+        }
+        for (name, s) in [
+            ("customers", &self.customers),
+            ("employees", &self.employees),
+        ] {
+            let t = s.table.trim();
+            let ok = match system {
+                SystemKind::Database => t.split('.').all(|part| {
+                    !part.is_empty()
+                        && part.len() <= 63
+                        && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        && !part.starts_with(|c: char| c.is_ascii_digit())
+                }),
+                _ => {
+                    t.starts_with('/')
+                        && t.len() <= 200
+                        && t.chars()
+                            .all(|c| c.is_ascii_graphic() && c != '?' && c != '#')
+                }
+            };
+            if !t.is_empty() && !ok {
+                errors.push(FieldError::new(
+                    &format!("endpoint.{name}.table"),
+                    match system {
+                        SystemKind::Database => {
+                            "A table name: letters, digits and _, optionally schema.table."
+                        }
+                        _ => "A path under the base URL, starting with /, e.g. /customers.",
+                    },
+                ));
+            }
+        }
+        if self.customers.table.trim().is_empty() && self.employees.table.trim().is_empty() {
+            errors.push(FieldError::new(
+                "endpoint.customers.table",
+                "Name what to read for customers, employees or both.",
+            ));
+        }
+        errors
+    }
 }
 
 /// How one kind of record (customers or employees) is exchanged with a
@@ -373,9 +535,13 @@ pub struct RegisterSettings {
     pub rules: crate::rules::NumberRules,
     /// Fields each side requires (No import / No export).
     pub required: crate::schema::RequiredFields,
-    /// The saved column mapping of their files.
+    /// The saved column mapping of their files (or their system's columns).
     #[serde(default)]
     pub mapping: Vec<crate::read::MappingEntry>,
+    /// Fields the integration owns: read-only in our register's forms, so a
+    /// manual edit is not overwritten by the next run.
+    #[serde(default)]
+    pub owned: Vec<crate::schema::Field>,
 }
 
 impl RegisterSettings {
@@ -385,6 +551,7 @@ impl RegisterSettings {
             rules: crate::rules::NumberRules::default(),
             required: crate::schema::RequiredFields::defaults(kind),
             mapping: Vec::new(),
+            owned: Vec::new(),
         }
     }
 
@@ -434,6 +601,14 @@ impl RegisterSettings {
             }
             seen.push(m.field);
         }
+        for f in &self.owned {
+            if kind.index_of(*f).is_none() || *f == Field::Number {
+                errors.push(FieldError::new(
+                    &format!("{prefix}.owned"),
+                    format!("{} is not a field the integration can own.", f.as_str()),
+                ));
+            }
+        }
         errors
     }
 }
@@ -447,6 +622,18 @@ pub struct Connection {
     pub system: SystemKind,
     pub customers: RegisterSettings,
     pub employees: RegisterSettings,
+    /// Integrated systems: where it is and how it runs.
+    #[serde(default)]
+    pub endpoint: Endpoint,
+    /// Whether credentials are stored (they are never shown back).
+    #[serde(default)]
+    pub has_secret: bool,
+    /// When the scheduler runs it next.
+    #[serde(default)]
+    pub next_run_at: Option<i64>,
+    /// When it last ran a full refresh.
+    #[serde(default)]
+    pub last_full_at: Option<i64>,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -464,7 +651,16 @@ pub struct ConnectionInput {
     pub customers: Option<RegisterSettings>,
     #[serde(default)]
     pub employees: Option<RegisterSettings>,
+    #[serde(default)]
+    pub endpoint: Option<Endpoint>,
+    /// Write-only credentials: a database's URL (with its password) or a
+    /// REST API's token. Left out: the stored one is kept; empty: removed.
+    #[serde(default)]
+    pub secret: Option<String>,
 }
+
+/// Longest credential accepted, in bytes.
+pub const MAX_SECRET_BYTES: usize = 4096;
 
 impl ConnectionInput {
     /// The settings with defaults filled in and the name trimmed.
@@ -493,6 +689,28 @@ impl ConnectionInput {
         }
         if let Some(e) = &self.employees {
             errors.extend(e.validate(Kind::Employee, "employees"));
+        }
+        if self.system.is_integrated() {
+            errors.extend(
+                self.endpoint
+                    .clone()
+                    .unwrap_or_default()
+                    .validate(self.system),
+            );
+        }
+        if let Some(s) = &self.secret {
+            if s.len() > MAX_SECRET_BYTES {
+                errors.push(FieldError::new(
+                    "secret",
+                    format!("At most {MAX_SECRET_BYTES} characters."),
+                ));
+            }
+            if s.chars().any(char::is_control) {
+                errors.push(FieldError::new(
+                    "secret",
+                    "Paste the URL or token without line breaks or control characters.",
+                ));
+            }
         }
         errors
     }
@@ -1423,4 +1641,205 @@ pub struct SyncTarget {
     pub connection_id: i64,
     pub name: String,
     pub rules: crate::rules::NumberRules,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum RunTrigger {
+    /// The connection's interval came round.
+    Schedule,
+    /// An administrator's "Run now".
+    Manual,
+    /// A file import.
+    Import,
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Done,
+    /// The system could not be read (the message says why); nothing changed.
+    Failed,
+    /// A full refresh would delete more records than the connection allows:
+    /// it waits for an administrator to confirm or cancel it.
+    Waiting,
+    Cancelled,
+}
+
+/// Change tracking: how their data set differs from the previous run's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ChangeCounts {
+    pub added: u32,
+    pub changed: u32,
+    pub removed: u32,
+    pub unchanged: u32,
+}
+
+/// One run of a scope, with its report's counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RunInfo {
+    pub run_id: i64,
+    pub connection_id: i64,
+    pub connection_name: String,
+    pub kind: crate::schema::Kind,
+    pub trigger: RunTrigger,
+    pub full_refresh: bool,
+    pub status: RunStatus,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    /// Every record of both sides and every row error; the counts add up
+    /// to it.
+    pub records_seen: i64,
+    /// Records by action (`field_conflict`, `no_new_changes`, `updated`, ...).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub counts: std::collections::BTreeMap<crate::report::Outcome, u32>,
+    pub changes: ChangeCounts,
+    pub message: Option<String>,
+    pub started_by: Option<String>,
+}
+
+/// One record's line in a run's report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RunDetail {
+    pub seq: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub outcome: crate::report::Outcome,
+    pub number: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    /// Changed fields, before and after.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub changes: Vec<crate::report::FieldChange>,
+    pub message: Option<String>,
+}
+
+/// A page of a run's details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RunDetailPage {
+    pub items: Vec<RunDetail>,
+    /// Details matching the filter, over all pages.
+    pub total: i64,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next: Option<i64>,
+}
+
+/// Query of `GET /api/v1/runs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+pub struct RunQuery {
+    pub connection_id: Option<i64>,
+    pub kind: Option<String>,
+    /// Runs started before this run (paging back in time).
+    pub before: Option<i64>,
+    /// At most this many (default 50, at most 500).
+    pub limit: Option<u32>,
+}
+
+/// Query of `GET /api/v1/runs/{id}/details`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+pub struct RunDetailQuery {
+    /// Only this action, e.g. `field_conflict`.
+    pub outcome: Option<String>,
+    /// Details after this `seq`.
+    pub after: Option<i64>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// Body of `POST /api/v1/connections/{id}/runs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RunNow {
+    /// One kind, or both the connection reads when absent.
+    #[serde(default)]
+    pub kind: Option<crate::schema::Kind>,
+    /// Re-send everything and allow deletions (the weekly refresh).
+    #[serde(default)]
+    pub full_refresh: bool,
+}
+
+/// What "Test connection" found for one kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TestedSource {
+    pub kind: crate::schema::Kind,
+    /// Their columns (or JSON keys) as read.
+    pub columns: Vec<String>,
+    /// Which field each mapped column fills.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub mapped: Vec<crate::read::ColumnMapping>,
+    /// Records read.
+    pub records: u32,
+}
+
+/// The answer of `POST /api/v1/connections/{id}/test`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConnectionTest {
+    pub ok: bool,
+    /// In plain words: what works, or the validation error (bad
+    /// credentials, unreachable host, missing table or column).
+    pub message: String,
+    pub sources: Vec<TestedSource>,
+}
+
+/// A change waiting to be written to an integrated system (the outbox).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OutboxItem {
+    pub pending_id: i64,
+    pub connection_id: i64,
+    pub kind: crate::schema::Kind,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub change: crate::state::PendingChange,
+    /// Sent with every attempt, so their system applies it once.
+    pub idempotency_key: String,
+    pub created_at: i64,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_error: Option<String>,
+    /// Failed too often to go on by itself: retry it or look at the error.
+    pub needs_attention: bool,
+}
+
+/// One value mapping: their code and our value for a field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ValueMapping {
+    pub field: crate::schema::Field,
+    pub their_value: String,
+    /// Empty in an edit: the mapping is removed.
+    pub our_value: String,
+}
+
+/// The answer to a value mapping's edit: how many records it affects
+/// (`dry_run`), or affected and re-synchronized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MappingImpact {
+    pub affected: u32,
+    /// Up to 20 of the affected records' numbers (theirs).
+    pub sample: Vec<String>,
+    /// The run that re-synchronized them, when not a dry run.
+    pub run_id: Option<i64>,
+}
+
+/// Query of a value mapping's edit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+pub struct MappingEditQuery {
+    /// Only count the affected records; change nothing.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
 }

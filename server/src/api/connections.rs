@@ -42,7 +42,7 @@ pub async fn create_connection(
 ) -> AppResult<(StatusCode, Json<Connection>)> {
     Ok((
         StatusCode::CREATED,
-        Json(svc::create(&state.store, input).await?),
+        Json(svc::create(&state.store, &state.vault, input).await?),
     ))
 }
 
@@ -71,6 +71,6 @@ pub async fn update_connection(
     Body(body): Body<Versioned<ConnectionInput>>,
 ) -> AppResult<Json<Connection>> {
     Ok(Json(
-        svc::update(&state.store, id, body.version, body.fields).await?,
+        svc::update(&state.store, &state.vault, id, body.version, body.fields).await?,
     ))
 }

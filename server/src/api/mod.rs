@@ -4,6 +4,7 @@
 
 pub mod connections;
 pub mod registers;
+pub mod runs;
 pub mod session;
 pub mod system;
 pub mod users;
@@ -37,6 +38,7 @@ use crate::state::AppState;
         (name = "employees", description = "Our employee register"),
         (name = "connections", description = "The other systems Partnersync synchronizes with (administrators only)"),
         (name = "window", description = "The synchronization window of a connection and kind: imports, categories, actions, pending changes, audit (administrators only)"),
+        (name = "runs", description = "Integrated systems: test, run, reports, outbox, value mappings (administrators only)"),
     )
 )]
 pub struct ApiDoc;
@@ -65,6 +67,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(registers::router())
         .merge(connections::router())
         .merge(window::router())
+        .merge(runs::router())
 }
 
 /// A JSON body whose rejections are answered in the API's error format.

@@ -6,8 +6,9 @@ use sync::protocol::{Connection, ConnectionInput};
 
 use crate::auth::now_ms;
 use crate::error::{AppError, AppResult};
+use crate::secret::Vault;
 use crate::store::Store;
-use crate::store::connections::ConnectionValues;
+use crate::store::connections::{ConnectionValues, SecretChange};
 use crate::store::registers::WriteOutcome;
 
 pub async fn list(store: &Store) -> AppResult<Vec<Connection>> {
@@ -21,17 +22,25 @@ pub async fn get(store: &Store, id: i64) -> AppResult<Connection> {
         .ok_or(AppError::NotFound("connection"))
 }
 
-fn checked(input: ConnectionInput) -> AppResult<ConnectionValues> {
+fn checked(vault: &Vault, input: ConnectionInput) -> AppResult<ConnectionValues> {
     let errors = input.validate();
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
+    let secret = match input.secret.as_deref().map(str::trim) {
+        None => SecretChange::Keep,
+        Some("") => SecretChange::Clear,
+        Some(s) => SecretChange::Set(vault.seal(s).map_err(AppError::Internal)?),
+    };
+    let endpoint = input.endpoint.clone().unwrap_or_default();
     let (name, system, customers, employees) = input.complete();
     Ok(ConnectionValues {
         name,
         system,
         customers,
         employees,
+        endpoint,
+        secret,
     })
 }
 
@@ -52,8 +61,8 @@ fn outcome(o: WriteOutcome<Connection>, name: &str) -> AppResult<Connection> {
     }
 }
 
-pub async fn create(store: &Store, input: ConnectionInput) -> AppResult<Connection> {
-    let values = checked(input)?;
+pub async fn create(store: &Store, vault: &Vault, input: ConnectionInput) -> AppResult<Connection> {
+    let values = checked(vault, input)?;
     outcome(
         store.insert_connection(&values, now_ms()).await?,
         &values.name,
@@ -62,11 +71,12 @@ pub async fn create(store: &Store, input: ConnectionInput) -> AppResult<Connecti
 
 pub async fn update(
     store: &Store,
+    vault: &Vault,
     id: i64,
     version: i64,
     input: ConnectionInput,
 ) -> AppResult<Connection> {
-    let values = checked(input)?;
+    let values = checked(vault, input)?;
     outcome(
         store
             .update_connection(id, version, &values, now_ms())

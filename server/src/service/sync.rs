@@ -197,6 +197,21 @@ async fn their_records(
     Ok(records)
 }
 
+/// Replaces their codes by our values where a value mapping says so
+/// (e.g. sales rep code `S01` -> `anna.admin`).
+pub fn map_values(records: &mut [Record], maps: &[sync::protocol::ValueMapping]) {
+    if maps.is_empty() {
+        return;
+    }
+    for r in records.iter_mut() {
+        for m in maps {
+            if r.get(m.field) == m.their_value {
+                r.set(m.field, &m.our_value);
+            }
+        }
+    }
+}
+
 /// Loads the state of a scope through `c` (a transaction's connection when
 /// the caller will write).
 pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> AppResult<Loaded> {
@@ -210,6 +225,8 @@ pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> 
     let import = db::latest_import(c, id, kind).await?;
     if let Some(i) = &import {
         state.theirs = their_records(c, kind, i).await?.as_ref().clone();
+        let maps = crate::store::runs::value_mappings(c, id, kind).await?;
+        map_values(&mut state.theirs, &maps);
     }
     state.links = db::load_links(c, id, kind).await?;
     state.deactivated = db::load_deactivations(c, id, kind).await?;
@@ -640,6 +657,61 @@ pub async fn import(
         },
     )
     .await?;
+    // The import is a run too: its report lists every record.
+    {
+        use crate::store::runs as rdb;
+        let run_id = rdb::insert_run(
+            &mut tx,
+            &rdb::NewRun {
+                connection_id: id,
+                kind,
+                trigger: sync::protocol::RunTrigger::Import,
+                full_refresh: true,
+                started_at: now,
+                created_by: Some(actor.user_id),
+                status: sync::protocol::RunStatus::Running,
+                message: Some(file_name),
+            },
+        )
+        .await?;
+        let snapshot = |b: Option<Vec<u8>>| b.and_then(|b| sync::track::Snapshot::decode(&b).ok());
+        let prev_ours = snapshot(rdb::load_snapshot(&mut tx, id, kind, Side::Ours).await?);
+        let prev_theirs = snapshot(rdb::load_snapshot(&mut tx, id, kind, Side::Theirs).await?);
+        let changes = match &prev_theirs {
+            Some(s) => {
+                let d = sync::track::diff(s, &l.state.theirs);
+                sync::protocol::ChangeCounts {
+                    added: d.added.len() as u32,
+                    changed: d.changed.len() as u32,
+                    removed: d.removed.len() as u32,
+                    unchanged: d.unchanged,
+                }
+            }
+            None => sync::protocol::ChangeCounts {
+                added: l.state.theirs.len() as u32,
+                ..Default::default()
+            },
+        };
+        crate::service::runs::write_report(
+            &mut tx,
+            &crate::service::runs::Reported {
+                run_id,
+                connection_id: id,
+                settled: &l.state,
+                cat: &cat,
+                plan: &Plan::default(),
+                next_ours: &l.state.ours,
+                previous: (prev_ours.as_ref(), prev_theirs.as_ref()),
+                errors: &out.errors,
+                refused: &HashMap::new(),
+                changes: &changes,
+                columns: &Default::default(),
+                import_id,
+            },
+            now,
+        )
+        .await?;
+    }
     if query.save_mapping == Some(true) && !options.mapping.is_empty() {
         crate::store::connections::save_mapping(&mut tx, id, kind, &options.mapping, now).await?;
     }
@@ -958,6 +1030,58 @@ fn validate_ours(r: &Record) -> Vec<sync::protocol::FieldError> {
     }
 }
 
+/// Our records that `next` creates or changes and that our register would
+/// refuse, with the reasons.
+pub(crate) fn invalid_ours(before: &State, next: &State) -> Vec<(String, String)> {
+    let old: HashMap<&str, &Record> = before.ours.iter().map(|r| (r.number(), r)).collect();
+    next.ours
+        .iter()
+        .filter(|r| !old.get(r.number()).is_some_and(|o| *o == *r))
+        .filter_map(|r| {
+            let errors = validate_ours(r);
+            (!errors.is_empty()).then(|| {
+                (
+                    r.number().to_string(),
+                    errors
+                        .iter()
+                        .map(|e| e.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Writes what moved from `l`'s state to `next` (checked by
+/// `invalid_ours` first): our register's created and changed records,
+/// links, marks and pending changes; in the caller's transaction.
+pub(crate) async fn write_state(
+    tx: &mut AnyConnection,
+    l: &Loaded,
+    next: &State,
+    now: i64,
+) -> AppResult<()> {
+    let id = l.connection.connection_id;
+    let kind = l.state.kind;
+    let old: HashMap<&str, &Record> = l.state.ours.iter().map(|r| (r.number(), r)).collect();
+    let mut ours_changed = false;
+    for r in &next.ours {
+        if old.get(r.number()).is_some_and(|o| *o == r) {
+            continue;
+        }
+        ours_changed = true;
+        db::upsert_ours(tx, r, &search_text(r), now).await?;
+    }
+    if ours_changed {
+        db::bump_register(tx, kind).await?;
+    }
+    db::save_links(tx, id, kind, &l.state.links, &next.links).await?;
+    db::save_deactivations(tx, id, kind, &l.state.deactivated, &next.deactivated).await?;
+    db::save_pending(tx, id, kind, &l.pending_rows, &next.pending, now).await?;
+    Ok(())
+}
+
 /// The answer to an action, as kept for its idempotency key.
 pub struct Answer {
     pub status: u16,
@@ -1002,45 +1126,21 @@ pub async fn act(
     let plan = plan_of(&l.state, &cat, &action.op)?;
     let next = apply(&l.state, &plan).map_err(|e| AppError::field("actions", format!("{e}.")))?;
 
-    // Our register: records the plan created or changed.
-    let old_ours: HashMap<&str, &Record> = l.state.ours.iter().map(|r| (r.number(), r)).collect();
-    let mut invalid = Vec::new();
-    let mut ours_changed = false;
-    for r in &next.ours {
-        if old_ours.get(r.number()).is_some_and(|o| *o == r) {
-            continue;
-        }
-        ours_changed = true;
-        let errors = validate_ours(r);
-        if !errors.is_empty() {
-            invalid.push(format!(
-                "{}: {}",
-                r.number(),
-                errors
-                    .iter()
-                    .map(|e| e.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ));
-            continue;
-        }
-        db::upsert_ours(&mut tx, r, &search_text(r), now).await?;
-    }
+    let invalid = invalid_ours(&l.state, &next);
     if !invalid.is_empty() {
         return Err(AppError::field(
             "actions",
             format!(
                 "Our register would get invalid values, so nothing was done: {}",
-                invalid.join("; ")
+                invalid
+                    .iter()
+                    .map(|(n, m)| format!("{n}: {m}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
         ));
     }
-    if ours_changed {
-        db::bump_register(&mut tx, kind).await?;
-    }
-    db::save_links(&mut tx, id, kind, &l.state.links, &next.links).await?;
-    db::save_deactivations(&mut tx, id, kind, &l.state.deactivated, &next.deactivated).await?;
-    db::save_pending(&mut tx, id, kind, &l.pending_rows, &next.pending, now).await?;
+    write_state(&mut tx, &l, &next, now).await?;
 
     for a in &plan.actions {
         let (our, their, name) = action_numbers(a);

@@ -2,7 +2,7 @@
 //! text and parsed into `sync::protocol::RegisterSettings` on the way out.
 
 use sqlx::FromRow;
-use sync::protocol::{Connection, RegisterSettings, SystemKind};
+use sync::protocol::{Connection, Endpoint, RegisterSettings, SystemKind};
 use tracing::instrument;
 
 use super::Store;
@@ -15,9 +15,20 @@ struct ConnectionRow {
     system: String,
     customer_settings: String,
     employee_settings: String,
+    endpoint: String,
+    has_secret: i64,
+    next_run_at: Option<i64>,
+    last_full_at: Option<i64>,
     version: i64,
     created_at: i64,
     updated_at: i64,
+}
+
+/// What an edit does to the stored credentials (already sealed).
+pub enum SecretChange {
+    Keep,
+    Clear,
+    Set(String),
 }
 
 /// What a connection row holds besides its id and times.
@@ -26,6 +37,8 @@ pub struct ConnectionValues {
     pub system: SystemKind,
     pub customers: RegisterSettings,
     pub employees: RegisterSettings,
+    pub endpoint: Endpoint,
+    pub secret: SecretChange,
 }
 
 fn decode(row: ConnectionRow) -> sqlx::Result<Connection> {
@@ -40,6 +53,11 @@ fn decode(row: ConnectionRow) -> sqlx::Result<Connection> {
         system,
         customers: settings(&row.customer_settings)?,
         employees: settings(&row.employee_settings)?,
+        endpoint: serde_json::from_str(&row.endpoint)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        has_secret: row.has_secret != 0,
+        next_run_at: row.next_run_at,
+        last_full_at: row.last_full_at,
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -50,15 +68,26 @@ fn to_json<T: serde::Serialize>(x: &T) -> sqlx::Result<String> {
     serde_json::to_string(x).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
-fn encode(v: &ConnectionValues) -> sqlx::Result<(String, String, String)> {
+fn encode(v: &ConnectionValues) -> sqlx::Result<(String, String, String, String)> {
     Ok((
         to_json(&v.system)?.trim_matches('"').to_string(),
         to_json(&v.customers)?,
         to_json(&v.employees)?,
+        to_json(&v.endpoint)?,
     ))
 }
 
-const COLUMNS: &str = "connection_id, name, system, customer_settings, employee_settings, version, created_at, updated_at";
+/// The secret column's new value and whether to write it.
+fn secret_of(v: &ConnectionValues) -> (bool, Option<&str>) {
+    match &v.secret {
+        SecretChange::Keep => (false, None),
+        SecretChange::Clear => (true, None),
+        SecretChange::Set(s) => (true, Some(s)),
+    }
+}
+
+const COLUMNS: &str = "connection_id, name, system, customer_settings, employee_settings, endpoint, \
+     case when secret is null then 0 else 1 end as has_secret, next_run_at, last_full_at, version, created_at, updated_at";
 
 impl Store {
     #[instrument(skip_all, err)]
@@ -87,16 +116,19 @@ impl Store {
         v: &ConnectionValues,
         now: i64,
     ) -> sqlx::Result<WriteOutcome<Connection>> {
-        let (system, customers, employees) = encode(v)?;
+        let (system, customers, employees, endpoint) = encode(v)?;
+        let (_, secret) = secret_of(v);
         let r = sqlx::query_as::<_, ConnectionRow>(&format!(
-            "insert into connection (name, system, customer_settings, employee_settings, version, created_at, updated_at) \
-             values ($1, $2, $3, $4, 1, $5, $5) returning {COLUMNS}"
+            "insert into connection (name, system, customer_settings, employee_settings, endpoint, secret, next_run_at, version, created_at, updated_at) \
+             values ($1, $2, $3, $4, $6, $7, $5, 1, $5, $5) returning {COLUMNS}"
         ))
         .bind(&v.name)
         .bind(system)
         .bind(customers)
         .bind(employees)
         .bind(now)
+        .bind(endpoint)
+        .bind(secret)
         .fetch_one(&self.write)
         .await;
         match r {
@@ -114,10 +146,13 @@ impl Store {
         v: &ConnectionValues,
         now: i64,
     ) -> sqlx::Result<WriteOutcome<Connection>> {
-        let (system, customers, employees) = encode(v)?;
+        let (system, customers, employees, endpoint) = encode(v)?;
+        let (write_secret, secret) = secret_of(v);
         let r = sqlx::query_as::<_, ConnectionRow>(&format!(
             "update connection set name = $1, system = $2, customer_settings = $3, employee_settings = $4, \
-             updated_at = $5, version = version + 1 where connection_id = $6 and version = $7 returning {COLUMNS}"
+             updated_at = $5, endpoint = $8, \
+             secret = case when $9 = 1 then $10 else secret end, \
+             version = version + 1 where connection_id = $6 and version = $7 returning {COLUMNS}"
         ))
         .bind(&v.name)
         .bind(system)
@@ -126,6 +161,9 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(version)
+        .bind(endpoint)
+        .bind(i64::from(write_secret))
+        .bind(secret)
         .fetch_optional(&self.write)
         .await;
         match r {
@@ -171,4 +209,52 @@ pub async fn save_mapping(
     .execute(&mut *c)
     .await?;
     Ok(())
+}
+
+impl Store {
+    /// The sealed credentials of a connection, if any.
+    #[instrument(skip_all, err)]
+    pub async fn connection_secret(&self, id: i64) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar::<_, Option<String>>(
+            "select secret from connection where connection_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await
+        .map(Option::flatten)
+    }
+
+    /// Integrated connections whose next run is due at `now`.
+    #[instrument(skip_all, err)]
+    pub async fn due_connections(&self, now: i64) -> sqlx::Result<Vec<i64>> {
+        sqlx::query_scalar(
+            "select connection_id from connection \
+             where system <> 'file' and next_run_at is not null and next_run_at <= $1 \
+             order by next_run_at",
+        )
+        .bind(now)
+        .fetch_all(&self.read)
+        .await
+    }
+
+    /// Sets when a connection runs next (and, after a full refresh, when it
+    /// ran one). Not a settings edit: the version stays.
+    #[instrument(skip_all, err)]
+    pub async fn schedule_connection(
+        &self,
+        id: i64,
+        next_run_at: Option<i64>,
+        full_at: Option<i64>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "update connection set next_run_at = $1, \
+             last_full_at = coalesce($2, last_full_at) where connection_id = $3",
+        )
+        .bind(next_run_at)
+        .bind(full_at)
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
 }

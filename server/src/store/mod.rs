@@ -10,6 +10,7 @@
 
 pub mod connections;
 pub mod registers;
+pub mod runs;
 pub mod sessions;
 pub mod sync;
 pub mod users;

@@ -100,6 +100,30 @@ const ACCESS: &[(&str, &str, Access)] = &[
         Admin,
     ),
     ("GET", "/api/v1/audit", Admin),
+    ("POST", "/api/v1/connections/{connection_id}/test", Admin),
+    ("POST", "/api/v1/connections/{connection_id}/runs", Admin),
+    ("GET", "/api/v1/connections/{connection_id}/outbox", Admin),
+    (
+        "POST",
+        "/api/v1/connections/{connection_id}/outbox/{pending_id}/retry",
+        Admin,
+    ),
+    (
+        "GET",
+        "/api/v1/connections/{connection_id}/{kind}/value-mappings",
+        Admin,
+    ),
+    (
+        "PUT",
+        "/api/v1/connections/{connection_id}/{kind}/value-mappings",
+        Admin,
+    ),
+    ("GET", "/api/v1/runs", Admin),
+    ("GET", "/api/v1/runs/{run_id}", Admin),
+    ("GET", "/api/v1/runs/{run_id}/details", Admin),
+    ("GET", "/api/v1/runs/{run_id}/details/export", Admin),
+    ("POST", "/api/v1/runs/{run_id}/confirm", Admin),
+    ("POST", "/api/v1/runs/{run_id}/cancel", Admin),
 ];
 
 #[tokio::test]
@@ -154,6 +178,20 @@ async fn every_route_checks_the_role_on_the_server() {
             Some(json!({"name": "Walk ERP"})),
         )
         .await;
+    // A file import, so that a run exists.
+    let r = admin
+        .post(app.url(&format!(
+            "/api/v1/connections/{}/customer/imports?file_name=walk.csv",
+            conn["connection_id"]
+        )))
+        .body("Kundenummer;Navn\r\n100;Walk AS\r\n")
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, runs) = app.call(&admin, Method::GET, "/api/v1/runs", None).await;
+    let run_id = runs[0]["run_id"].clone();
+    assert_eq!(runs[0]["trigger"], "import");
     let (_, users) = app.call(&admin, Method::GET, "/api/v1/users", None).await;
     let sup_id = users
         .as_array()
@@ -167,6 +205,8 @@ async fn every_route_checks_the_role_on_the_server() {
             .replace("{employee_id}", &e["employee_id"].to_string())
             .replace("{connection_id}", &conn["connection_id"].to_string())
             .replace("{user_id}", &sup_id.to_string())
+            .replace("{run_id}", &run_id.to_string())
+            .replace("{pending_id}", "999")
             .replace("{kind}", "customer")
             .replace("{category}", "new")
             // Queries the routes need to answer 200.
