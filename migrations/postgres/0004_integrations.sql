@@ -26,7 +26,7 @@ create table sync_run (
     -- confirm deletions over the threshold), 'cancelled'.
     status        text    not null,
     started_at    bigint  not null,
-    finished_at   integer,
+    finished_at   bigint,
     records_seen  bigint  not null default 0,
     counts        text    not null default '{}',
     -- Change tracking: added, changed, removed, unchanged (JSON).

@@ -1674,6 +1674,7 @@ pub enum RunStatus {
 /// Change tracking: how their data set differs from the previous run's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(default)]
 pub struct ChangeCounts {
     pub added: u32,
     pub changed: u32,

@@ -87,7 +87,7 @@ impl DatabaseConnector {
         })?;
         let pool = AnyPoolOptions::new()
             .max_connections(2)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(5))
             .connect_with(opts)
             .await
             .map_err(|e| plain(&e))?;

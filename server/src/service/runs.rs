@@ -248,16 +248,24 @@ async fn run_leased(
     let connector = open(state, &c).await;
     let mut all_full = full;
     for kind in kinds(&c, req.kind) {
-        let info = match &connector {
+        let run_id = start(store, actor, &c, kind, trigger, full).await?;
+        let failed = match &connector {
             Ok(conn) => {
-                run_kind(state, actor, &c, conn, kind, trigger, full, allow_deletions).await?
+                match run_kind(state, actor, &c, conn, run_id, kind, full, allow_deletions).await {
+                    Ok(()) => None,
+                    // Nothing of the run was written (one transaction).
+                    Err(e) => {
+                        tracing::error!(error = ?e, "run {run_id} of connection {id}");
+                        Some(format!("Processing error: {e}"))
+                    }
+                }
             }
-            Err(e) => {
-                let run_id = start(store, actor, &c, kind, trigger, full).await?;
-                db::fail_run(store, run_id, now_ms(), &format!("Validation error: {e}")).await?;
-                get_run(store, run_id).await?
-            }
+            Err(e) => Some(format!("Validation error: {e}")),
         };
+        if let Some(m) = failed {
+            db::fail_run(store, run_id, now_ms(), &m).await?;
+        }
+        let info = get_run(store, run_id).await?;
         if info.status != RunStatus::Done {
             all_full = false;
         }
@@ -373,17 +381,16 @@ async fn run_kind(
     actor: Option<&Actor>,
     c: &Connection,
     connector: &Connector,
+    run_id: i64,
     kind: Kind,
-    trigger: RunTrigger,
     full: bool,
     allow_deletions: bool,
-) -> AppResult<RunInfo> {
+) -> AppResult<()> {
     let store = &state.store;
     let id = c.connection_id;
-    let run_id = start(store, actor, c, kind, trigger, full).await?;
     let fail = |m: String| async move {
         db::fail_run(store, run_id, now_ms(), &m).await?;
-        get_run(store, run_id).await
+        Ok(())
     };
     let mut table = match connector.pull(kind).await {
         Ok(t) => t,
@@ -454,7 +461,7 @@ async fn run_kind(
                     },
                 )
                 .await?;
-                return get_run(store, run_id).await;
+                return Ok(());
             }
         } else if let Some(prev) = &prev_import {
             // Keep what the listing left out until the weekly full refresh.
@@ -572,7 +579,7 @@ async fn run_kind(
             record_count: out.records.len() as i64,
             error_count: out.errors.len() as i64,
             summary: &summary,
-            created_by: by(actor).unwrap_or(0),
+            created_by: by(actor),
             created_at: now,
         },
     )
@@ -598,7 +605,7 @@ async fn run_kind(
     .await?;
     db::prune_imports(&mut tx, id, kind, 2).await?;
     tx.commit().await?;
-    get_run(store, run_id).await
+    Ok(())
 }
 
 /// What a finished run's report is written from.

@@ -639,7 +639,7 @@ pub async fn import(
             record_count: out.records.len() as i64,
             error_count: out.errors.len() as i64,
             summary: &summary,
-            created_by: actor.user_id,
+            created_by: Some(actor.user_id),
             created_at: now,
         },
     )

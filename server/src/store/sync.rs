@@ -50,7 +50,7 @@ pub struct NewImport<'a> {
     pub record_count: i64,
     pub error_count: i64,
     pub summary: &'a str,
-    pub created_by: i64,
+    pub created_by: Option<i64>,
     pub created_at: i64,
 }
 

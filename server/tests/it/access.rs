@@ -188,7 +188,7 @@ async fn every_route_checks_the_role_on_the_server() {
         .send()
         .await
         .expect("import");
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.status(), StatusCode::CREATED);
     let (_, runs) = app.call(&admin, Method::GET, "/api/v1/runs", None).await;
     let run_id = runs[0]["run_id"].clone();
     assert_eq!(runs[0]["trigger"], "import");

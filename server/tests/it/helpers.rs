@@ -18,6 +18,7 @@ pub struct TestApp {
     /// Anonymous client with its own cookie jar.
     pub anon: Client,
     pub backend: &'static str,
+    pub database_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -46,7 +47,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// A fresh PostgreSQL database on the test server, or `None` for SQLite.
-async fn fresh_postgres_database() -> Option<String> {
+pub async fn fresh_postgres_database() -> Option<String> {
     let server = std::env::var("PARTNERSYNC_TEST_DATABASE_URL").ok()?;
     let name = format!(
         "ps_test_{}",
@@ -75,9 +76,23 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
 }
 
 pub async fn spawn_with(o: Options) -> TestApp {
+    spawn_full(o, None).await
+}
+
+/// A second server instance on an existing database (as behind a load
+/// balancer).
+pub async fn spawn_on(database_url: &str) -> TestApp {
+    spawn_full(Options::default(), Some(database_url.to_string())).await
+}
+
+async fn spawn_full(o: Options, database_url: Option<String>) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::defaults(dir.path().to_path_buf());
-    config.database_url = fresh_database_url(dir.path()).await;
+    config.database_url = match database_url {
+        Some(u) => u,
+        None => fresh_database_url(dir.path()).await,
+    };
+    config.secret_key = Some("7".repeat(64));
     let backend = if config.is_postgres() {
         "postgres"
     } else {
@@ -105,6 +120,7 @@ pub async fn spawn_with(o: Options) -> TestApp {
     });
     TestApp {
         base: format!("http://{addr}"),
+        database_url: state.config.database_url.clone(),
         state,
         anon: client(),
         backend,

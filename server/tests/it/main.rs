@@ -7,6 +7,7 @@ mod access;
 mod cli;
 mod connections;
 mod helpers;
+mod integrations;
 mod registers;
 mod session;
 mod users;
