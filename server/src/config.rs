@@ -41,6 +41,11 @@ pub struct Config {
     /// How often the scheduler looks for due runs and outbox entries, from
     /// `PARTNERSYNC_SCHEDULER_SECONDS` (0: no scheduler in this instance).
     pub scheduler_every: Duration,
+    /// How long a connection's lease lasts unless renewed (renewed every
+    /// third of it): after a crash, another instance (or the restarted one)
+    /// takes the connection over within this time.
+    /// `PARTNERSYNC_LEASE_SECONDS`, 30 by default.
+    pub lease_ttl: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -59,6 +64,8 @@ impl std::fmt::Debug for Config {
             .field("trust_proxy", &self.trust_proxy)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("scheduler_every", &self.scheduler_every)
+            .field("lease_ttl", &self.lease_ttl)
             .field(
                 "secret_key",
                 &self.secret_key.as_ref().map(|_| "<redacted>"),
@@ -107,6 +114,7 @@ impl Config {
             secret_key: None,
             setup_token: None,
             scheduler_every: Duration::from_secs(30),
+            lease_ttl: Duration::from_secs(30),
         }
     }
 
@@ -125,6 +133,9 @@ impl Config {
         }
         if let Some(r) = var("LEPTOS_SITE_ROOT") {
             c.site_root = PathBuf::from(r);
+        }
+        if let Some(s) = parse_var::<u64>("PARTNERSYNC_LEASE_SECONDS")? {
+            c.lease_ttl = Duration::from_secs(s.max(1));
         }
         if let Some(s) = parse_var::<u64>("PARTNERSYNC_SCHEDULER_SECONDS")? {
             c.scheduler_every = Duration::from_secs(s);

@@ -33,8 +33,6 @@ use crate::store::sync as syncdb;
 
 /// Failed sends of a change before it needs attention.
 pub const MAX_ATTEMPTS: i64 = 5;
-/// How long a lease lasts unless renewed.
-const LEASE_TTL_MS: i64 = 120_000;
 /// A full refresh at least this often.
 const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 
@@ -168,18 +166,15 @@ struct Lease {
 impl Lease {
     async fn take(state: &AppState, id: i64) -> AppResult<Option<Lease>> {
         let holder = state.instance.clone();
-        if !state
-            .store
-            .take_lease(id, &holder, now_ms(), LEASE_TTL_MS)
-            .await?
-        {
+        let ttl = i64::try_from(state.config.lease_ttl.as_millis()).unwrap_or(30_000);
+        if !state.store.take_lease(id, &holder, now_ms(), ttl).await? {
             return Ok(None);
         }
         let (store, h) = (state.store.clone(), holder.clone());
         let renew = tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_millis((LEASE_TTL_MS / 3) as u64)).await;
-                if let Err(e) = store.take_lease(id, &h, now_ms(), LEASE_TTL_MS).await {
+                tokio::time::sleep(Duration::from_millis((ttl / 3) as u64)).await;
+                if let Err(e) = store.take_lease(id, &h, now_ms(), ttl).await {
                     tracing::warn!("renewing the lease of connection {id}: {e}");
                 }
             }
@@ -748,12 +743,9 @@ async fn deliver(state: &AppState, c: &Connection, connector: &Connector) -> App
     let mut columns: HashMap<Kind, Option<BTreeMap<Field, String>>> = HashMap::new();
     let mut maps: HashMap<Kind, Vec<ValueMapping>> = HashMap::new();
     for row in due {
-        if !columns.contains_key(&row.kind) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = columns.entry(row.kind) {
             let mut r = store.sync_reader().await?;
-            columns.insert(
-                row.kind,
-                db::run_columns(&mut r, c.connection_id, row.kind).await?,
-            );
+            slot.insert(db::run_columns(&mut r, c.connection_id, row.kind).await?);
             maps.insert(
                 row.kind,
                 db::value_mappings(&mut r, c.connection_id, row.kind).await?,

@@ -6,6 +6,7 @@
 mod access;
 mod cli;
 mod connections;
+mod faults;
 mod helpers;
 mod integrations;
 mod registers;
