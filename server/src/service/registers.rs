@@ -121,17 +121,51 @@ async fn register_changed<R: Checked>(store: &Store) -> AppResult<()> {
     Ok(())
 }
 
+/// Refuses a manual edit of a field that an integrated system owns for this
+/// record (it is linked to that system and the connection marks the field
+/// owned): the next run would overwrite it silently.
+async fn refuse_owned<R: Checked>(store: &Store, old: &R::Record, input: &R::Input) -> AppResult<()>
+where
+    R::Record: serde::Serialize,
+    R::Input: serde::Serialize,
+{
+    let old = serde_json::to_value(old).map_err(|e| AppError::Internal(e.into()))?;
+    let new = serde_json::to_value(input).map_err(|e| AppError::Internal(e.into()))?;
+    let number = old["number"].as_str().unwrap_or_default();
+    let owners = store.owners_of(R::KIND, number).await?;
+    let errors: Vec<FieldError> = owners
+        .iter()
+        .filter(|(f, _)| old.get(f.as_str()) != new.get(f.as_str()))
+        .map(|(f, name)| {
+            FieldError::new(
+                f.as_str(),
+                format!("{name} owns this field: change it there, the next run brings it here."),
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
 /// Replaces a record's fields if `version` is the one the editor saw.
 pub async fn update<R: Checked>(
     store: &Store,
     id: i64,
     version: i64,
     input: R::Input,
-) -> AppResult<R::Record> {
-    if store.get_record::<R>(id).await?.is_none() {
+) -> AppResult<R::Record>
+where
+    R::Record: serde::Serialize,
+    R::Input: serde::Serialize,
+{
+    let Some(old) = store.get_record::<R>(id).await? else {
         return Err(AppError::NotFound(R::NOUN));
-    }
+    };
     let input = check::<R>(store, input, Some(id)).await?;
+    refuse_owned::<R>(store, &old, &input).await?;
     let number = R::number(&input).to_string();
     let r = outcome::<R>(
         store

@@ -258,3 +258,36 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// The fields of our record `number` that integrated systems it is
+    /// linked to own, with the owning connection's name.
+    #[instrument(skip_all, err)]
+    pub async fn owners_of(
+        &self,
+        kind: sync::schema::Kind,
+        number: &str,
+    ) -> sqlx::Result<Vec<(sync::schema::Field, String)>> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "select c.name, c.customer_settings, c.employee_settings from connection c \
+             where c.system <> 'file' and exists (select 1 from sync_link l \
+             where l.connection_id = c.connection_id and l.kind = $1 and l.our_number = $2 and l.active = 1) \
+             order by c.name",
+        )
+        .bind(kind.as_str())
+        .bind(number)
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = Vec::new();
+        for (name, customers, employees) in rows {
+            let text = match kind {
+                sync::schema::Kind::Customer => customers,
+                sync::schema::Kind::Employee => employees,
+            };
+            let settings: RegisterSettings =
+                serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            out.extend(settings.owned.into_iter().map(|f| (f, name.clone())));
+        }
+        Ok(out)
+    }
+}

@@ -153,7 +153,9 @@ async fn a_database_system_is_tested_run_written_and_reported() {
             Method::POST,
             "/api/v1/connections",
             Some(json!({"name": "ERP", "system": "database", "secret": url,
-                "endpoint": {"customers": {"table": "kunder"}}, "customers": settings()})),
+                "endpoint": {"customers": {"table": "kunder"}},
+                "customers": {"rules": {}, "required": {"ours": ["number", "name"], "theirs": ["number", "name"]},
+                    "owned": ["email"]}})),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{conn}");
@@ -251,6 +253,25 @@ async fn a_database_system_is_tested_run_written_and_reported() {
         )
         .await;
     assert_eq!(outbox.as_array().map(Vec::len), Some(0), "{outbox}");
+
+    // The ERP owns email: a manual edit of it is refused, not overwritten
+    // later without a word.
+    let alpha = ours(&app, &admin, "100").await;
+    let mut edit = alpha.clone();
+    edit["email"] = json!("manual@alpha.no");
+    let (s, refused) = app
+        .call(
+            &admin,
+            Method::PUT,
+            &format!("/api/v1/customers/{}", alpha["customer_id"]),
+            Some(edit),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused.to_string().contains("ERP owns this field"),
+        "{refused}"
+    );
 
     // The report's details: one line per record, filterable, exportable.
     let run_id = r["run_id"].clone();
