@@ -1098,6 +1098,8 @@ mod tests {
             system: SystemKind::File,
             customers: None,
             employees: None,
+            endpoint: None,
+            secret: None,
         };
         assert!(ok.validate().is_empty());
         let (name, _, customers, employees) = ok.clone().complete();
@@ -1121,7 +1123,7 @@ mod tests {
         let errors = ConnectionInput {
             name: " ".into(),
             customers: Some(bad),
-            ..ok
+            ..ok.clone()
         }
         .validate();
         assert_eq!(
@@ -1133,6 +1135,49 @@ mod tests {
                 "customers.required.theirs",
                 "customers.mapping"
             ]
+        );
+
+        // Integrated systems: where they are, and credentials within bounds.
+        let rest = ConnectionInput {
+            system: SystemKind::Rest,
+            endpoint: Some(Endpoint {
+                base_url: "ftp://erp".into(),
+                customers: Source {
+                    table: "customers".into(),
+                },
+                interval_minutes: 20_000,
+                ..Endpoint::default()
+            }),
+            secret: Some("line\nbreak".into()),
+            ..ok.clone()
+        };
+        assert_eq!(
+            fields(&rest.validate()),
+            vec![
+                "endpoint.interval_minutes",
+                "endpoint.base_url",
+                "endpoint.customers.table",
+                "secret"
+            ]
+        );
+        let db = ConnectionInput {
+            system: SystemKind::Database,
+            endpoint: Some(Endpoint {
+                customers: Source {
+                    table: "erp.kunder; drop table x".into(),
+                },
+                employees: Source {
+                    table: "erp.ansatte".into(),
+                },
+                ..Endpoint::default()
+            }),
+            ..ok
+        };
+        assert_eq!(fields(&db.validate()), vec!["endpoint.customers.table"]);
+        assert_eq!(
+            Endpoint::default().interval_minutes,
+            60,
+            "hourly by default"
         );
     }
 

@@ -119,8 +119,7 @@ fn changed_since(snapshot: &Snapshot, state: &State, side: Side, index: Option<u
     let Some(r) = index.and_then(|i| state.records(side).get(i as usize)) else {
         return false;
     };
-    let d = crate::track::diff(snapshot, std::slice::from_ref(r));
-    d.unchanged == 0
+    !snapshot.unchanged(r)
 }
 
 fn outcome(row: &Row, facts: &RunFacts<'_>, linked: &[(String, String)]) -> Outcome {

@@ -148,6 +148,16 @@ impl Snapshot {
     }
 
     /// The index of the entry with `key`.
+    /// Whether `record` is in the snapshot with the same values: one
+    /// lookup, no allocation (what a report asks of every row).
+    pub fn unchanged(&self, record: &Record) -> bool {
+        let key = match_key(&self.rules, record.number());
+        let Some(old) = self.find(&key).and_then(|at| self.entry(at)) else {
+            return false;
+        };
+        combine(self.fields.iter().map(|f| hash_field(*f, record.get(*f)))) == old.row
+    }
+
     fn find(&self, key: &str) -> Option<usize> {
         let (mut lo, mut hi) = (0, self.ends.len());
         while lo < hi {

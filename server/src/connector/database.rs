@@ -23,6 +23,10 @@ pub struct DatabaseConnector {
     pool: AnyPool,
     postgres: bool,
     tables: [String; 2],
+    /// Tables described once per connector (one delivery round).
+    described: std::sync::Mutex<std::collections::HashMap<String, Vec<Column>>>,
+    /// Whether the ledger table is known to exist.
+    ledger: tokio::sync::OnceCell<()>,
 }
 
 /// A column of theirs: its name and (PostgreSQL) its type's name.
@@ -98,6 +102,8 @@ impl DatabaseConnector {
                 c.endpoint.customers.table.trim().to_string(),
                 c.endpoint.employees.table.trim().to_string(),
             ],
+            described: Default::default(),
+            ledger: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -213,7 +219,21 @@ impl DatabaseConnector {
         key: &str,
     ) -> ConnectorResult<()> {
         let table = self.table(kind)?;
-        let described = self.columns(table).await?;
+        let cached = self
+            .described
+            .lock()
+            .map(|m| m.get(table).cloned())
+            .unwrap_or(None);
+        let described = match cached {
+            Some(d) => d,
+            None => {
+                let d = self.columns(table).await?;
+                if let Ok(mut m) = self.described.lock() {
+                    m.insert(table.to_string(), d.clone());
+                }
+                d
+            }
+        };
         let (number_column, values) = change_values(columns, change)?;
         let col = |name: &str| described.iter().find(|c| c.name == name);
         for (c, _) in &values {
@@ -223,12 +243,17 @@ impl DatabaseConnector {
                 )));
             }
         }
-        sqlx::query(&format!(
-            "create table if not exists {LEDGER} (idem_key text primary key, applied_at bigint not null)"
-        ))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| plain(&e))?;
+        self.ledger
+            .get_or_try_init(|| async {
+                sqlx::query(&format!(
+                    "create table if not exists {LEDGER} (idem_key text primary key, applied_at bigint not null)"
+                ))
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| plain(&e))
+            })
+            .await?;
 
         let mut tx = self.pool.begin().await.map_err(|e| plain(&e))?;
         let fresh = sqlx::query(&format!(

@@ -1142,10 +1142,11 @@ pub async fn act(
     }
     write_state(&mut tx, &l, &next, now).await?;
 
+    let (pairs_before, pairs_after) = (Pairs::new(&l.state), Pairs::new(&next));
     for a in &plan.actions {
         let (our, their, name) = action_numbers(a);
-        let before = record_pair(&l.state, our.as_deref(), their.as_deref());
-        let after = record_pair(&next, our.as_deref(), their.as_deref());
+        let before = pairs_before.pair(our.as_deref(), their.as_deref());
+        let after = pairs_after.pair(our.as_deref(), their.as_deref());
         db::insert_audit(
             &mut tx,
             &NewAudit {
@@ -1206,46 +1207,88 @@ fn replay(kept: db::KeptAnswer, hash: &str) -> AppResult<Answer> {
     })
 }
 
-/// Both records' values as the audit trail shows them.
+/// Both records' values as the audit trail shows them, looked up through
+/// indexes built once per state (an action may touch a million pairs).
+struct Pairs<'s> {
+    state: &'s State,
+    ours: HashMap<&'s str, &'s Record>,
+    theirs: HashMap<String, u32>,
+    links: HashMap<(&'s str, String), &'s sync::state::Link>,
+    index: sync::state::PendingIndex,
+    /// Partners created on their side that their data does not show yet.
+    created: HashMap<String, &'s PendingChange>,
+}
+
+impl<'s> Pairs<'s> {
+    fn new(state: &'s State) -> Pairs<'s> {
+        Pairs {
+            state,
+            ours: state.ours.iter().map(|r| (r.number(), r)).collect(),
+            theirs: state
+                .theirs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (state.key(r.number()), i as u32))
+                .collect(),
+            links: state
+                .links
+                .iter()
+                .map(|l| ((l.our_number.as_str(), state.key(&l.their_number)), l))
+                .collect(),
+            index: state.pending_index(),
+            created: state
+                .pending
+                .iter()
+                .filter(|p| matches!(p, PendingChange::Create { .. }))
+                .map(|p| (state.key(p.number()), p))
+                .rev()
+                .collect(),
+        }
+    }
+
+    fn pair(&self, our: Option<&str>, their: Option<&str>) -> serde_json::Value {
+        let state = self.state;
+        let fields = state.kind.fields();
+        let obj = |r: &Record| -> serde_json::Value {
+            fields
+                .iter()
+                .map(|f| {
+                    (
+                        f.as_str().to_string(),
+                        serde_json::Value::String(r.get(*f).to_string()),
+                    )
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        let ours = our.and_then(|n| self.ours.get(n)).map(|r| obj(r));
+        let theirs = their.and_then(|n| {
+            self.theirs
+                .get(&state.key(n))
+                .and_then(|i| {
+                    state.effective_theirs_with(sync::categorize::Source::Record(*i), &self.index)
+                })
+                .or_else(|| match self.created.get(&state.key(n)) {
+                    Some(PendingChange::Create { number, values }) => {
+                        Some(sync::state::pending_record(state.kind, number, values))
+                    }
+                    _ => None,
+                })
+                .map(|r| obj(&r))
+        });
+        let link = match (our, their) {
+            (Some(o), Some(t)) => self
+                .links
+                .get(&(o, state.key(t)))
+                .map(|l| serde_json::json!({"active": l.active, "version": l.version})),
+            _ => None,
+        };
+        serde_json::json!({ "ours": ours, "theirs": theirs, "link": link })
+    }
+}
+
 fn record_pair(state: &State, our: Option<&str>, their: Option<&str>) -> serde_json::Value {
-    let fields = state.kind.fields();
-    let obj = |r: &Record| -> serde_json::Value {
-        fields
-            .iter()
-            .map(|f| {
-                (
-                    f.as_str().to_string(),
-                    serde_json::Value::String(r.get(*f).to_string()),
-                )
-            })
-            .collect::<serde_json::Map<_, _>>()
-            .into()
-    };
-    let ours = our
-        .and_then(|n| state.ours.iter().find(|r| r.number() == n))
-        .map(obj);
-    let index = state.pending_index();
-    let theirs = their.and_then(|n| {
-        let key = state.key(n);
-        state
-            .theirs
-            .iter()
-            .position(|r| state.key(r.number()) == key)
-            .and_then(|i| {
-                state.effective_theirs_with(sync::categorize::Source::Record(i as u32), &index)
-            })
-            .or_else(|| pending_partner(state, n))
-            .map(|r| obj(&r))
-    });
-    let link = match (our, their) {
-        (Some(o), Some(t)) => state
-            .links
-            .iter()
-            .find(|l| l.our_number == o && state.key(&l.their_number) == state.key(t))
-            .map(|l| serde_json::json!({"active": l.active, "version": l.version})),
-        _ => None,
-    };
-    serde_json::json!({ "ours": ours, "theirs": theirs, "link": link })
+    Pairs::new(state).pair(our, their)
 }
 
 /// Refuses the action when a row the caller saw changed.

@@ -433,6 +433,7 @@ pub async fn save_links(
         .execute(&mut *c)
         .await?;
     }
+    let mut inserts: Vec<(&(String, String), &Link)> = Vec::new();
     for (k, l) in &new {
         match old.get(k) {
             Some(o) if o == l => {}
@@ -451,22 +452,43 @@ pub async fn save_links(
                 .execute(&mut *c)
                 .await?;
             }
-            None => {
-                sqlx::query(
-                    "insert into sync_link (connection_id, kind, our_number, their_number, active, base, version) \
-                     values ($1, $2, $3, $4, $5, $6, $7)",
-                )
+            None => inserts.push((k, l)),
+        }
+    }
+    // New links many rows per statement: accepting a million suggestions
+    // must not be a million round trips.
+    for chunk in inserts.chunks(500) {
+        let mut sql = String::from(
+            "insert into sync_link (connection_id, kind, our_number, their_number, active, base, version) values ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 7;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${},${},${},${},${},${},${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7
+            ));
+        }
+        let mut q = sqlx::query(&sql);
+        for (k, l) in chunk {
+            q = q
                 .bind(connection_id)
                 .bind(kind.as_str())
                 .bind(k.0.clone())
                 .bind(k.1.clone())
                 .bind(flag(l.active))
                 .bind(json(&l.base)?)
-                .bind(l.version as i64)
-                .execute(&mut *c)
-                .await?;
-            }
+                .bind(l.version as i64);
         }
+        q.execute(&mut *c).await?;
     }
     Ok(())
 }

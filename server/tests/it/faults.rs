@@ -64,10 +64,17 @@ async fn start(dir: &std::path::Path, database_url: &str) -> Server {
     panic!("partnersync did not start");
 }
 
-impl Server {
-    fn kill(mut self) {
+/// A failing trial must not leave its server running.
+impl Drop for Server {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn kill(self) {
+        drop(self);
     }
 
     async fn call(
