@@ -112,17 +112,7 @@ impl DatabaseConnector {
     }
 
     fn table(&self, kind: Kind) -> ConnectorResult<&str> {
-        let t = match kind {
-            Kind::Customer => &self.tables[0],
-            Kind::Employee => &self.tables[1],
-        };
-        if t.is_empty() {
-            return Err(ConnectorError::Config(format!(
-                "No table is set for {}s.",
-                kind.as_str()
-            )));
-        }
-        Ok(t)
+        super::source(&self.tables, kind, "table")
     }
 
     async fn columns(&self, table: &str) -> ConnectorResult<Vec<Column>> {

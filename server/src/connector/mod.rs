@@ -107,6 +107,26 @@ impl Connector {
     }
 }
 
+/// The table or path of `kind` among `[customers, employees]`; `what`
+/// names it in the error when it is not set.
+pub(crate) fn source<'a>(
+    sources: &'a [String; 2],
+    kind: Kind,
+    what: &str,
+) -> ConnectorResult<&'a str> {
+    let s = match kind {
+        Kind::Customer => &sources[0],
+        Kind::Employee => &sources[1],
+    };
+    if s.is_empty() {
+        return Err(ConnectorError::Config(format!(
+            "No {what} is set for {}s.",
+            kind.as_str()
+        )));
+    }
+    Ok(s)
+}
+
 /// The table as UTF-8 CSV with a header row: what is stored as the run's
 /// import and read back by the window.
 pub fn to_csv(table: &Table) -> Vec<u8> {

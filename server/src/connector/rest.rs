@@ -75,17 +75,7 @@ impl RestConnector {
     }
 
     fn path(&self, kind: Kind) -> ConnectorResult<&str> {
-        let p = match kind {
-            Kind::Customer => &self.paths[0],
-            Kind::Employee => &self.paths[1],
-        };
-        if p.is_empty() {
-            return Err(ConnectorError::Config(format!(
-                "No API path is set for {}s.",
-                kind.as_str()
-            )));
-        }
-        Ok(p)
+        super::source(&self.paths, kind, "API path")
     }
 
     /// One request with retries; the answer's JSON (or `Null` for an empty

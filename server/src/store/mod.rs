@@ -53,6 +53,26 @@ pub struct Store {
     pub memo: Memo,
 }
 
+/// `($1,$2,..),($n+1,..)` for a multi-row insert of `rows` rows of `cols`
+/// values each.
+pub(crate) fn row_placeholders(rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("${}", r * cols + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// A small cache of computed values by key.
 pub type Memo = std::sync::Arc<
     std::sync::Mutex<Vec<(String, std::sync::Arc<dyn std::any::Any + Send + Sync>)>>,

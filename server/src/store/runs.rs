@@ -134,27 +134,10 @@ pub async fn insert_details(
 ) -> sqlx::Result<()> {
     const PER_STATEMENT: usize = 300;
     for (chunk_no, chunk) in details.chunks(PER_STATEMENT).enumerate() {
-        let mut sql = String::from(
-            "insert into sync_run_detail (run_id, seq, outcome, number, name, email, phone, changes, message) values ",
+        let sql = format!(
+            "insert into sync_run_detail (run_id, seq, outcome, number, name, email, phone, changes, message) values {}",
+            super::row_placeholders(chunk.len(), 9)
         );
-        for i in 0..chunk.len() {
-            let b = i * 9;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!(
-                "(${},${},${},${},${},${},${},${},${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9
-            ));
-        }
         let mut q = sqlx::query(&sql);
         for (i, d) in chunk.iter().enumerate() {
             q = q

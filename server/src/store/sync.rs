@@ -458,25 +458,10 @@ pub async fn save_links(
     // New links many rows per statement: accepting a million suggestions
     // must not be a million round trips.
     for chunk in inserts.chunks(500) {
-        let mut sql = String::from(
-            "insert into sync_link (connection_id, kind, our_number, their_number, active, base, version) values ",
+        let sql = format!(
+            "insert into sync_link (connection_id, kind, our_number, their_number, active, base, version) values {}",
+            super::row_placeholders(chunk.len(), 7)
         );
-        for i in 0..chunk.len() {
-            let b = i * 7;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!(
-                "(${},${},${},${},${},${},${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7
-            ));
-        }
         let mut q = sqlx::query(&sql);
         for (k, l) in chunk {
             q = q

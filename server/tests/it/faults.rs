@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{AnyConnection, Connection, Executor};
+use sqlx::{AnyConnection, Executor};
 
-use crate::helpers::{client, fresh_database_url, fresh_postgres_database};
+use crate::helpers::{client, fresh_database_url};
 
 const SETUP_TOKEN: &str = "fault-test-set-up-token";
 const CUSTOMERS: usize = 40;
@@ -117,20 +117,7 @@ impl Server {
 }
 
 async fn erp(dir: &std::path::Path) -> (String, AnyConnection) {
-    sqlx::any::install_default_drivers();
-    let (url, mut c) = match fresh_postgres_database().await {
-        Some(url) => {
-            let c = AnyConnection::connect(&url).await.expect("erp pg");
-            (url, c)
-        }
-        None => {
-            let path = dir.join("erp.db");
-            let c = AnyConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-                .await
-                .expect("erp sqlite");
-            (format!("sqlite://{}", path.display()), c)
-        }
-    };
+    let (url, mut c) = crate::integrations::erp_database(dir).await;
     // No key: a write applied twice would show as a second row.
     c.execute("create table kunder (kundenr text not null, navn text not null, epost text)")
         .await

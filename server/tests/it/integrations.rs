@@ -18,7 +18,7 @@ use crate::helpers::{TestApp, fresh_postgres_database, spawn_app, spawn_on};
 
 /// A database for the ERP: (the URL Partnersync is given, a connection for
 /// the test to look with).
-async fn erp_database(dir: &std::path::Path) -> (String, AnyConnection) {
+pub async fn erp_database(dir: &std::path::Path) -> (String, AnyConnection) {
     sqlx::any::install_default_drivers();
     match fresh_postgres_database().await {
         Some(url) => {
@@ -120,6 +120,14 @@ async fn run(app: &TestApp, c: &Client, id: &Value, body: Value) -> Vec<Value> {
     runs.as_array().expect("runs").clone()
 }
 
+async fn window(app: &TestApp, c: &Client, base: &str) -> Value {
+    let (s, w) = app
+        .call(c, Method::GET, &format!("{base}/window"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{w}");
+    w
+}
+
 fn count(run: &Value, outcome: &str) -> u64 {
     run["counts"][outcome].as_u64().unwrap_or(0)
 }
@@ -200,9 +208,7 @@ async fn a_database_system_is_tested_run_written_and_reported() {
     assert_eq!(first[0]["changes"]["added"], 3);
     adds_up(&first[0]);
     let base = format!("/api/v1/connections/{id}/customer");
-    let (_, w) = app
-        .call(&admin, Method::GET, &format!("{base}/window"), None)
-        .await;
+    let w = window(&app, &admin, &base).await;
     assert_eq!(w["counts"]["new"], 6, "three lone records a side: {w}");
 
     // Link the equal numbers, then change one field on each side.
@@ -425,9 +431,7 @@ async fn a_full_refresh_that_deletes_too_much_waits_and_ordinary_runs_never_dele
     // An ordinary run keeps what the listing left out.
     let r = run(&app, &admin, &id, json!({})).await;
     assert_eq!(r[0]["changes"]["removed"], 0, "{}", r[0]);
-    let (_, w) = app
-        .call(&admin, Method::GET, &format!("{base}/window"), None)
-        .await;
+    let w = window(&app, &admin, &base).await;
     assert_eq!(w["counts"]["deleted"], 0, "{w}");
 
     // The full refresh would delete two: more than allowed, so it waits.
@@ -435,9 +439,7 @@ async fn a_full_refresh_that_deletes_too_much_waits_and_ordinary_runs_never_dele
     assert_eq!(r[0]["status"], "waiting", "{}", r[0]);
     assert_eq!(r[0]["changes"]["removed"], 2);
     assert!(r[0]["message"].as_str().unwrap_or("").contains("2 of 3"));
-    let (_, w) = app
-        .call(&admin, Method::GET, &format!("{base}/window"), None)
-        .await;
+    let w = window(&app, &admin, &base).await;
     assert_eq!(w["counts"]["deleted"], 0, "nothing changed while it waits");
 
     // Confirmed: the deletions are proposed in the window.
@@ -452,9 +454,7 @@ async fn a_full_refresh_that_deletes_too_much_waits_and_ordinary_runs_never_dele
     assert_eq!(s, StatusCode::OK, "{done}");
     assert_eq!(done["status"], "done");
     assert_eq!(count(&done, "deleted"), 2, "{done}");
-    let (_, w) = app
-        .call(&admin, Method::GET, &format!("{base}/window"), None)
-        .await;
+    let w = window(&app, &admin, &base).await;
     assert_eq!(w["counts"]["deleted"], 2, "{w}");
     let (_, waiting) = app
         .call(
@@ -630,9 +630,7 @@ async fn a_rest_system_is_paged_retried_and_applies_each_write_once() {
     )
     .await;
     // Their code S01 is not our anna.admin yet: every pair conflicts.
-    let (_, w) = app
-        .call(&admin, Method::GET, &format!("{base}/window"), None)
-        .await;
+    let w = window(&app, &admin, &base).await;
     assert_eq!(w["counts"]["conflicts"], 7, "{w}");
 
     // A value mapping: their S01 is our anna.admin. The dry run counts.
@@ -671,9 +669,7 @@ async fn a_rest_system_is_paged_retried_and_applies_each_write_once() {
         r["changes"]["changed"], 7,
         "exactly the mapped records: {r}"
     );
-    let (_, w) = app
-        .call(&admin, Method::GET, &format!("{base}/window"), None)
-        .await;
+    let w = window(&app, &admin, &base).await;
     assert_eq!(w["counts"]["synchronized"], 7, "{w}");
     assert_eq!(erp.lock().expect("erp").writes_seen, 0, "nothing went back");
 
@@ -758,9 +754,7 @@ async fn a_rest_system_is_paged_retried_and_applies_each_write_once() {
     // The next run sees it arrived: in sync, nothing pending.
     let r = run(&app, &admin, &id, json!({})).await;
     assert_eq!(count(&r[0], "field_conflict"), 0, "{}", r[0]);
-    let (_, w) = app
-        .call(&admin, Method::GET, &format!("{base}/window"), None)
-        .await;
+    let w = window(&app, &admin, &base).await;
     assert_eq!(w["counts"]["synchronized"], 7, "{w}");
 
     // A wrong token is a validation error in plain words.
