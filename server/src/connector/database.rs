@@ -298,12 +298,15 @@ impl DatabaseConnector {
             }
             PendingChange::Set { number, .. } => {
                 let (c, v) = &values[0];
+                // The key compared in its own type, so their index serves
+                // (a cast of the column would scan the whole table).
                 let sql = format!(
-                    "update {} set {} = {} where cast({} as text) = $2",
+                    "update {} set {} = {} where {} = {}",
                     quote_table(table),
                     quote(c),
                     self.param(1, col(c)),
-                    quote(&number_column)
+                    quote(&number_column),
+                    self.param(2, col(&number_column))
                 );
                 sqlx::query(&sql)
                     .bind(value(v, col(c)))
