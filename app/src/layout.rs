@@ -36,6 +36,7 @@ pub fn Nav() -> impl IntoView {
                             <Show when=move || admin>
                                 <a href="/employees">"Employees"</a>
                                 <a href="/connections">"Connections"</a>
+                                <a href="/reports">"Reports"</a>
                                 <a href="/history">"History"</a>
                                 <a href="/users">"Users"</a>
                             </Show>

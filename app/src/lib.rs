@@ -13,9 +13,11 @@ pub mod api;
 pub mod auth_pages;
 pub mod browser;
 pub mod form;
+pub mod integrations;
 pub mod layout;
 pub mod preview;
 pub mod registers;
+pub mod reports;
 pub mod session;
 pub mod users;
 pub mod window;
@@ -74,6 +76,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/users") view=users::Users/>
                     <Route path=path!("/connections") view=window::Connections/>
                     <Route path=path!("/connections/:id/:kind") view=window::SyncWindow/>
+                    <Route path=path!("/connections/:id/:kind/value-mappings") view=integrations::ValueMappings/>
+                    <Route path=path!("/reports") view=reports::Reports/>
+                    <Route path=path!("/reports/:id") view=reports::RunReport/>
                     <Route path=path!("/history") view=window::HistoryPage/>
                 </Routes>
             </main>

@@ -6,8 +6,8 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sync::protocol::{
-    Customer, CustomerInput, Employee, EmployeeInput, FieldError, ListQuery, Page, SyncChoice,
-    SyncDecision, SyncTarget, User, Versioned,
+    Customer, CustomerInput, Employee, EmployeeInput, FieldError, ListQuery, OwnedField, Page,
+    SyncChoice, SyncDecision, SyncTarget, User, Versioned,
 };
 
 use crate::api;
@@ -367,6 +367,27 @@ fn register_form<R: RegisterUi>(editing: bool) -> impl IntoView {
             }
         }
     });
+    // Fields an integrated system owns are read-only here: a manual edit
+    // would be overwritten by its next run (the server refuses it too).
+    let owned = LocalResource::new(move || {
+        let id = id();
+        async move {
+            if editing {
+                api::get::<Vec<OwnedField>>(&format!("{}/{id}/owned-fields", R::PATH))
+                    .await
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        }
+    });
+    let owner_of = move |key: &str| -> Option<String> {
+        owned.get().and_then(|list| {
+            list.into_iter()
+                .find(|o| o.field.as_str() == key)
+                .map(|o| o.connection)
+        })
+    };
     let users = LocalResource::new(move || async move {
         if session.is_admin() {
             api::get::<Vec<User>>("/users").await.unwrap_or_default()
@@ -464,6 +485,8 @@ fn register_form<R: RegisterUi>(editing: bool) -> impl IntoView {
                 let f = *f;
                 let key = f.key;
                 let err = move || field_message(&errors.get(), key);
+                let owner = move || owner_of(key);
+                let locked = move || owner().is_some();
                 let value = move || values.with(|v| v.get(key).cloned().unwrap_or_default());
                 let set = move |s: String| {
                     values.update(|v| {
@@ -476,6 +499,7 @@ fn register_form<R: RegisterUi>(editing: bool) -> impl IntoView {
                             type="checkbox"
                             id=key
                             name=key
+                            disabled=locked
                             prop:checked=move || value() == "true"
                             on:change=move |ev| set(event_target_checked(&ev).to_string())
                         />
@@ -485,6 +509,7 @@ fn register_form<R: RegisterUi>(editing: bool) -> impl IntoView {
                         <select
                             id=key
                             name=key
+                            disabled=locked
                             prop:value=value
                             on:change=move |ev| set(event_target_value(&ev))
                         >
@@ -520,6 +545,7 @@ fn register_form<R: RegisterUi>(editing: bool) -> impl IntoView {
                                 id=key
                                 name=key
                                 required=f.required
+                                readonly=locked
                                 prop:value=value
                                 on:input=move |ev| set(event_target_value(&ev))
                             />
@@ -529,9 +555,13 @@ fn register_form<R: RegisterUi>(editing: bool) -> impl IntoView {
                 };
                 let hidden = f.kind == FieldKind::User && !session.is_admin();
                 view! {
-                    <div class="field" class:hidden=hidden class:invalid=move || err().is_some()>
+                    <div class="field" class:hidden=hidden class:invalid=move || err().is_some()
+                        class:owned=locked data-owned-by=owner>
                         <label for=key>{f.label}{if f.required { " *" } else { "" }}</label>
                         {input}
+                        {move || owner().map(|name| view! {
+                            <p class="owner-note muted">{format!("Owned by {name}: change it there; the next run brings it here.")}</p>
+                        })}
                         <p class="field-error" data-field=key>{err}</p>
                     </div>
                 }

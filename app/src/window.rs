@@ -9,9 +9,9 @@ use leptos_router::hooks::use_params_map;
 use sync::categorize::Category;
 use sync::plan::Action as Step;
 use sync::protocol::{
-    ActionResult, ApiError, AuditEntry, CategoryCounts, Connection, ConnectionInput, Expect,
-    ImportOptions, ImportResult, NumberCheck, Numbering, PartnerSuggestions, PendingItem,
-    RowsChanged, Versioned, WindowAction, WindowOp, WindowPage, WindowQuery, WindowRow,
+    ActionResult, ApiError, AuditEntry, CategoryCounts, Connection, ConnectionInput, Endpoint,
+    Expect, ImportOptions, ImportResult, NumberCheck, Numbering, PartnerSuggestions, PendingItem,
+    RowsChanged, Source, SystemKind, WindowAction, WindowOp, WindowPage, WindowQuery, WindowRow,
     WindowSummary,
 };
 use sync::read::{ColumnRef, MappingEntry};
@@ -181,35 +181,48 @@ pub fn Connections() -> impl IntoView {
         async move { api::get::<Vec<Connection>>("/connections").await }
     });
     let name = RwSignal::new(String::new());
+    let system = RwSignal::new(SystemKind::File);
+    let base_url = RwSignal::new(String::new());
+    let customers_source = RwSignal::new(String::new());
+    let secret = RwSignal::new(String::new());
     let message = RwSignal::new(None::<String>);
-    let create = Action::new_local(move |n: &String| {
-        let input = ConnectionInput {
-            name: n.clone(),
-            system: Default::default(),
-            customers: None,
-            employees: None,
-            endpoint: None,
-            secret: None,
-        };
+    let create = Action::new_local(move |input: &ConnectionInput| {
+        let input = input.clone();
         async move { api::send::<_, Connection>("POST", "/connections", Some(&input)).await }
     });
     Effect::new(move |_| {
         if let Some(r) = create.value().get() {
             match r {
                 Ok(_) => {
-                    name.set(String::new());
+                    for s in [name, base_url, customers_source, secret] {
+                        s.set(String::new());
+                    }
                     message.set(None);
                     reload.update(|x| *x += 1);
                 }
-                Err(e) => message.set(Some(
-                    e.fields
-                        .first()
-                        .map(|f| f.message.clone())
-                        .unwrap_or(e.message),
-                )),
+                Err(e) => message.set(Some(crate::integrations::error_text(e))),
             }
         }
     });
+    let input = move || {
+        let system = system.get_untracked();
+        let integrated = system.is_integrated();
+        let secret = secret.get_untracked();
+        ConnectionInput {
+            name: name.get_untracked(),
+            system,
+            customers: None,
+            employees: None,
+            endpoint: integrated.then(|| Endpoint {
+                base_url: base_url.get_untracked().trim().to_string(),
+                customers: Source {
+                    table: customers_source.get_untracked().trim().to_string(),
+                },
+                ..Endpoint::default()
+            }),
+            secret: (integrated && !secret.is_empty()).then_some(secret),
+        }
+    };
     let body = move || {
         match list.get() {
         None => view! { <p class="muted">"Loading…"</p> }.into_any(),
@@ -235,13 +248,44 @@ pub fn Connections() -> impl IntoView {
                 <header class="page-head">
                     <h1>"Connections"</h1>
                 </header>
-                <form class="inline-form" on:submit=move |ev| {
+                <form class="inline-form new-connection" on:submit=move |ev| {
                     ev.prevent_default();
-                    create.dispatch(name.get_untracked());
+                    create.dispatch(input());
                 }>
                     <label for="connection-name">"New connection"</label>
                     <input id="connection-name" placeholder="e.g. Visma export" prop:value=move || name.get()
                         on:input=move |ev| name.set(event_target_value(&ev))/>
+                    <label for="connection-system">"System"</label>
+                    <select id="connection-system" on:change=move |ev| {
+                        system.set(match event_target_value(&ev).as_str() {
+                            "database" => SystemKind::Database,
+                            "rest" => SystemKind::Rest,
+                            _ => SystemKind::File,
+                        })
+                    }>
+                        <option value="file">"Files (import by hand)"</option>
+                        <option value="database">"Database (PostgreSQL or SQLite)"</option>
+                        <option value="rest">"REST API"</option>
+                    </select>
+                    <Show when=move || system.get() == SystemKind::Rest>
+                        <label for="connection-base-url">"Base URL"</label>
+                        <input id="connection-base-url" placeholder="https://erp.example.com/api"
+                            prop:value=move || base_url.get() on:input=move |ev| base_url.set(event_target_value(&ev))/>
+                    </Show>
+                    <Show when=move || system.get().is_integrated()>
+                        <label for="connection-customers">
+                            {move || crate::integrations::source_label(system.get(), Kind::Customer)}
+                        </label>
+                        <input id="connection-customers" class="narrow"
+                            placeholder=move || if system.get() == SystemKind::Rest { "/customers" } else { "customers" }
+                            prop:value=move || customers_source.get()
+                            on:input=move |ev| customers_source.set(event_target_value(&ev))/>
+                        <label for="connection-secret">
+                            {move || if system.get() == SystemKind::Rest { "API token" } else { "Database URL" }}
+                        </label>
+                        <input id="connection-secret" type="password" autocomplete="off"
+                            prop:value=move || secret.get() on:input=move |ev| secret.set(event_target_value(&ev))/>
+                    </Show>
                     <button type="submit" class="primary">"Create connection"</button>
                 </form>
                 <Show when=move || message.get().is_some()>
@@ -259,26 +303,7 @@ fn ConnectionCard(c: Connection, reload: RwSignal<u32>) -> impl IntoView {
     let conn = RwSignal::new(c);
     let message = RwSignal::new(None::<String>);
     let save = Action::new_local(move |c: &Connection| {
-        let c = c.clone();
-        async move {
-            let body = Versioned {
-                version: c.version,
-                fields: ConnectionInput {
-                    name: c.name.clone(),
-                    system: c.system,
-                    customers: Some(c.customers.clone()),
-                    employees: Some(c.employees.clone()),
-                    endpoint: Some(c.endpoint.clone()),
-                    secret: None,
-                },
-            };
-            api::send::<_, Connection>(
-                "PUT",
-                &format!("/connections/{}", c.connection_id),
-                Some(&body),
-            )
-            .await
-        }
+        crate::integrations::put_connection(c.clone(), None)
     });
     Effect::new(move |_| {
         if let Some(r) = save.value().get() {
@@ -289,12 +314,7 @@ fn ConnectionCard(c: Connection, reload: RwSignal<u32>) -> impl IntoView {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    message.set(Some(
-                        e.fields
-                            .first()
-                            .map(|f| f.message.clone())
-                            .unwrap_or(e.message),
-                    ));
+                    message.set(Some(crate::integrations::error_text(e)));
                     reload.update(|x| *x += 1);
                 }
             }
@@ -372,6 +392,8 @@ fn ConnectionCard(c: Connection, reload: RwSignal<u32>) -> impl IntoView {
                 }>"Save number rules"</button>
                 <span class="muted" role="status">{move || message.get()}</span>
             </div>
+            {conn.with_untracked(|c| c.system.is_integrated())
+                .then(|| view! { <crate::integrations::Integration conn=conn/> })}
         </article>
     }
 }

@@ -1,6 +1,7 @@
 import { test, expect, Page } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
+import { admin, ready, signIn, supervisor } from '../support';
 
 // The synchronization window, as an administrator uses it every day, and
 // the supervisor's sync choice when creating customers. Runs after
@@ -8,31 +9,6 @@ import * as path from 'path';
 // when run alone.
 test.describe.configure({ mode: 'serial' });
 
-const admin = { name: 'anna.admin', password: 'correct horse battery' };
-const supervisor = { name: 'sven.supervisor', password: 'staple battery horse' };
-
-async function ready(page: Page) {
-  await expect(page.locator('main[data-ready="true"]')).toBeVisible();
-}
-
-async function signIn(page: Page, who: { name: string; password: string }) {
-  await page.goto('/');
-  await ready(page);
-  if (page.url().endsWith('/setup')) {
-    await page.getByLabel('Set-up token').fill('e2e-set-up-token');
-    await page.getByLabel("Administrator's user name").fill(admin.name);
-    await page.getByLabel('Password (at least 10 characters)').fill(admin.password);
-    await page.getByRole('button', { name: 'Create administrator' }).click();
-    await expect(page).toHaveURL(/\/users$/);
-    await page.getByRole('button', { name: 'Sign out' }).click();
-  }
-  await page.goto('/login');
-  await ready(page);
-  await page.getByLabel('User name').fill(who.name);
-  await page.getByLabel('Password').fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.locator('.who')).toContainText(who.name);
-}
 
 /// Drags a file onto the drop zone the way a browser does: dragenter (the
 /// zone highlights), then drop with the file in the DataTransfer.

@@ -1678,6 +1678,17 @@ pub struct NewCustomer {
     pub sync: Option<SyncChoice>,
 }
 
+/// A field of one of our records that an integrated system owns: the
+/// register's form shows it read-only, naming the system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OwnedField {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub field: crate::schema::Field,
+    /// The connection whose system owns it.
+    pub connection: String,
+}
+
 /// A connection a new customer may be synchronized to, with the number
 /// rules the form checks the number against before it is sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

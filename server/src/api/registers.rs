@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use sync::protocol::{
-    ApiError, Customer, CustomerInput, Employee, EmployeeInput, ListQuery, NewCustomer, Page,
-    SyncTarget, Versioned,
+    ApiError, Customer, CustomerInput, Employee, EmployeeInput, ListQuery, NewCustomer, OwnedField,
+    Page, SyncTarget, Versioned,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,6 +23,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_customers, create_customer))
         .routes(routes!(list_sync_targets))
         .routes(routes!(get_customer, update_customer))
+        .routes(routes!(customer_owned_fields))
+        .routes(routes!(employee_owned_fields))
         .routes(routes!(list_employees, create_employee))
         .routes(routes!(get_employee, update_employee))
 }
@@ -79,6 +81,36 @@ pub async fn get_customer(
     Id(id): Id,
 ) -> AppResult<Json<Customer>> {
     Ok(Json(svc::get::<Customers>(&state.store, id).await?))
+}
+
+/// The customer's fields that integrated systems own: edit them there.
+#[utoipa::path(get, path = "/customers/{customer_id}/owned-fields", tag = "customers", security(("session" = [])),
+    params(("customer_id" = i64, Path)),
+    responses((status = 200, body = Vec<OwnedField>), (status = 404, body = ApiError),
+        (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn customer_owned_fields(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> AppResult<Json<Vec<OwnedField>>> {
+    Ok(Json(
+        svc::owned_fields::<Customers>(&state.store, id).await?,
+    ))
+}
+
+/// The employee's fields that integrated systems own: edit them there.
+#[utoipa::path(get, path = "/employees/{employee_id}/owned-fields", tag = "employees", security(("session" = [])),
+    params(("employee_id" = i64, Path)),
+    responses((status = 200, body = Vec<OwnedField>), (status = 404, body = ApiError),
+        (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn employee_owned_fields(
+    _admin: Admin,
+    State(state): State<AppState>,
+    Id(id): Id,
+) -> AppResult<Json<Vec<OwnedField>>> {
+    Ok(Json(
+        svc::owned_fields::<Employees>(&state.store, id).await?,
+    ))
 }
 
 /// Replaces a customer's fields (set `active` to false to deactivate). The

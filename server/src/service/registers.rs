@@ -1,6 +1,6 @@
 //! Creating, editing and listing the customer and employee registers.
 
-use sync::protocol::{CustomerInput, EmployeeInput, FieldError, ListQuery, Page};
+use sync::protocol::{CustomerInput, EmployeeInput, FieldError, ListQuery, OwnedField, Page};
 
 use crate::auth::now_ms;
 use crate::error::{AppError, AppResult};
@@ -121,9 +121,25 @@ async fn register_changed<R: Checked>(store: &Store) -> AppResult<()> {
     Ok(())
 }
 
+/// The fields of record `id` that integrated systems own (it is linked to
+/// such a system and the connection marks the field owned).
+pub async fn owned_fields<R: Checked>(store: &Store, id: i64) -> AppResult<Vec<OwnedField>>
+where
+    R::Record: serde::Serialize,
+{
+    let record = get::<R>(store, id).await?;
+    let v = serde_json::to_value(&record).map_err(|e| AppError::Internal(e.into()))?;
+    let number = v["number"].as_str().unwrap_or_default();
+    Ok(store
+        .owners_of(R::KIND, number)
+        .await?
+        .into_iter()
+        .map(|(field, connection)| OwnedField { field, connection })
+        .collect())
+}
+
 /// Refuses a manual edit of a field that an integrated system owns for this
-/// record (it is linked to that system and the connection marks the field
-/// owned): the next run would overwrite it silently.
+/// record: the next run would overwrite it silently.
 async fn refuse_owned<R: Checked>(store: &Store, old: &R::Record, input: &R::Input) -> AppResult<()>
 where
     R::Record: serde::Serialize,

@@ -278,6 +278,17 @@ async fn a_database_system_is_tested_run_written_and_reported() {
         refused.to_string().contains("ERP owns this field"),
         "{refused}"
     );
+    // The form asks which fields are owned, to show them read-only.
+    let (s, owned) = app
+        .call(
+            &admin,
+            Method::GET,
+            &format!("/api/v1/customers/{}/owned-fields", alpha["customer_id"]),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{owned}");
+    assert_eq!(owned, json!([{"field": "email", "connection": "ERP"}]));
 
     // The report's details: one line per record, filterable, exportable.
     let run_id = r["run_id"].clone();
