@@ -11,7 +11,7 @@ use leptos_router::hooks::use_params_map;
 use sync::protocol::{
     ApiError, Connection, RunDetail, RunDetailPage, RunInfo, RunStatus, RunTrigger,
 };
-use sync::report::Outcome;
+use sync::report::{Outcome, Whose};
 
 use crate::api;
 use crate::layout::Protected;
@@ -185,6 +185,16 @@ pub fn trend(runs: &[RunInfo], width: f64, height: f64) -> Vec<Column> {
             }
         })
         .collect()
+}
+
+/// Whose record a detail line is about, in words.
+pub fn whose_label(w: Option<Whose>) -> &'static str {
+    match w {
+        Some(Whose::Ours) => "Ours",
+        Some(Whose::Theirs) => "Theirs",
+        Some(Whose::Pair) => "Linked pair",
+        None => "",
+    }
 }
 
 pub fn trigger_label(t: RunTrigger) -> &'static str {
@@ -565,13 +575,15 @@ fn Details(run_id: i64, filters: Vec<(Outcome, u32)>) -> impl IntoView {
             <table class="list details-table">
                 <thead>
                     <tr>
-                        <th>"Number"</th><th>"Name"</th><th>"Email"</th><th>"Phone"</th>
+                        <th>"Record"</th><th>"Number"</th><th>"Name"</th><th>"Email"</th><th>"Phone"</th>
                         <th>"Action"</th><th>"Changed fields (before → after)"</th>
                     </tr>
                 </thead>
                 <tbody>
                     <For each=move || rows.get() key=|d| d.seq let:d>
-                        <tr data-outcome=outcome_slug(d.outcome) data-number=d.number.clone()>
+                        <tr data-outcome=outcome_slug(d.outcome) data-number=d.number.clone()
+                            data-whose=d.whose.map(|w| w.as_str())>
+                            <td>{whose_label(d.whose)}</td>
                             <td class="num">{d.number.clone()}</td>
                             <td>{d.name.clone()}</td>
                             <td>{d.email.clone()}</td>

@@ -172,7 +172,9 @@ test('an administrator connects a REST system, runs it, reads its report and map
   expect(added).toBeGreaterThanOrEqual(10); // their five and our five are new
   await page.getByLabel('Action', { exact: true }).selectOption('added');
   await expect(page.locator('[data-detail-total]')).toHaveAttribute('data-detail-total', String(added));
-  await expect(page.locator('.details-table tbody tr[data-number="703"]').first()).toContainText('Zeta Kunde 3');
+  // Added on both sides: one line for ours, one for theirs.
+  await expect(page.locator('.details-table tbody tr[data-number="703"][data-whose="ours"]')).toContainText('Ours');
+  await expect(page.locator('.details-table tbody tr[data-number="703"][data-whose="theirs"]')).toContainText('Zeta Kunde 3');
   const outcomes = await page.locator('.details-table tbody tr').evaluateAll((rows) =>
     rows.map((r) => r.getAttribute('data-outcome')),
   );
@@ -182,7 +184,7 @@ test('an administrator connects a REST system, runs it, reads its report and map
     page.getByRole('link', { name: 'Export CSV' }).click(),
   ]);
   const text = fs.readFileSync((await csv.path())!, 'utf8');
-  expect(text).toContain('703');
+  expect(text).toContain('theirs;703;Zeta Kunde 3;kunde3@zeta.no');
   expect(text.split('\n').filter((l) => l.includes('Zeta Kunde')).length).toBe(10);
 
   // The reports page lists the run.

@@ -1769,6 +1769,10 @@ pub struct RunDetail {
     pub seq: i64,
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub outcome: crate::report::Outcome,
+    /// Whose record: `ours`, `theirs` or a linked `pair`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub whose: Option<crate::report::Whose>,
     pub number: String,
     pub name: String,
     pub email: String,

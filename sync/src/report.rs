@@ -93,6 +93,44 @@ pub struct Detail {
     pub changes: Vec<FieldChange>,
 }
 
+/// Whose record a report line is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Whose {
+    Ours,
+    Theirs,
+    /// A linked pair: our record and theirs.
+    Pair,
+}
+
+impl Whose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Whose::Ours => "ours",
+            Whose::Theirs => "theirs",
+            Whose::Pair => "pair",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Whose> {
+        [Whose::Ours, Whose::Theirs, Whose::Pair]
+            .into_iter()
+            .find(|w| w.as_str() == s)
+    }
+}
+
+impl Detail {
+    /// Whose record this line is about: a window row says by its key; a
+    /// row error is a line of their file.
+    pub fn whose(&self) -> Whose {
+        match self.row_key.as_deref() {
+            Some(k) if k.starts_with("ours:") => Whose::Ours,
+            Some(k) if k.starts_with("link:") => Whose::Pair,
+            _ => Whose::Theirs,
+        }
+    }
+}
+
 /// A run's report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
@@ -286,6 +324,30 @@ mod tests {
 
     fn cust(n: &str, name: &str) -> Record {
         Record::from_pairs(Kind::Customer, &[(Field::Number, n), (Field::Name, name)])
+    }
+
+    #[test]
+    fn each_line_says_whose_record_it_is() {
+        let line = |key: Option<&str>| Detail {
+            number: "1".into(),
+            name: String::new(),
+            outcome: Outcome::Added,
+            row_key: key.map(str::to_string),
+            line: None,
+            message: None,
+            changes: Vec::new(),
+        };
+        assert_eq!(line(Some("ours:1")).whose(), Whose::Ours);
+        assert_eq!(line(Some("theirs:1")).whose(), Whose::Theirs);
+        assert_eq!(line(Some("link:1:1#2")).whose(), Whose::Pair);
+        assert_eq!(
+            line(None).whose(),
+            Whose::Theirs,
+            "a row error of their file"
+        );
+        for w in [Whose::Ours, Whose::Theirs, Whose::Pair] {
+            assert_eq!(Whose::parse(w.as_str()), Some(w));
+        }
     }
 
     #[test]

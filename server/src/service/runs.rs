@@ -18,7 +18,7 @@ use sync::protocol::{
     ChangeCounts, Connection, ConnectionTest, MappingImpact, OutboxItem, RunDetailPage,
     RunDetailQuery, RunInfo, RunNow, RunQuery, RunStatus, RunTrigger, TestedSource, ValueMapping,
 };
-use sync::report::{Outcome, RunFacts, report};
+use sync::report::{Outcome, RunFacts, Whose, report};
 use sync::schema::{Field, Kind, Record, Side};
 use sync::track::{DeleteGuard, Snapshot, diff};
 
@@ -697,18 +697,30 @@ fn details_of(
     rep: &sync::report::Report,
     refused: &HashMap<String, String>,
 ) -> Vec<NewDetail> {
-    let mut contact: HashMap<&str, (&str, &str)> = HashMap::new();
-    for r in state.theirs.iter().chain(state.ours.iter()) {
-        contact.insert(r.number(), (r.get(Field::Email), r.get(Field::Phone)));
+    fn contacts(records: &[sync::schema::Record]) -> HashMap<&str, (&str, &str)> {
+        records
+            .iter()
+            .map(|r| (r.number(), (r.get(Field::Email), r.get(Field::Phone))))
+            .collect()
     }
+    let (ours, theirs) = (contacts(&state.ours), contacts(&state.theirs));
     rep.details
         .iter()
         .map(|d| {
-            let (email, phone) = contact.get(d.number.as_str()).copied().unwrap_or(("", ""));
+            let whose = d.whose();
+            let n = d.number.as_str();
+            let (email, phone) = match whose {
+                Whose::Ours => ours.get(n),
+                Whose::Theirs => theirs.get(n),
+                Whose::Pair => ours.get(n).or_else(|| theirs.get(n)),
+            }
+            .copied()
+            .unwrap_or(("", ""));
             let refused = refused
                 .get(&d.number)
                 .filter(|_| d.outcome == Outcome::Updated);
             NewDetail {
+                whose,
                 outcome: if refused.is_some() {
                     Outcome::UnableToUpdate
                 } else {
@@ -965,7 +977,7 @@ pub async fn details_csv(store: &Store, run_id: i64, outcome: Option<&str>) -> A
         .from_writer(b"\xEF\xBB\xBF".to_vec());
     let safe = |s: &str| crate::service::sync::neutralize(s).into_owned();
     w.write_record([
-        "number", "name", "email", "phone", "action", "changes", "message",
+        "record", "number", "name", "email", "phone", "action", "changes", "message",
     ])
     .map_err(|e| AppError::Internal(e.into()))?;
     let mut after = 0;
@@ -989,6 +1001,7 @@ pub async fn details_csv(store: &Store, run_id: i64, outcome: Option<&str>) -> A
                 .collect::<Vec<_>>()
                 .join(" | ");
             w.write_record([
+                d.whose.map(|w| w.as_str()).unwrap_or("").to_string(),
                 safe(&d.number),
                 safe(&d.name),
                 safe(&d.email),

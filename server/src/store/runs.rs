@@ -118,6 +118,7 @@ pub async fn set_run_status(
 /// A line of a report to store.
 pub struct NewDetail {
     pub outcome: sync::report::Outcome,
+    pub whose: sync::report::Whose,
     pub number: String,
     pub name: String,
     pub email: String,
@@ -135,8 +136,8 @@ pub async fn insert_details(
     const PER_STATEMENT: usize = 300;
     for (chunk_no, chunk) in details.chunks(PER_STATEMENT).enumerate() {
         let sql = format!(
-            "insert into sync_run_detail (run_id, seq, outcome, number, name, email, phone, changes, message) values {}",
-            super::row_placeholders(chunk.len(), 9)
+            "insert into sync_run_detail (run_id, seq, outcome, whose, number, name, email, phone, changes, message) values {}",
+            super::row_placeholders(chunk.len(), 10)
         );
         let mut q = sqlx::query(&sql);
         for (i, d) in chunk.iter().enumerate() {
@@ -144,6 +145,7 @@ pub async fn insert_details(
                 .bind(run_id)
                 .bind((chunk_no * PER_STATEMENT + i + 1) as i64)
                 .bind(word_of(&d.outcome))
+                .bind(d.whose.as_str())
                 .bind(d.number.clone())
                 .bind(d.name.clone())
                 .bind(d.email.clone())
@@ -251,6 +253,7 @@ pub async fn run_columns(
 struct DetailRow {
     seq: i64,
     outcome: String,
+    whose: Option<String>,
     number: String,
     name: String,
     email: String,
@@ -267,7 +270,7 @@ pub async fn run_details(
     limit: i64,
 ) -> sqlx::Result<(Vec<RunDetail>, i64)> {
     let rows: Vec<DetailRow> = sqlx::query_as(
-        "select seq, outcome, number, name, email, phone, changes, message from sync_run_detail \
+        "select seq, outcome, whose, number, name, email, phone, changes, message from sync_run_detail \
          where run_id = $1 and ($2 is null or outcome = $2) and seq > $3 order by seq limit $4",
     )
     .bind(run_id)
@@ -289,6 +292,7 @@ pub async fn run_details(
             Ok(RunDetail {
                 seq: r.seq,
                 outcome: word(&r.outcome)?,
+                whose: r.whose.as_deref().and_then(sync::report::Whose::parse),
                 number: r.number,
                 name: r.name,
                 email: r.email,

@@ -309,6 +309,7 @@ async fn a_database_system_is_tested_run_written_and_reported() {
         .expect("alpha updated")
         .clone();
     assert_eq!(alpha["changes"][0]["after"], "ny@alpha.no", "{alpha}");
+    assert_eq!(alpha["whose"], "pair", "{alpha}");
     let csv = admin
         .get(app.url(&format!("/api/v1/runs/{run_id}/details/export")))
         .send()
