@@ -5,7 +5,6 @@
 //! affects before it is saved.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use sync::protocol::{
     ApiError, Connection, ConnectionInput, ConnectionTest, MappingImpact, OutboxItem, RunInfo,
     RunNow, SystemKind, ValueMapping, Versioned,
@@ -243,13 +242,13 @@ pub fn Integration(conn: RwSignal<Connection>) -> impl IntoView {
             <fieldset class="owned" data-kind=kind.as_str()>
                 <legend>{label}</legend>
                 {kind.synced_fields().into_iter().map(|f| {
-                    let has = move || conn.with(|c| settings(c, kind).owned.contains(&f));
+                    let has = move || conn.with(|c| c.settings(kind).owned.contains(&f));
                     view! {
                         <label class="inline">
                             <input type="checkbox" prop:checked=has on:change=move |ev| {
                                 let on = event_target_checked(&ev);
                                 conn.update(|c| {
-                                    let owned = &mut settings_mut(c, kind).owned;
+                                    let owned = &mut c.settings_mut(kind).owned;
                                     owned.retain(|x| *x != f);
                                     if on {
                                         owned.push(f);
@@ -382,20 +381,6 @@ pub fn Integration(conn: RwSignal<Connection>) -> impl IntoView {
     }
 }
 
-fn settings(c: &Connection, kind: Kind) -> &sync::protocol::RegisterSettings {
-    match kind {
-        Kind::Customer => &c.customers,
-        Kind::Employee => &c.employees,
-    }
-}
-
-fn settings_mut(c: &mut Connection, kind: Kind) -> &mut sync::protocol::RegisterSettings {
-    match kind {
-        Kind::Customer => &mut c.customers,
-        Kind::Employee => &mut c.employees,
-    }
-}
-
 /// The writes on their way to the system, with their attempts and errors.
 #[component]
 fn Outbox(id: i64, reload: RwSignal<u32>) -> impl IntoView {
@@ -472,21 +457,8 @@ fn Outbox(id: i64, reload: RwSignal<u32>) -> impl IntoView {
 /// re-synchronizes exactly those.
 #[component]
 pub fn ValueMappings() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    });
-    let kind = Memo::new(move |_| {
-        params
-            .read()
-            .get("kind")
-            .and_then(|s| Kind::parse(&s))
-            .unwrap_or(Kind::Customer)
-    });
+    let id = crate::layout::path_id("id");
+    let kind = crate::layout::path_kind();
     let base = move || {
         format!(
             "/connections/{}/{}/value-mappings",

@@ -78,6 +78,31 @@ pub fn Protected(#[prop(optional)] admin_only: bool, children: ChildrenFn) -> im
     }
 }
 
+/// A whole-number parameter of the page's path (`:id`), 0 when it is
+/// missing or not a number (the API then answers 404).
+pub fn path_id(name: &'static str) -> Memo<i64> {
+    let params = leptos_router::hooks::use_params_map();
+    Memo::new(move |_| {
+        params
+            .read()
+            .get(name)
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0)
+    })
+}
+
+/// The `:kind` parameter of the page's path (customers when unknown).
+pub fn path_kind() -> Memo<sync::schema::Kind> {
+    let params = leptos_router::hooks::use_params_map();
+    Memo::new(move |_| {
+        params
+            .read()
+            .get("kind")
+            .and_then(|s| sync::schema::Kind::parse(&s))
+            .unwrap_or(sync::schema::Kind::Customer)
+    })
+}
+
 /// `/`: where a visitor belongs.
 #[component]
 pub fn Home() -> impl IntoView {

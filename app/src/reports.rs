@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use sync::protocol::{
     ApiError, Connection, RunDetail, RunDetailPage, RunInfo, RunStatus, RunTrigger,
 };
@@ -105,18 +104,9 @@ pub struct Bar {
     pub share: f64,
 }
 
-/// The actions the summary always shows, zero or not.
-pub const SUMMARY: [Outcome; 9] = [
-    Outcome::FieldConflict,
-    Outcome::NoNewChanges,
-    Outcome::NoDifference,
-    Outcome::UnableToUpdate,
-    Outcome::NoImport,
-    Outcome::NoExport,
-    Outcome::Skipped,
-    Outcome::ValidationError,
-    Outcome::ProcessingError,
-];
+/// The actions a run's summary always shows, zero or not: the first nine
+/// of [`Outcome::ALL`] (field conflict ... processing error).
+pub const SUMMARY: &[Outcome] = Outcome::ALL.split_at(9).0;
 
 /// The bars of a run's chart: the summary's actions always, the others
 /// when they happened; longest bar = largest count.
@@ -364,14 +354,7 @@ pub fn Reports() -> impl IntoView {
 /// `/reports/:id`: one run's summary, trend and details.
 #[component]
 pub fn RunReport() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    });
+    let id = crate::layout::path_id("id");
     let reload = RwSignal::new(0u32);
     let message = RwSignal::new(None::<(bool, String)>);
     let run = LocalResource::new(move || {

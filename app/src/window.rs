@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use sync::categorize::Category;
 use sync::plan::Action as Step;
 use sync::protocol::{
@@ -321,21 +320,9 @@ fn ConnectionCard(c: Connection, reload: RwSignal<u32>) -> impl IntoView {
         }
     });
     let rules_row = move |kind: Kind| {
-        let get = move || {
-            conn.with(|c| match kind {
-                Kind::Customer => c.customers.rules.clone(),
-                Kind::Employee => c.employees.rules.clone(),
-            })
-        };
-        let set = move |f: &dyn Fn(&mut NumberRules)| {
-            conn.update(|c| {
-                let r = match kind {
-                    Kind::Customer => &mut c.customers.rules,
-                    Kind::Employee => &mut c.employees.rules,
-                };
-                f(r)
-            })
-        };
+        let get = move || conn.with(|c| c.settings(kind).rules.clone());
+        let set =
+            move |f: &dyn Fn(&mut NumberRules)| conn.update(|c| f(&mut c.settings_mut(kind).rules));
         let k = kind.as_str();
         view! {
             <tr data-kind=k>
@@ -481,21 +468,8 @@ impl Ctx {
 
 #[component]
 pub fn SyncWindow() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    });
-    let kind = Memo::new(move |_| {
-        params
-            .read()
-            .get("kind")
-            .and_then(|s| Kind::parse(&s))
-            .unwrap_or(Kind::Customer)
-    });
+    let id = crate::layout::path_id("id");
+    let kind = crate::layout::path_kind();
     let ctx = Ctx {
         id,
         kind,
@@ -602,10 +576,7 @@ fn Import(ctx: Ctx, connection: LocalResource<Result<Connection, ApiError>>) -> 
         connection
             .get_untracked()
             .and_then(|r| r.ok())
-            .map(|c| match ctx.kind.get_untracked() {
-                Kind::Customer => c.customers.mapping,
-                Kind::Employee => c.employees.mapping,
-            })
+            .map(|c| c.settings(ctx.kind.get_untracked()).mapping.clone())
             .unwrap_or_default()
     };
     let options = move || resolved_options(&overrides.get_untracked(), &saved_mapping());

@@ -1,26 +1,10 @@
 import { test, expect, Page } from '@playwright/test';
+import { admin, ready, signIn, supervisor } from '../support';
 
 // One story, in order, as people would use a new installation: the first
 // administrator sets Partnersync up, adds a supervisor, keeps both registers,
 // and the supervisor sees only what a supervisor may.
 test.describe.configure({ mode: 'serial' });
-
-const admin = { name: 'anna.admin', password: 'correct horse battery' };
-const supervisor = { name: 'sven.supervisor', password: 'staple battery horse' };
-
-async function ready(page: Page) {
-  // The app marks <main> ready once it is hydrated and knows the session.
-  await expect(page.locator('main[data-ready="true"]')).toBeVisible();
-}
-
-async function signIn(page: Page, who: { name: string; password: string }) {
-  await page.goto('/login');
-  await ready(page);
-  await page.getByLabel('User name').fill(who.name);
-  await page.getByLabel('Password').fill(who.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.locator('.who')).toContainText(who.name);
-}
 
 async function signOut(page: Page) {
   await page.getByRole('button', { name: 'Sign out' }).click();

@@ -639,6 +639,23 @@ pub struct Connection {
     pub updated_at: i64,
 }
 
+impl Connection {
+    /// How one kind of record is exchanged with the other system.
+    pub fn settings(&self, kind: crate::schema::Kind) -> &RegisterSettings {
+        match kind {
+            crate::schema::Kind::Customer => &self.customers,
+            crate::schema::Kind::Employee => &self.employees,
+        }
+    }
+
+    pub fn settings_mut(&mut self, kind: crate::schema::Kind) -> &mut RegisterSettings {
+        match kind {
+            crate::schema::Kind::Customer => &mut self.customers,
+            crate::schema::Kind::Employee => &mut self.employees,
+        }
+    }
+}
+
 /// Body of `POST /api/v1/connections` and (with `version`) `PUT`.
 /// Settings left out get the defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

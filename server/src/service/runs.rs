@@ -25,7 +25,9 @@ use sync::track::{DeleteGuard, Snapshot, diff};
 use crate::auth::now_ms;
 use crate::connector::{self, Connector, ConnectorError};
 use crate::error::{AppError, AppResult};
-use crate::service::sync::{Actor, Loaded, invalid_ours, load, map_values, write_state};
+use crate::service::sync::{
+    Actor, Loaded, connection, invalid_ours, load, map_values, write_state,
+};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::store::runs::{self as db, Finished, NewDetail, NewRun, OutboxRow};
@@ -39,13 +41,6 @@ const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Who is running: a person, or the scheduler.
 fn by(actor: Option<&Actor>) -> Option<i64> {
     actor.map(|a| a.user_id)
-}
-
-async fn connection(store: &Store, id: i64) -> AppResult<Connection> {
-    store
-        .get_connection(id)
-        .await?
-        .ok_or(AppError::NotFound("connection"))
 }
 
 fn integrated(c: &Connection) -> AppResult<()> {
@@ -80,13 +75,6 @@ fn kinds(c: &Connection, only: Option<Kind>) -> Vec<Kind> {
         .collect()
 }
 
-fn settings(c: &Connection, kind: Kind) -> &sync::protocol::RegisterSettings {
-    match kind {
-        Kind::Customer => &c.customers,
-        Kind::Employee => &c.employees,
-    }
-}
-
 /// "Test connection": connects, reads each kind, and says in plain words
 /// what works or what is wrong. Changes nothing.
 pub async fn test(state: &AppState, id: i64) -> AppResult<ConnectionTest> {
@@ -107,10 +95,10 @@ pub async fn test(state: &AppState, id: i64) -> AppResult<ConnectionTest> {
     for kind in kinds(&c, None) {
         match connector.pull(kind).await {
             Ok(table) => {
-                let mapped =
-                    connector::columns_of(&table.columns, kind, &settings(&c, kind).mapping);
+                let mapped = connector::columns_of(&table.columns, kind, &c.settings(kind).mapping);
                 let fields: Vec<Field> = mapped.iter().map(|m| m.field).collect();
-                let missing: Vec<&str> = settings(&c, kind)
+                let missing: Vec<&str> = c
+                    .settings(kind)
                     .required
                     .theirs
                     .iter()
@@ -391,7 +379,7 @@ async fn run_kind(
         Ok(t) => t,
         Err(e) => return fail(format!("Validation error: {e}")).await,
     };
-    let set = settings(c, kind);
+    let set = c.settings(kind);
     let mapped = connector::columns_of(&table.columns, kind, &set.mapping);
     let columns = connector::field_columns(&mapped);
     let Some(number_column) = columns.get(&Field::Number).cloned() else {

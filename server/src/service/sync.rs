@@ -149,18 +149,11 @@ pub fn kind_of(s: &str) -> AppResult<Kind> {
     Kind::parse(s).ok_or(AppError::NotFound("kind (use customer or employee)"))
 }
 
-async fn connection(store: &Store, id: i64) -> AppResult<Connection> {
+pub(crate) async fn connection(store: &Store, id: i64) -> AppResult<Connection> {
     store
         .get_connection(id)
         .await?
         .ok_or(AppError::NotFound("connection"))
-}
-
-fn settings(c: &Connection, kind: Kind) -> &sync::protocol::RegisterSettings {
-    match kind {
-        Kind::Customer => &c.customers,
-        Kind::Employee => &c.employees,
-    }
 }
 
 fn read_failed(e: sync::read::ReadError) -> AppError {
@@ -217,7 +210,7 @@ pub fn map_values(records: &mut [Record], maps: &[sync::protocol::ValueMapping])
 pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> AppResult<Loaded> {
     let id = connection.connection_id;
     let (revision, register_revision) = db::revision(c, id, kind).await?;
-    let set = settings(&connection, kind).clone();
+    let set = connection.settings(kind).clone();
     let mut state = State::new(kind);
     state.rules = set.rules.clone();
     state.required = set.required.clone();
@@ -594,7 +587,7 @@ pub async fn import(
         Some(text) => serde_json::from_str(text)
             .map_err(|e| AppError::field("options", format!("The options are not valid: {e}.")))?,
     };
-    let mut read_options = options.read_options(&settings(&conn, kind).mapping);
+    let mut read_options = options.read_options(&conn.settings(kind).mapping);
     read_options.keep_rows = false;
     let out = sync::read::read(bytes, Some(file_name), kind, &read_options).map_err(read_failed)?;
     // Stored with what the reader decided, so a re-read gives the same records.
