@@ -197,6 +197,16 @@ pub fn Integration(conn: RwSignal<Connection>) -> impl IntoView {
         }
     });
     let busy = move || save.pending().get() || test.pending().get() || run.pending().get();
+    // The latest run (scheduled ones included), refreshed after Run now.
+    let latest = LocalResource::new(move || {
+        outbox_reload.get();
+        async move {
+            api::get::<Vec<RunInfo>>(&format!("/runs?connection_id={id}&limit=1"))
+                .await
+                .ok()
+                .and_then(|l| l.into_iter().next())
+        }
+    });
 
     let endpoint_input = move |label: String,
                                key: &'static str,
@@ -279,6 +289,12 @@ pub fn Integration(conn: RwSignal<Connection>) -> impl IntoView {
                     format!("{every}{next}{full}.")
                 })}
             </p>
+            {move || latest.get().flatten().map(|r| view! {
+                <p class="latest-run" data-status=format!("{:?}", r.status).to_lowercase()>
+                    {format!("Last run {} UTC: {}", format_time(r.started_at), run_summary(&r))}" "
+                    <a href=format!("/reports/{}", r.run_id)>"Open report"</a>
+                </p>
+            })}
             <div class="settings-grid">
                 {(system == SystemKind::Rest).then(|| endpoint_input(
                     "Base URL".into(), "base-url",

@@ -267,6 +267,9 @@ fn TrendChart(runs: Vec<RunInfo>, #[prop(optional)] current: Option<i64>) -> imp
     }
 }
 
+/// Runs listed per page on `/reports`.
+const PAGE: usize = 100;
+
 /// `/reports`: every run, newest first, with the trend of those listed.
 #[component]
 pub fn Reports() -> impl IntoView {
@@ -276,19 +279,50 @@ pub fn Reports() -> impl IntoView {
             .await
             .unwrap_or_default()
     });
+    let path = move |before: Option<i64>| {
+        let mut p = format!("/runs?limit={PAGE}");
+        let c = connection.get_untracked();
+        if !c.is_empty() {
+            p.push_str(&format!("&connection_id={c}"));
+        }
+        if let Some(b) = before {
+            p.push_str(&format!("&before={b}"));
+        }
+        p
+    };
     let runs = LocalResource::new(move || {
-        let c = connection.get();
-        async move {
-            let path = if c.is_empty() {
-                "/runs?limit=100".to_string()
-            } else {
-                format!("/runs?limit=100&connection_id={c}")
-            };
-            api::get::<Vec<RunInfo>>(&path).await
+        connection.track();
+        let p = path(None);
+        async move { api::get::<Vec<RunInfo>>(&p).await }
+    });
+    // Older pages, appended below the newest (paging back by `before`).
+    let older = RwSignal::new(Vec::<RunInfo>::new());
+    let more = RwSignal::new(true);
+    Effect::new(move |_| {
+        connection.track();
+        older.set(Vec::new());
+        more.set(true);
+    });
+    let load_older = Action::new_local(move |before: &i64| {
+        let p = path(Some(*before));
+        async move { api::get::<Vec<RunInfo>>(&p).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(page)) = load_older.value().get() {
+            more.set(page.len() == PAGE);
+            older.update(|o| o.extend(page));
         }
     });
     let body = move || {
-        match runs.get() {
+        match runs.get().map(|r| {
+            r.map(|mut first| {
+                if first.len() < PAGE {
+                    more.set(false);
+                }
+                first.extend(older.get());
+                first
+            })
+        }) {
         None => view! { <p class="muted">"Loading…"</p> }.into_any(),
         Some(Err(e)) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
         Some(Ok(list)) if list.is_empty() => view! {
@@ -328,6 +362,20 @@ pub fn Reports() -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
+            <Show when=move || more.get()>
+                <div class="pager">
+                    <button disabled=move || load_older.pending().get() on:click=move |_| {
+                        let last = older
+                            .get_untracked()
+                            .last()
+                            .or(runs.get_untracked().and_then(|r| r.ok()).unwrap_or_default().last())
+                            .map(|r| r.run_id);
+                        if let Some(b) = last {
+                            load_older.dispatch(b);
+                        }
+                    }>"Show older runs"</button>
+                </div>
+            </Show>
         }
         .into_any(),
     }

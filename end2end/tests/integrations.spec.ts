@@ -148,6 +148,7 @@ test('an administrator connects a REST system, runs it, reads its report and map
   await expect(result).toContainText('Customers: Done');
   await expect(result).toContainText('5 added, 0 changed, 0 removed');
   await expect(card.locator('.schedule')).toContainText('next at');
+  await expect(card.locator('.latest-run')).toContainText('Customers: Done');
 
   // Its report: counts by action that add up to the records seen, the
   // chart, the trend and the details with a filter and an export.
@@ -191,6 +192,8 @@ test('an administrator connects a REST system, runs it, reads its report and map
   await page.getByRole('link', { name: 'All reports' }).click();
   await ready(page);
   await expect(page.locator('table.runs tbody tr', { hasText: 'Zeta ERP' }).first()).toContainText('Run now');
+  // Fewer runs than a page: nothing older to show.
+  await expect(page.getByRole('button', { name: 'Show older runs' })).toHaveCount(0);
 
   // Pair the records in the window: S01 is not anna.admin, so all conflict.
   await page.goto('/connections');
@@ -258,4 +261,25 @@ test('an administrator connects a REST system, runs it, reads its report and map
   await expect(card.locator('.outbox[data-outbox="0"]')).toContainText('nothing waiting');
   expect(erp.records.find((r) => r.kundenr === '702')).toMatchObject({ telefon: '+47 555 01 702' });
   expect([...erp.applied.values()].every((n) => n === 1)).toBe(true);
+
+  // A hundred more runs (as a few days of hourly runs would make): the
+  // reports list shows the newest hundred, then pages back.
+  const connectionId = windowUrl.split('/')[2];
+  for (let i = 0; i < 100; i++) {
+    const r = await page.request.post(`/api/v1/connections/${connectionId}/runs`, { data: {} });
+    expect(r.status()).toBe(200);
+  }
+  await page.goto('/reports');
+  await ready(page);
+  await page.getByLabel('Connection', { exact: true }).selectOption({ label: 'Zeta ERP' });
+  await expect(page.locator('table.runs tbody tr')).toHaveCount(100);
+  await expect(page.locator('figure.trend .column')).toHaveCount(100);
+  await page.getByRole('button', { name: 'Show older runs' }).click();
+  const all = page.locator('table.runs tbody tr');
+  await expect(all).not.toHaveCount(100);
+  const ids = await all.evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-run'))));
+  expect(ids.length).toBeGreaterThan(100);
+  expect([...ids].sort((a, b) => b - a)).toEqual(ids); // newest first, no repeats
+  expect(new Set(ids).size).toBe(ids.length);
+  await expect(page.getByRole('button', { name: 'Show older runs' })).toHaveCount(0);
 });
