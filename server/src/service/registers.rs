@@ -129,9 +129,18 @@ where
 {
     let record = get::<R>(store, id).await?;
     let v = serde_json::to_value(&record).map_err(|e| AppError::Internal(e.into()))?;
-    let number = v["number"].as_str().unwrap_or_default();
+    owners(store, R::KIND, &v).await
+}
+
+/// The owned fields of a record given as JSON (a record or an input).
+async fn owners(
+    store: &Store,
+    kind: sync::schema::Kind,
+    record: &serde_json::Value,
+) -> AppResult<Vec<OwnedField>> {
+    let number = record["number"].as_str().unwrap_or_default();
     Ok(store
-        .owners_of(R::KIND, number)
+        .owners_of(kind, number)
         .await?
         .into_iter()
         .map(|(field, connection)| OwnedField { field, connection })
@@ -147,15 +156,17 @@ where
 {
     let old = serde_json::to_value(old).map_err(|e| AppError::Internal(e.into()))?;
     let new = serde_json::to_value(input).map_err(|e| AppError::Internal(e.into()))?;
-    let number = old["number"].as_str().unwrap_or_default();
-    let owners = store.owners_of(R::KIND, number).await?;
-    let errors: Vec<FieldError> = owners
+    let errors: Vec<FieldError> = owners(store, R::KIND, &old)
+        .await?
         .iter()
-        .filter(|(f, _)| old.get(f.as_str()) != new.get(f.as_str()))
-        .map(|(f, name)| {
+        .filter(|o| old.get(o.field.as_str()) != new.get(o.field.as_str()))
+        .map(|o| {
             FieldError::new(
-                f.as_str(),
-                format!("{name} owns this field: change it there, the next run brings it here."),
+                o.field.as_str(),
+                format!(
+                    "{} owns this field: change it there, the next run brings it here.",
+                    o.connection
+                ),
             )
         })
         .collect();
