@@ -51,7 +51,7 @@ pub fn preview_bytes(
     let read_options = options.read_options(&[]);
     let out = read(bytes, Some(file_name), kind, &read_options)
         .map_err(|e| format!("The file cannot be read: {e}."))?;
-    let counts = CategoryCounts::of_summary(&fp.preview(&out.records));
+    let counts = fp.preview_counts(&out.records);
     let mut columns: Vec<PreviewColumn> = out
         .mapping
         .iter()

@@ -47,7 +47,7 @@ fn make(n: usize) -> Setup {
 
 fn run_preview(s: &Setup) -> u32 {
     Fingerprint::decode(&s.fingerprint)
-        .map(|f| f.preview(&s.records).synchronized.len() as u32)
+        .map(|f| f.preview_counts(&s.records).synchronized)
         .unwrap_or(0)
 }
 

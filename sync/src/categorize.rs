@@ -388,15 +388,46 @@ fn compare(input: &Input<'_>, o: &Entry<'_>, t: &Entry<'_>, link: &LinkEntry<'_>
 
 /// Per key: the first entry with it and how many share it. Nothing more is
 /// needed, since a key on several entries is never matched.
-fn index<'e>(entries: &'e [Entry<'_>]) -> FastMap<&'e str, (u32, u32)> {
-    let mut m: FastMap<&str, (u32, u32)> =
-        FastMap::with_capacity_and_hasher(entries.len(), Default::default());
-    for (i, e) in entries.iter().enumerate() {
-        m.entry(e.key.as_ref())
-            .and_modify(|x| x.1 += 1)
-            .or_insert((i as u32, 1));
+struct KeyIndex<'e> {
+    first: FastMap<&'e str, u32>,
+    /// Per entry: the first entry with its key.
+    first_of: Vec<u32>,
+    /// Per first entry: how many entries share its key.
+    count: Vec<u32>,
+}
+
+impl<'e> KeyIndex<'e> {
+    fn new(entries: &'e [Entry<'_>]) -> KeyIndex<'e> {
+        let mut first: FastMap<&str, u32> =
+            FastMap::with_capacity_and_hasher(entries.len(), Default::default());
+        let mut first_of = Vec::with_capacity(entries.len());
+        let mut count = vec![0u32; entries.len()];
+        for (i, e) in entries.iter().enumerate() {
+            let f = *first.entry(e.key.as_ref()).or_insert(i as u32);
+            first_of.push(f);
+            count[f as usize] += 1;
+        }
+        KeyIndex {
+            first,
+            first_of,
+            count,
+        }
     }
-    m
+
+    /// The first entry with `key` and how many have it.
+    fn get(&self, key: &str) -> Option<(u32, u32)> {
+        let f = *self.first.get(key)?;
+        Some((f, self.count[f as usize]))
+    }
+
+    /// How many entries share entry `i`'s key: no lookup.
+    fn count_of(&self, i: usize) -> u32 {
+        self.first_of
+            .get(i)
+            .and_then(|f| self.count.get(*f as usize))
+            .copied()
+            .unwrap_or(1)
+    }
 }
 
 /// A row key from its parts, with `#n` for a repeat: one allocation of the
@@ -416,23 +447,47 @@ fn row_key(parts: &[&str], repeat: Option<u32>) -> String {
 
 /// Runs the rules. Rows come sorted by category, then key.
 pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
-    let ours_by_key = index(&input.ours);
-    let theirs_by_key = index(&input.theirs);
+    let mut rows: Vec<CoreRow> = Vec::with_capacity(input.ours.len() + input.theirs.len());
+    rules(input, true, &mut |row| rows.push(row));
+    sort_rows(rows)
+}
+
+/// How many rows each category holds (indexed by `Category as usize`): the
+/// rules of `categorize_input` without building, keeping or sorting a row
+/// key per row. The browser's preview needs only these, and at a million
+/// rows the keys were most of its time and memory.
+pub fn count_input(input: &Input<'_>) -> [u32; 6] {
+    let mut counts = [0u32; 6];
+    rules(input, false, &mut |row| counts[row.category as usize] += 1);
+    counts
+}
+
+/// The rules: every row of the input handed to `emit` once, in no
+/// particular order. With `keys`, each with its row key and its
+/// equal-number flag; without, the key is empty and the flag unset, since
+/// neither changes a row's category.
+fn rules(input: &Input<'_>, keys: bool, emit: &mut impl FnMut(CoreRow)) {
+    let ours_by_key = KeyIndex::new(&input.ours);
+    let theirs_by_key = KeyIndex::new(&input.theirs);
     let mut our_claimed = vec![false; input.ours.len()];
     let mut their_claimed = vec![false; input.theirs.len()];
-    let mut rows: Vec<CoreRow> = Vec::with_capacity(input.ours.len() + input.theirs.len());
-    let mut link_keys: FastMap<(&str, &str), u32> =
-        FastMap::with_capacity_and_hasher(input.links.len(), Default::default());
+    let mut link_keys: FastMap<(&str, &str), u32> = FastMap::with_capacity_and_hasher(
+        if keys { input.links.len() } else { 0 },
+        Default::default(),
+    );
 
     for (li, l) in input.links.iter().enumerate() {
-        let n = link_keys
-            .entry((l.our_key.as_ref(), l.their_key.as_ref()))
-            .or_insert(0);
-        *n += 1;
-        let key = if *n == 1 {
-            row_key(&["link:", &l.our_key, ":", &l.their_key], None)
+        let key = if keys {
+            let n = link_keys
+                .entry((l.our_key.as_ref(), l.their_key.as_ref()))
+                .or_insert(0);
+            *n += 1;
+            row_key(
+                &["link:", &l.our_key, ":", &l.their_key],
+                (*n > 1).then_some(*n),
+            )
         } else {
-            row_key(&["link:", &l.our_key, ":", &l.their_key], Some(*n))
+            String::new()
         };
         let mut row = CoreRow {
             category: Category::Conflicts,
@@ -444,11 +499,11 @@ pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
             skipped_multiple: false,
             equal_number_partner: false,
         };
-        let os = ours_by_key.get(l.our_key.as_ref()).copied();
-        let ts = theirs_by_key.get(l.their_key.as_ref()).copied();
+        let os = ours_by_key.get(l.our_key.as_ref());
+        let ts = theirs_by_key.get(l.their_key.as_ref());
         if os.is_some_and(|x| x.1 > 1) || ts.is_some_and(|x| x.1 > 1) {
             row.reason = Some(Reason::MultipleMatches);
-            rows.push(row);
+            emit(row);
             continue;
         }
         let o = os.map(|x| x.0);
@@ -457,7 +512,7 @@ pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
             || t.is_some_and(|i| their_claimed[i as usize])
         {
             row.reason = Some(Reason::AlreadyLinked);
-            rows.push(row);
+            emit(row);
             continue;
         }
         if let Some(i) = o {
@@ -497,7 +552,7 @@ pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
         };
         row.category = category;
         row.reason = reason;
-        rows.push(row);
+        emit(row);
     }
 
     lone_rows(
@@ -508,7 +563,8 @@ pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
         &theirs_by_key,
         &their_claimed,
         &input.deactivated_ours,
-        &mut rows,
+        keys,
+        emit,
     );
     lone_rows(
         Side::Theirs,
@@ -518,9 +574,9 @@ pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
         &ours_by_key,
         &our_claimed,
         &input.deactivated_theirs,
-        &mut rows,
+        keys,
+        emit,
     );
-    sort_rows(rows)
 }
 
 /// Sorts rows by category, then key. Row keys are unique (repeats carry
@@ -554,19 +610,20 @@ fn lone_rows(
     side: Side,
     entries: &[Entry<'_>],
     claimed: &[bool],
-    own_index: &FastMap<&str, (u32, u32)>,
-    other_index: &FastMap<&str, (u32, u32)>,
+    own_index: &KeyIndex<'_>,
+    other_index: &KeyIndex<'_>,
     other_claimed: &[bool],
     deactivated: &BTreeSet<String>,
-    rows: &mut Vec<CoreRow>,
+    keys: bool,
+    emit: &mut impl FnMut(CoreRow),
 ) {
     let mut seen: FastMap<&str, u32> = FastMap::default();
     for (i, e) in entries.iter().enumerate() {
-        let count = own_index.get(e.key.as_ref()).map_or(1, |v| v.1);
+        let count = own_index.count_of(i);
         // The n-th record with a key keeps its number even when an earlier
         // one is linked, so row keys do not shift when links change. Only
         // repeated keys need counting.
-        let n = if count > 1 {
+        let n = if keys && count > 1 {
             let n = seen.entry(e.key.as_ref()).or_insert(0);
             *n += 1;
             *n
@@ -576,17 +633,19 @@ fn lone_rows(
         if claimed[i] {
             continue;
         }
-        let key = if n == 1 {
-            row_key(&[side.as_str(), ":", &e.key], None)
+        let key = if keys {
+            row_key(&[side.as_str(), ":", &e.key], (n > 1).then_some(n))
         } else {
-            row_key(&[side.as_str(), ":", &e.key], Some(n))
+            String::new()
         };
         let multiple = count > 1;
         // Records sharing a key are never claimed by a link, so a repeated
         // key always has an unclaimed record.
-        let partner = other_index
-            .get(e.key.as_ref())
-            .is_some_and(|(first, count)| *count > 1 || !other_claimed[*first as usize]);
+        // Counting needs no partner flag: it does not change the category.
+        let partner = keys
+            && other_index
+                .get(e.key.as_ref())
+                .is_some_and(|(first, count)| count > 1 || !other_claimed[first as usize]);
         let (category, reason) = if multiple {
             (Category::New, Some(Reason::MultipleMatches))
         } else if !deactivated.is_empty() && deactivated.contains(e.key.as_ref()) {
@@ -600,7 +659,7 @@ fn lone_rows(
             Side::Ours => (Some(i as u32), None),
             Side::Theirs => (None, Some(i as u32)),
         };
-        rows.push(CoreRow {
+        emit(CoreRow {
             category,
             key,
             ours,

@@ -31,9 +31,11 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{
-    Entry, Input, LinkEntry, PendingEntry, Source, Summary, UNKNOWN, categorize_input, overlay,
+    Entry, Input, LinkEntry, PendingEntry, Source, Summary, UNKNOWN, categorize_input, count_input,
+    overlay,
 };
 use crate::normalize::{combine, hash_field, match_key};
+use crate::protocol::CategoryCounts;
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record, Side};
 use crate::state::State;
@@ -45,10 +47,15 @@ pub const FORMAT_VERSION: u32 = 1;
 
 const MAGIC: &[u8; 4] = b"PSFP";
 
+/// A matching key as a fingerprint holds it: inline up to 24 bytes (12 on
+/// wasm32), so decoding a million keys allocates nothing for the usual
+/// numbers.
+pub type Key = compact_str::CompactString;
+
 /// A record of the fixed side, hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixedEntry {
-    pub key: String,
+    pub key: Key,
     pub active: bool,
     pub row: u64,
     pub fields: Option<Vec<u64>>,
@@ -57,8 +64,8 @@ pub struct FixedEntry {
 /// A link, hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixedLink {
-    pub our_key: String,
-    pub their_key: String,
+    pub our_key: Key,
+    pub their_key: Key,
     pub active: bool,
     pub base_row: u64,
     pub base_fields: Option<Vec<u64>>,
@@ -229,7 +236,7 @@ impl Fingerprint {
             .iter()
             .enumerate()
             .map(|(i, r)| FixedEntry {
-                key: keys[i].to_string(),
+                key: Key::from(keys[i].as_ref()),
                 active: r.active(),
                 row: rows[i],
                 fields: detailed[i].then(|| slot(i)),
@@ -244,8 +251,8 @@ impl Fingerprint {
                 let detailed =
                     !detailed_keys.is_empty() && detailed_keys.contains_key(link_key(l).as_ref());
                 FixedLink {
-                    our_key: state.key(&l.our_number),
-                    their_key: state.key(&l.their_number),
+                    our_key: Key::from(match_key(rules, &l.our_number).as_ref()),
+                    their_key: Key::from(match_key(rules, &l.their_number).as_ref()),
                     active: l.active,
                     base_row: br,
                     base_fields: detailed.then(|| slot(base_start / width.max(1) + li)),
@@ -411,6 +418,12 @@ impl Fingerprint {
         Summary::from_core(categorize_input(&self.input(records)))
     }
 
+    /// The counts of `preview` alone, which is all the browser shows before
+    /// an import: no row keys are built.
+    pub fn preview_counts(&self, records: &[Record]) -> CategoryCounts {
+        CategoryCounts::of_counts(count_input(&self.input(records)))
+    }
+
     /// The compact binary form.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Vec::with_capacity(16 + self.fixed.len() * 24 + self.links.len() * 10);
@@ -560,7 +573,7 @@ impl Fingerprint {
         let n_fixed = r.count(10)?;
         let mut fixed = Vec::with_capacity(n_fixed);
         for _ in 0..n_fixed {
-            let key = r.string()?;
+            let key = r.key()?;
             let flags = r.byte()?;
             let row = r.u64()?;
             let fields = if flags & 2 != 0 {
@@ -587,12 +600,12 @@ impl Fingerprint {
         let n_links = r.count(2)?;
         let mut links = Vec::with_capacity(n_links);
         for _ in 0..n_links {
-            let our_key = r.string()?;
+            let our_key = r.key()?;
             let flags = r.byte()?;
             let their_key = if flags & 2 != 0 {
                 our_key.clone()
             } else {
-                r.string()?
+                r.key()?
             };
             let fixed_key = match imported {
                 Side::Ours => &their_key,
@@ -801,12 +814,18 @@ impl<'a> Cursor<'a> {
         (0..n).map(|_| self.u64()).collect()
     }
 
-    fn string(&mut self) -> Result<String, FingerprintError> {
+    fn str(&mut self) -> Result<&'a str, FingerprintError> {
         let n = self.count(1)?;
         let b = self.take(n)?;
-        std::str::from_utf8(b)
-            .map(str::to_string)
-            .map_err(|_| FingerprintError::Damaged("key is not UTF-8".into()))
+        std::str::from_utf8(b).map_err(|_| FingerprintError::Damaged("key is not UTF-8".into()))
+    }
+
+    fn string(&mut self) -> Result<String, FingerprintError> {
+        self.str().map(str::to_string)
+    }
+
+    fn key(&mut self) -> Result<Key, FingerprintError> {
+        self.str().map(Key::from)
     }
 }
 

@@ -64,10 +64,13 @@ pub fn combine(hashes: impl IntoIterator<Item = u64>) -> u64 {
 }
 
 /// A `Hasher` for the crate's internal hash maps: FNV-1a, several times
-/// faster than std's SipHash on short keys such as record numbers. The maps
-/// only answer lookups; no output ever depends on their iteration order.
-/// (FNV is not flood-resistant, which matters little here: the keys come
-/// from files the signed-in user chose.)
+/// faster than std's SipHash on short keys such as record numbers, with a
+/// final mix: hashbrown picks buckets by the low bits and filters by the top
+/// seven, and FNV alone leaves the top bits of similar numbers alike, which
+/// made most lookups compare several keys. The maps only answer lookups; no
+/// output ever depends on their iteration order. (FNV is not
+/// flood-resistant, which matters little here: the keys come from files the
+/// signed-in user chose.)
 #[derive(Debug, Clone, Copy)]
 pub struct FnvHasher(u64);
 
@@ -79,7 +82,13 @@ impl Default for FnvHasher {
 
 impl std::hash::Hasher for FnvHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The finalizer of MurmurHash3: every input bit moves every output bit.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -137,13 +146,12 @@ fn ascii_space(b: u8) -> bool {
 }
 
 /// `value_hash(&normalize(field, raw))`, computed without building the
-/// normalized string for ASCII input (the common case, and a million
-/// records have a dozen fields each). Non-ASCII input takes the slow path,
-/// so Unicode case rules stay exactly those of `normalize`.
+/// normalized string (a million records have a dozen fields each). Plain
+/// text fields take any input this way; the fields whose rules change case
+/// or trim take only ASCII input, so Unicode's case and space rules stay
+/// exactly those of `normalize`.
 pub fn hash_field(field: Field, raw: &str) -> u64 {
-    if !raw.is_ascii() {
-        return value_hash(&normalize(field, raw));
-    }
+    let ascii = raw.is_ascii();
     let bytes = raw.as_bytes();
     let mut h = FNV_OFFSET;
     let mut feed = |b: u8| {
@@ -156,6 +164,28 @@ pub fn hash_field(field: Field, raw: &str) -> u64 {
             "false" => return value_hash("false"),
             _ => return value_hash(&normalize(field, raw)),
         },
+        Field::Phone | Field::PostalCode | Field::OrganisationNumber | Field::Email if !ascii => {
+            return value_hash(&normalize(field, raw));
+        }
+        // `collapse_whitespace`, fed as it goes: words joined by one space.
+        _ if !ascii && field != Field::Email => {
+            let (mut fed, mut gap) = (false, false);
+            let mut utf8 = [0u8; 4];
+            for c in raw.chars() {
+                if c.is_whitespace() {
+                    gap = fed;
+                    continue;
+                }
+                if gap {
+                    feed(b' ');
+                    gap = false;
+                }
+                for b in c.encode_utf8(&mut utf8).bytes() {
+                    feed(b);
+                }
+                fed = true;
+            }
+        }
         Field::Phone => {
             let start = bytes
                 .iter()
@@ -178,17 +208,21 @@ pub fn hash_field(field: Field, raw: &str) -> u64 {
                 }
             }
         }
+        // `collapse_whitespace` (and lower case for email) over ASCII.
         _ => {
             let lower = field == Field::Email;
-            let mut first = true;
-            for word in bytes.split(|b| ascii_space(*b)).filter(|w| !w.is_empty()) {
-                if !first {
+            let (mut fed, mut gap) = (false, false);
+            for &b in bytes {
+                if ascii_space(b) {
+                    gap = fed;
+                    continue;
+                }
+                if gap {
                     feed(b' ');
+                    gap = false;
                 }
-                first = false;
-                for b in word {
-                    feed(if lower { b.to_ascii_lowercase() } else { *b });
-                }
+                feed(if lower { b.to_ascii_lowercase() } else { b });
+                fed = true;
             }
         }
     }
@@ -312,6 +346,10 @@ mod tests {
             "ΣΑΣ",
             "+",
             "++1",
+            "Kunde 7, avd. Øst",
+            "  Tromsø\u{2003} by\u{3000}",
+            "\u{2028}\u{a0}",
+            "Ø \t Ø",
         ];
         for f in crate::schema::Kind::Customer.fields() {
             for s in samples {

@@ -1236,6 +1236,18 @@ pub struct CategoryCounts {
 }
 
 impl CategoryCounts {
+    /// From counts indexed by `Category as usize` (`count_input`'s answer).
+    pub fn of_counts(c: [u32; 6]) -> CategoryCounts {
+        CategoryCounts {
+            conflicts: c[0],
+            new: c[1],
+            deleted: c[2],
+            deactivated: c[3],
+            synchronized: c[4],
+            inactive: c[5],
+        }
+    }
+
     pub fn of_summary(s: &crate::categorize::Summary) -> CategoryCounts {
         use crate::categorize::Category as C;
         CategoryCounts {

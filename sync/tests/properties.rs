@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use sync::categorize::{Category, Reason, categorize};
 use sync::fingerprint::Fingerprint;
 use sync::plan::{Action, Plan, apply, resolve};
+use sync::protocol::CategoryCounts;
 use sync::schema::{Field, Kind, Record, Side};
 use sync::state::{Deactivation, Link, PendingChange, State, base_of};
 
@@ -251,6 +252,8 @@ proptest! {
         *server.records_mut(imported_side) = import.clone();
         let expect = categorize(&server).summary();
         let got = fp.preview(&import);
+        // The browser's counts-only preview counts the same rows.
+        prop_assert_eq!(fp.preview_counts(&import), CategoryCounts::of_summary(&expect));
         prop_assert_eq!(got, expect);
     }
 }
