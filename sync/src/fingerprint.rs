@@ -18,8 +18,11 @@
 //! fixed entries (count; each: key, flags byte: 1 active, 2 has fields; row
 //! hash; field hashes if flagged); links (count; each: our key, flags byte:
 //! 1 active, 2 their key equals our key, 4 base fields follow, 8 base row
-//! equals the fixed record's row; their key unless flagged; base row unless
-//! flagged; base field hashes if flagged); marks (count of our keys, keys,
+//! equals the row of the fixed record with the link's key, the only one with
+//! it; their key unless flagged; then, if 8 is flagged, where that record is
+//! (zigzag varint: its index less one past the previous such link's record,
+//! so links in record order take a byte each), else the base row; base
+//! field hashes if flagged); marks (count of our keys, keys,
 //! count of their keys, keys); pending (count; each: 0 create (key, active
 //! byte, field hashes) or 1 set (key, field index + 1 or 0, from, to)).
 
@@ -43,7 +46,7 @@ use crate::state::State;
 /// The format version written by this build. A fingerprint of another
 /// version is refused, so a browser never previews against a layout it
 /// misreads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const MAGIC: &[u8; 4] = b"PSFP";
 
@@ -444,9 +447,9 @@ impl Fingerprint {
             w.push(field_code(*f));
         }
         put_varint(&mut w, self.fixed.len() as u64);
-        let mut fixed_rows: FastMap<&str, Option<u64>> =
+        let mut fixed_at: FastMap<&str, Option<u32>> =
             FastMap::with_capacity_and_hasher(self.fixed.len(), Default::default());
-        for e in &self.fixed {
+        for (i, e) in self.fixed.iter().enumerate() {
             put_str(&mut w, &e.key);
             w.push(u8::from(e.active) | (u8::from(e.fields.is_some()) << 1));
             w.extend_from_slice(&e.row.to_le_bytes());
@@ -455,20 +458,26 @@ impl Fingerprint {
                     w.extend_from_slice(&h.to_le_bytes());
                 }
             }
-            // A key on several records has no single row to point at.
-            fixed_rows
+            // A key on several records has no single record to point at.
+            fixed_at
                 .entry(e.key.as_str())
                 .and_modify(|r| *r = None)
-                .or_insert(Some(e.row));
+                .or_insert(Some(i as u32));
         }
         put_varint(&mut w, self.links.len() as u64);
+        let mut next = 0i64;
         for l in &self.links {
             let fixed_key = match self.imported {
                 Side::Ours => &l.their_key,
                 Side::Theirs => &l.our_key,
             };
             let same_key = l.our_key == l.their_key;
-            let base_is_row = fixed_rows.get(fixed_key.as_str()) == Some(&Some(l.base_row));
+            let base_at = fixed_at
+                .get(fixed_key.as_str())
+                .copied()
+                .flatten()
+                .filter(|i| self.fixed.get(*i as usize).map(|e| e.row) == Some(l.base_row));
+            let base_is_row = base_at.is_some();
             let flags = u8::from(l.active)
                 | (u8::from(same_key) << 1)
                 | (u8::from(l.base_fields.is_some()) << 2)
@@ -478,8 +487,12 @@ impl Fingerprint {
             if !same_key {
                 put_str(&mut w, &l.their_key);
             }
-            if !base_is_row {
-                w.extend_from_slice(&l.base_row.to_le_bytes());
+            match base_at {
+                Some(i) => {
+                    put_varint(&mut w, zigzag(i64::from(i) - next));
+                    next = i64::from(i) + 1;
+                }
+                None => w.extend_from_slice(&l.base_row.to_le_bytes()),
             }
             if let Some(bf) = &l.base_fields {
                 for h in bf {
@@ -588,17 +601,9 @@ impl Fingerprint {
                 fields,
             });
         }
-        // A key on several records has no single row to point at.
-        let mut fixed_rows: FastMap<&str, Option<u64>> =
-            FastMap::with_capacity_and_hasher(fixed.len(), Default::default());
-        for e in &fixed {
-            fixed_rows
-                .entry(e.key.as_str())
-                .and_modify(|x| *x = None)
-                .or_insert(Some(e.row));
-        }
         let n_links = r.count(2)?;
         let mut links = Vec::with_capacity(n_links);
+        let mut next = 0i64;
         for _ in 0..n_links {
             let our_key = r.key()?;
             let flags = r.byte()?;
@@ -612,11 +617,13 @@ impl Fingerprint {
                 Side::Theirs => &our_key,
             };
             let base_row = if flags & 8 != 0 {
-                fixed_rows
-                    .get(fixed_key.as_str())
-                    .copied()
-                    .flatten()
-                    .ok_or_else(|| FingerprintError::Damaged("link base names no record".into()))?
+                let at = next.saturating_add(unzigzag(r.varint()?));
+                let named = usize::try_from(at).ok().and_then(|i| fixed.get(i));
+                let e = named
+                    .filter(|e| e.key == *fixed_key)
+                    .ok_or_else(|| FingerprintError::Damaged("link base names no record".into()))?;
+                next = at + 1;
+                e.row
             } else {
                 r.u64()?
             };
@@ -748,6 +755,15 @@ pub fn put_varint(w: &mut Vec<u8>, mut v: u64) {
         }
         w.push(b | 0x80);
     }
+}
+
+/// Signed to unsigned, small magnitudes small: 0, -1, 1, -2 -> 0, 1, 2, 3.
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
 fn put_str(w: &mut Vec<u8>, s: &str) {
@@ -918,5 +934,31 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(Fingerprint::decode(&bytes[..cut]).is_err());
         }
+        // Any one byte changed: an error or a fingerprint, never a panic.
+        for at in 0..bytes.len() {
+            for v in [0u8, 1, 2, 0x7f, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[at] = v;
+                let _ = Fingerprint::decode(&b);
+            }
+        }
+    }
+
+    #[test]
+    fn links_in_record_order_point_at_their_record_in_a_byte() {
+        for v in [0i64, 1, -1, 2, -2, 300, -300, i64::MAX, i64::MIN] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+        assert_eq!(zigzag(0), 0);
+        assert_eq!(zigzag(-1), 1);
+        let s = synced_state(200);
+        let fp = Fingerprint::from_state(&s, Side::Theirs);
+        let bytes = fp.encode();
+        assert_eq!(Fingerprint::decode(&bytes), Ok(fp.clone()));
+        // Links out of record order step back and forth.
+        let mut other = fp.clone();
+        other.links.swap(0, 1);
+        let swapped = other.encode();
+        assert_eq!(Fingerprint::decode(&swapped), Ok(other));
     }
 }
