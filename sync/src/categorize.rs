@@ -24,6 +24,7 @@
 //!   a lone record with an equal-key lone partner is New with a suggestion.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeSet;
 
 use crate::normalize::FastMap;
@@ -388,16 +389,33 @@ fn compare(input: &Input<'_>, o: &Entry<'_>, t: &Entry<'_>, link: &LinkEntry<'_>
 
 /// Per key: the first entry with it and how many share it. Nothing more is
 /// needed, since a key on several entries is never matched.
-struct KeyIndex<'e> {
-    first: FastMap<&'e str, u32>,
-    /// Per entry: the first entry with its key.
-    first_of: Vec<u32>,
-    /// Per first entry: how many entries share its key.
-    count: Vec<u32>,
+///
+/// Files and registers usually come in key order. Then every key is unique
+/// and a lookup tries the entry after the previous find, then a binary
+/// search: no hash map, whose cache misses were most of the rules' time at
+/// a million entries. Otherwise a hash map.
+enum KeyIndex<'e, 'a> {
+    Sorted {
+        entries: &'e [Entry<'a>],
+        next: Cell<usize>,
+    },
+    Hashed {
+        first: FastMap<&'e str, u32>,
+        /// Per entry: the first entry with its key.
+        first_of: Vec<u32>,
+        /// Per first entry: how many entries share its key.
+        count: Vec<u32>,
+    },
 }
 
-impl<'e> KeyIndex<'e> {
-    fn new(entries: &'e [Entry<'_>]) -> KeyIndex<'e> {
+impl<'e, 'a> KeyIndex<'e, 'a> {
+    fn new(entries: &'e [Entry<'a>]) -> KeyIndex<'e, 'a> {
+        if entries.windows(2).all(|w| w[0].key < w[1].key) {
+            return KeyIndex::Sorted {
+                entries,
+                next: Cell::new(0),
+            };
+        }
         let mut first: FastMap<&str, u32> =
             FastMap::with_capacity_and_hasher(entries.len(), Default::default());
         let mut first_of = Vec::with_capacity(entries.len());
@@ -407,7 +425,7 @@ impl<'e> KeyIndex<'e> {
             first_of.push(f);
             count[f as usize] += 1;
         }
-        KeyIndex {
+        KeyIndex::Hashed {
             first,
             first_of,
             count,
@@ -416,17 +434,36 @@ impl<'e> KeyIndex<'e> {
 
     /// The first entry with `key` and how many have it.
     fn get(&self, key: &str) -> Option<(u32, u32)> {
-        let f = *self.first.get(key)?;
-        Some((f, self.count[f as usize]))
+        match self {
+            KeyIndex::Sorted { entries, next } => {
+                let guess = next.get();
+                let at = if entries.get(guess).is_some_and(|e| e.key == key) {
+                    guess
+                } else {
+                    entries.binary_search_by(|e| e.key.as_ref().cmp(key)).ok()?
+                };
+                next.set(at + 1);
+                Some((at as u32, 1))
+            }
+            KeyIndex::Hashed { first, count, .. } => {
+                let f = *first.get(key)?;
+                Some((f, count[f as usize]))
+            }
+        }
     }
 
     /// How many entries share entry `i`'s key: no lookup.
     fn count_of(&self, i: usize) -> u32 {
-        self.first_of
-            .get(i)
-            .and_then(|f| self.count.get(*f as usize))
-            .copied()
-            .unwrap_or(1)
+        match self {
+            KeyIndex::Sorted { .. } => 1,
+            KeyIndex::Hashed {
+                first_of, count, ..
+            } => first_of
+                .get(i)
+                .and_then(|f| count.get(*f as usize))
+                .copied()
+                .unwrap_or(1),
+        }
     }
 }
 
@@ -610,8 +647,8 @@ fn lone_rows(
     side: Side,
     entries: &[Entry<'_>],
     claimed: &[bool],
-    own_index: &KeyIndex<'_>,
-    other_index: &KeyIndex<'_>,
+    own_index: &KeyIndex<'_, '_>,
+    other_index: &KeyIndex<'_, '_>,
     other_claimed: &[bool],
     deactivated: &BTreeSet<String>,
     keys: bool,

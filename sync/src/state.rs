@@ -218,20 +218,29 @@ impl State {
         // Their records and the bases mostly repeat our values: a value
         // equal (as raw text) to the same field of our record with the same
         // key has that record's hash, so it is copied instead of hashed.
-        let mut ours_by_key: FastMap<&str, u32> =
-            FastMap::with_capacity_and_hasher(self.ours.len(), Default::default());
-        for (i, r) in self.ours.iter().enumerate() {
-            if let Cow::Borrowed(k) = match_key(&self.rules, r.number()) {
-                ours_by_key.entry(k).or_insert(i as u32);
-            }
-        }
-        let like = |input: &Input<'_>, key: &str| {
-            let i = *ours_by_key.get(key)?;
-            Some((
-                self.ours.get(i as usize)?,
-                i,
-                input.ours.get(i as usize)?.row,
-            ))
+        // The sides usually come in the same order, so the record after the
+        // last one found is tried first; the map of our keys (a cache miss
+        // per lookup at a million records) is built only when that fails.
+        let mut ours_by_key: Option<FastMap<&str, u32>> = None;
+        let mut next = 0usize;
+        let mut like = |input: &Input<'_>, key: &str| {
+            let i = if input.ours.get(next).is_some_and(|e| e.key == key) {
+                next
+            } else {
+                let map = ours_by_key.get_or_insert_with(|| {
+                    let mut m: FastMap<&str, u32> =
+                        FastMap::with_capacity_and_hasher(self.ours.len(), Default::default());
+                    for (i, r) in self.ours.iter().enumerate() {
+                        if let Cow::Borrowed(k) = match_key(&self.rules, r.number()) {
+                            m.entry(k).or_insert(i as u32);
+                        }
+                    }
+                    m
+                });
+                *map.get(key)? as usize
+            };
+            next = i + 1;
+            Some((self.ours.get(i)?, i as u32, input.ours.get(i)?.row))
         };
         let mut theirs = Vec::with_capacity(self.theirs.len());
         for (i, r) in self.theirs.iter().enumerate() {
