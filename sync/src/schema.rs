@@ -412,11 +412,26 @@ impl Record {
     /// Builds a record from `(field, value)` pairs; fields the kind lacks are
     /// ignored and `active` defaults to true.
     pub fn from_pairs(kind: Kind, pairs: &[(Field, &str)]) -> Record {
-        let mut r = Record::new(kind);
-        for (f, v) in pairs {
-            r.set(*f, v);
+        // `Record::new` and a `set` per pair, with the text built once
+        // rather than once per pair.
+        let n = kind.fields().len().min(MAX_VALUES);
+        let mut values = [""; MAX_VALUES];
+        if let Some(last) = values[..n].last_mut() {
+            *last = "true";
         }
-        r
+        for (f, v) in pairs {
+            let Some(i) = kind.index_of(*f).filter(|i| *i < n) else {
+                continue;
+            };
+            values[i] = if *f != Field::Active {
+                v
+            } else if crate::read::mapping::parse_active(v).unwrap_or(true) {
+                "true"
+            } else {
+                "false"
+            };
+        }
+        Record::from_values(kind, 0, &values[..n])
     }
 
     /// The number of values, normally `kind.fields().len()`.
@@ -588,6 +603,32 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+
+    #[test]
+    fn from_pairs_is_new_then_set_per_pair() {
+        let pairs = [
+            (Field::Number, "0042"),
+            (Field::Name, "Acme"),
+            (Field::FirstName, "not a customer field"),
+            (Field::Active, "nei"),
+            (Field::Name, "Acme AS"),
+            (Field::City, ""),
+        ];
+        for kind in [Kind::Customer, Kind::Employee] {
+            let mut expect = Record::new(kind);
+            for (f, v) in pairs {
+                expect.set(f, v);
+            }
+            let got = Record::from_pairs(kind, &pairs);
+            assert_eq!(got, expect, "{kind:?}");
+            assert_eq!(got.get(Field::Number), "0042");
+            assert!(!got.active());
+        }
+        assert_eq!(
+            Record::from_pairs(Kind::Customer, &[]),
+            Record::new(Kind::Customer)
+        );
+    }
 
     #[test]
     fn fields_start_with_number_and_end_with_active() {

@@ -189,17 +189,25 @@ pub async fn load_ours(c: &mut AnyConnection, kind: Kind) -> sqlx::Result<Vec<Re
     );
     let rows = sqlx::query(&sql).fetch_all(&mut *c).await?;
     let mut out = Vec::with_capacity(rows.len());
+    let mut values: Vec<String> = Vec::with_capacity(fields.len());
     for row in rows {
-        let mut r = Record::new(kind);
-        for f in fields {
-            if *f == Field::Active {
-                r.set_active(row.try_get::<i64, _>(f.as_str())? != 0);
+        // Columns by position (the select lists the fields in order), and
+        // the record built once from all of them.
+        values.clear();
+        for (i, f) in fields.iter().enumerate() {
+            values.push(if *f == Field::Active {
+                let active = row.try_get::<i64, _>(i)? != 0;
+                (if active { "true" } else { "false" }).to_string()
             } else {
-                let v: String = row.try_get(f.as_str())?;
-                r.set(*f, &v);
-            }
+                row.try_get(i)?
+            });
         }
-        out.push(r);
+        let pairs: Vec<(Field, &str)> = fields
+            .iter()
+            .copied()
+            .zip(values.iter().map(String::as_str))
+            .collect();
+        out.push(Record::from_pairs(kind, &pairs));
     }
     Ok(out)
 }
