@@ -394,7 +394,7 @@ fn compare(input: &Input<'_>, o: &Entry<'_>, t: &Entry<'_>, link: &LinkEntry<'_>
 /// and a lookup tries the entry after the previous find, then a binary
 /// search: no hash map, whose cache misses were most of the rules' time at
 /// a million entries. Otherwise a hash map.
-enum KeyIndex<'e, 'a> {
+pub(crate) enum KeyIndex<'e, 'a> {
     Sorted {
         entries: &'e [Entry<'a>],
         next: Cell<usize>,
@@ -409,7 +409,7 @@ enum KeyIndex<'e, 'a> {
 }
 
 impl<'e, 'a> KeyIndex<'e, 'a> {
-    fn new(entries: &'e [Entry<'a>]) -> KeyIndex<'e, 'a> {
+    pub(crate) fn new(entries: &'e [Entry<'a>]) -> KeyIndex<'e, 'a> {
         if entries.windows(2).all(|w| w[0].key < w[1].key) {
             return KeyIndex::Sorted {
                 entries,
@@ -433,7 +433,7 @@ impl<'e, 'a> KeyIndex<'e, 'a> {
     }
 
     /// The first entry with `key` and how many have it.
-    fn get(&self, key: &str) -> Option<(u32, u32)> {
+    pub(crate) fn get(&self, key: &str) -> Option<(u32, u32)> {
         match self {
             KeyIndex::Sorted { entries, next } => {
                 let guess = next.get();

@@ -18,7 +18,9 @@ use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::categorize::{Entry, Input, LinkEntry, PendingEntry, Source, UNKNOWN, overlay};
+use crate::categorize::{
+    Entry, Input, KeyIndex, LinkEntry, PendingEntry, Source, UNKNOWN, overlay,
+};
 use crate::normalize::{combine, field_hashes, hash_field, match_key, normalize};
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record, RequiredFields, Side};
@@ -217,35 +219,19 @@ impl State {
         input.ours = self.side_entries(Side::Ours, &mut input);
         // Their records and the bases mostly repeat our values: a value
         // equal (as raw text) to the same field of our record with the same
-        // key has that record's hash, so it is copied instead of hashed.
-        // The sides usually come in the same order, so the record after the
-        // last one found is tried first; the map of our keys (a cache miss
-        // per lookup at a million records) is built only when that fails.
-        let mut ours_by_key: Option<FastMap<&str, u32>> = None;
-        let mut next = 0usize;
-        let mut like = |input: &Input<'_>, key: &str| {
-            let i = if input.ours.get(next).is_some_and(|e| e.key == key) {
-                next
-            } else {
-                let map = ours_by_key.get_or_insert_with(|| {
-                    let mut m: FastMap<&str, u32> =
-                        FastMap::with_capacity_and_hasher(self.ours.len(), Default::default());
-                    for (i, r) in self.ours.iter().enumerate() {
-                        if let Cow::Borrowed(k) = match_key(&self.rules, r.number()) {
-                            m.entry(k).or_insert(i as u32);
-                        }
-                    }
-                    m
-                });
-                *map.get(key)? as usize
-            };
-            next = i + 1;
-            Some((self.ours.get(i)?, i as u32, input.ours.get(i)?.row))
+        // key has that record's hash, so it is copied instead of hashed. Our
+        // record is found by the rules' own key index (in key order it
+        // follows the order, with no hash map).
+        let ours = std::mem::take(&mut input.ours);
+        let ours_by_key = KeyIndex::new(&ours);
+        let like = |key: &str| {
+            let (i, _) = ours_by_key.get(key)?;
+            Some((self.ours.get(i as usize)?, i, ours.get(i as usize)?.row))
         };
         let mut theirs = Vec::with_capacity(self.theirs.len());
         for (i, r) in self.theirs.iter().enumerate() {
             let key = match_key(&self.rules, r.number());
-            let partner = like(&input, &key);
+            let partner = like(&key);
             let (slot, row) = push_reusing(&mut input, &self.synced, |f| Some(r.get(f)), partner);
             theirs.push(Entry {
                 key,
@@ -260,7 +246,7 @@ impl State {
         let mut links = Vec::with_capacity(self.links.len());
         for l in &self.links {
             let our_key = match_key(&self.rules, &l.our_number);
-            let partner = like(&input, &our_key);
+            let partner = like(&our_key);
             let (slot, base_row) = push_reusing(
                 &mut input,
                 &self.synced,
@@ -276,6 +262,7 @@ impl State {
             });
         }
         input.links = links;
+        input.ours = ours;
         input.deactivated_ours = self.deactivated_keys(Side::Ours);
         input.deactivated_theirs = self.deactivated_keys(Side::Theirs);
         input.pending = self.pending_entries();
