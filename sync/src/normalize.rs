@@ -58,10 +58,9 @@ pub fn value_hash(normalized: &str) -> u64 {
 /// in one field never combine alike. Row hashes are never stored: snapshots
 /// recompute them and fingerprints carry a format version.
 pub fn combine(hashes: impl IntoIterator<Item = u64>) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h = FNV_OFFSET;
     for x in hashes {
-        h = (h.rotate_left(23) ^ x).wrapping_mul(K);
+        h = mix(h, x);
     }
     match h {
         0 => 1,
@@ -69,14 +68,18 @@ pub fn combine(hashes: impl IntoIterator<Item = u64>) -> u64 {
     }
 }
 
+/// One step of `combine` (and of the snapshot checksum): a bijection of
+/// `h` for a given word `x`, so a change in any one word always changes the
+/// result.
+pub(crate) fn mix(h: u64, x: u64) -> u64 {
+    (h.rotate_left(23) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
 /// A `Hasher` for the crate's internal hash maps: FNV-1a, several times
-/// faster than std's SipHash on short keys such as record numbers, with a
-/// final mix: hashbrown picks buckets by the low bits and filters by the top
-/// seven, and FNV alone leaves the top bits of similar numbers alike, which
-/// made most lookups compare several keys. The maps only answer lookups; no
-/// output ever depends on their iteration order. (FNV is not
-/// flood-resistant, which matters little here: the keys come from files the
-/// signed-in user chose.)
+/// faster than std's SipHash on short keys such as record numbers. The maps
+/// only answer lookups; no output ever depends on their iteration order.
+/// (FNV is not flood-resistant, which matters little here: the keys come
+/// from files the signed-in user chose.)
 #[derive(Debug, Clone, Copy)]
 pub struct FnvHasher(u64);
 
@@ -88,13 +91,7 @@ impl Default for FnvHasher {
 
 impl std::hash::Hasher for FnvHasher {
     fn finish(&self) -> u64 {
-        // The finalizer of MurmurHash3: every input bit moves every output bit.
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
+        self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -174,7 +171,7 @@ pub fn hash_field(field: Field, raw: &str) -> u64 {
             return value_hash(&normalize(field, raw));
         }
         // `collapse_whitespace`, fed as it goes: words joined by one space.
-        _ if !ascii && field != Field::Email => {
+        _ if !ascii => {
             let (mut fed, mut gap) = (false, false);
             let mut utf8 = [0u8; 4];
             for c in raw.chars() {

@@ -1238,13 +1238,14 @@ pub struct CategoryCounts {
 impl CategoryCounts {
     /// From counts indexed by `Category as usize` (`count_input`'s answer).
     pub fn of_counts(c: [u32; 6]) -> CategoryCounts {
+        use crate::categorize::Category as C;
         CategoryCounts {
-            conflicts: c[0],
-            new: c[1],
-            deleted: c[2],
-            deactivated: c[3],
-            synchronized: c[4],
-            inactive: c[5],
+            conflicts: c[C::Conflicts as usize],
+            new: c[C::New as usize],
+            deleted: c[C::Deleted as usize],
+            deactivated: c[C::Deactivated as usize],
+            synchronized: c[C::Synchronized as usize],
+            inactive: c[C::Inactive as usize],
         }
     }
 

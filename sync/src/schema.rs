@@ -403,12 +403,7 @@ impl TextBlocks {
 impl Record {
     /// An empty, active record of `kind`.
     pub fn new(kind: Kind) -> Record {
-        let n = kind.fields().len();
-        let mut values = [""; MAX_VALUES];
-        if let Some(last) = values[..n].last_mut() {
-            *last = "true";
-        }
-        Record::from_values(kind, 0, &values[..n])
+        Record::from_pairs(kind, &[])
     }
 
     /// A record holding `values` (at most `MAX_VALUES`; any further ones are
@@ -436,8 +431,8 @@ impl Record {
     /// Builds a record from `(field, value)` pairs; fields the kind lacks are
     /// ignored and `active` defaults to true.
     pub fn from_pairs(kind: Kind, pairs: &[(Field, &str)]) -> Record {
-        // `Record::new` and a `set` per pair, with the text built once
-        // rather than once per pair.
+        // Empty values, active, then a `set` per pair, with the text built
+        // once rather than once per pair.
         let n = kind.fields().len().min(MAX_VALUES);
         let mut values = [""; MAX_VALUES];
         if let Some(last) = values[..n].last_mut() {

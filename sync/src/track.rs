@@ -32,7 +32,7 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::{Cursor, FingerprintError, code_field, field_code, put_varint};
-use crate::normalize::{combine, fnv1a, hash_field, match_key};
+use crate::normalize::{combine, fnv1a, hash_field, match_key, mix};
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record};
 
@@ -329,8 +329,7 @@ fn checksum(version: u32, bytes: &[u8]) -> u64 {
     if version < 2 {
         return fnv1a(bytes);
     }
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let step = |h: u64, w: [u8; 8]| (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    let step = |h: u64, w: [u8; 8]| mix(h, u64::from_le_bytes(w));
     let mut h = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
     let mut words = bytes.chunks_exact(8);
     for c in &mut words {
