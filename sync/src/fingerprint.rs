@@ -39,8 +39,9 @@ use crate::categorize::{
 };
 use crate::normalize::{combine, hash_field, match_key};
 use crate::protocol::CategoryCounts;
+use crate::read::RecordSink;
 use crate::rules::NumberRules;
-use crate::schema::{Field, Kind, Record, Side};
+use crate::schema::{Field, Kind, MAX_VALUES, Record, Side};
 use crate::state::State;
 
 /// The format version written by this build. A fingerprint of another
@@ -308,45 +309,53 @@ impl Fingerprint {
         self
     }
 
-    /// The hashed input for an import of `records` on the imported side.
-    pub fn input<'a>(&'a self, records: &'a [Record]) -> Input<'a> {
+    /// A sink for the reader (`read::read_into`) that keeps of each
+    /// imported record only what a preview against this fingerprint needs.
+    pub fn hashed(&self) -> Hashed<'_> {
+        Hashed::new(self)
+    }
+
+    /// `records`, hashed as `hashed` would take them from the reader.
+    pub fn hash_records(&self, records: &[Record]) -> Hashed<'_> {
+        let mut h = self.hashed();
+        let n = self.kind.fields().len();
+        let mut values = [""; MAX_VALUES];
+        for r in records {
+            for (i, v) in values[..n].iter_mut().enumerate() {
+                *v = r.value_at(i);
+            }
+            h.record(r.line, &values[..n]);
+        }
+        h
+    }
+
+    /// The hashed input for an import on the imported side.
+    pub fn input<'a>(&'a self, imported: &'a Hashed<'_>) -> Input<'a> {
         let width = self.synced.len();
         let mut input = Input::new(width);
-        // An imported record's field hashes matter only where the rules can
-        // look at them: a link whose base is in detail (its fixed record has
-        // detail too), or a pending change naming the key. Elsewhere the row
-        // hash decides, so the rest are not kept.
-        let mut needs_fields: FastMap<&str, ()> = FastMap::default();
-        for l in &self.links {
-            if l.base_fields.is_some() {
-                let k = match self.imported {
-                    Side::Ours => &l.our_key,
-                    Side::Theirs => &l.their_key,
-                };
-                needs_fields.insert(k.as_str(), ());
-            }
-        }
-        for p in &self.pending {
-            let (FixedPending::Create { key, .. } | FixedPending::Set { key, .. }) = p;
-            needs_fields.insert(key.as_str(), ());
-        }
-        let mut buf: Vec<u64> = Vec::with_capacity(width);
-        let mut imported: Vec<Entry<'a>> = Vec::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
-            buf.clear();
-            buf.extend(self.synced.iter().map(|f| hash_field(*f, r.get(*f))));
-            let key = match_key(&self.rules, r.number());
-            let fields = (!needs_fields.is_empty() && needs_fields.contains_key(key.as_ref()))
-                .then(|| input.push_fields(buf.iter().copied()));
-            imported.push(Entry {
-                key,
-                active: r.active(),
-                row: combine(buf.iter().copied()),
+        let mut imported_entries: Vec<Entry<'a>> = Vec::with_capacity(imported.len());
+        let mut detail = imported.detail.iter().peekable();
+        for i in 0..imported.len() {
+            let fields = match detail.peek() {
+                Some(d) if d.record as usize == i => {
+                    let d = detail.next().expect("peeked");
+                    let start = d.start as usize;
+                    d.needed.then(|| {
+                        input.push_fields(imported.hashes[start..start + width].iter().copied())
+                    })
+                }
+                _ => None,
+            };
+            imported_entries.push(Entry {
+                key: Cow::Borrowed(imported.key(i)),
+                active: imported.active[i],
+                row: imported.rows[i],
                 fields,
                 source: Source::Record(i as u32),
                 pending_conflict: false,
             });
         }
+        let imported = imported_entries;
         let mut fixed: Vec<Entry<'a>> = Vec::with_capacity(self.fixed.len());
         for (i, e) in self.fixed.iter().enumerate() {
             let fields = e
@@ -418,13 +427,20 @@ impl Fingerprint {
     /// The categories an import of `records` will give: the same counts and
     /// row keys as `categorize` on the server's state with that import.
     pub fn preview(&self, records: &[Record]) -> Summary {
-        Summary::from_core(categorize_input(&self.input(records)))
+        Summary::from_core(categorize_input(&self.input(&self.hash_records(records))))
     }
 
     /// The counts of `preview` alone, which is all the browser shows before
     /// an import: no row keys are built.
     pub fn preview_counts(&self, records: &[Record]) -> CategoryCounts {
-        CategoryCounts::of_counts(count_input(&self.input(records)))
+        self.counts(&self.hash_records(records))
+    }
+
+    /// `preview_counts` of an import the reader hashed as it read it
+    /// (`read::read_into(.., fingerprint.hashed())`): the browser's preview,
+    /// which never holds the file's records.
+    pub fn counts(&self, imported: &Hashed<'_>) -> CategoryCounts {
+        CategoryCounts::of_counts(count_input(&self.input(imported)))
     }
 
     /// The compact binary form.
@@ -704,6 +720,149 @@ impl Fingerprint {
 
 /// Exactly `width` hashes: a hand-made fingerprint with too few or too many
 /// must not shift every later slot of `Input::hashes`.
+/// An import reduced to what a preview needs, taken record by record from
+/// the reader, so the records themselves are never kept: per record its
+/// matching key (all keys in one string), `active` and row hash. Field
+/// hashes are kept only for a key the rules may compare field by field (a
+/// link whose base the fingerprint has in detail, or a pending change) and
+/// for an inactive record, which the reader may still make active
+/// (`RecordSink::activate`).
+pub struct Hashed<'f> {
+    fp: &'f Fingerprint,
+    /// Slot in `kind.fields()` of each synced field.
+    slots: Vec<usize>,
+    number_slot: usize,
+    /// Position of `active` among the synced fields.
+    active_at: Option<usize>,
+    needs_fields: FastMap<&'f str, ()>,
+    keys: String,
+    key_ends: Vec<u32>,
+    active: Vec<bool>,
+    rows: Vec<u64>,
+    /// The records whose field hashes are kept, in record order.
+    detail: Vec<Detail>,
+    /// Their field hashes, `synced.len()` each.
+    hashes: Vec<u64>,
+}
+
+struct Detail {
+    record: u32,
+    start: u32,
+    /// The rules may compare this record field by field.
+    needed: bool,
+}
+
+impl<'f> Hashed<'f> {
+    fn new(fp: &'f Fingerprint) -> Hashed<'f> {
+        let kind = fp.kind;
+        let mut needs_fields: FastMap<&str, ()> = FastMap::default();
+        for l in &fp.links {
+            if l.base_fields.is_some() {
+                let k = match fp.imported {
+                    Side::Ours => &l.our_key,
+                    Side::Theirs => &l.their_key,
+                };
+                needs_fields.insert(k.as_str(), ());
+            }
+        }
+        for p in &fp.pending {
+            let (FixedPending::Create { key, .. } | FixedPending::Set { key, .. }) = p;
+            needs_fields.insert(key.as_str(), ());
+        }
+        Hashed {
+            fp,
+            // A synced field is always one of the kind's (`Kind::synced_fields`).
+            slots: fp
+                .synced
+                .iter()
+                .map(|f| kind.index_of(*f).unwrap_or(usize::MAX))
+                .collect(),
+            number_slot: kind.index_of(Field::Number).unwrap_or(0),
+            active_at: fp.synced.iter().position(|f| *f == Field::Active),
+            needs_fields,
+            keys: String::new(),
+            key_ends: Vec::new(),
+            active: Vec::new(),
+            rows: Vec::new(),
+            detail: Vec::new(),
+            hashes: Vec::new(),
+        }
+    }
+
+    /// The matching key of record `i`.
+    fn key(&self, i: usize) -> &str {
+        let start = if i == 0 {
+            0
+        } else {
+            self.key_ends[i - 1] as usize
+        };
+        self.keys
+            .get(start..self.key_ends[i] as usize)
+            .unwrap_or("")
+    }
+}
+
+impl RecordSink for Hashed<'_> {
+    fn record(&mut self, _line: u32, values: &[&str]) {
+        let value = |slot: usize| values.get(slot).copied().unwrap_or("");
+        let start = self.hashes.len();
+        self.hashes.extend(
+            self.slots
+                .iter()
+                .zip(&self.fp.synced)
+                .map(|(s, f)| hash_field(*f, value(*s))),
+        );
+        let row = combine(self.hashes[start..].iter().copied());
+        let key = match_key(&self.fp.rules, value(self.number_slot));
+        // As `Record::active` reads it.
+        let active = value(self.fp.kind.index_of(Field::Active).unwrap_or(usize::MAX)) != "false";
+        let needed = !self.needs_fields.is_empty() && self.needs_fields.contains_key(key.as_ref());
+        if needed || !active {
+            self.detail.push(Detail {
+                record: self.rows.len() as u32,
+                start: start as u32,
+                needed,
+            });
+        } else {
+            self.hashes.truncate(start);
+        }
+        self.keys.push_str(&key);
+        self.key_ends
+            .push(u32::try_from(self.keys.len()).unwrap_or(u32::MAX));
+        self.active.push(active);
+        self.rows.push(row);
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn expect(&mut self, rows: usize) {
+        self.key_ends.reserve(rows);
+        self.active.reserve(rows);
+        self.rows.reserve(rows);
+    }
+
+    fn activate(&mut self, index: usize) {
+        let Ok(d) = self
+            .detail
+            .binary_search_by_key(&index, |d| d.record as usize)
+        else {
+            return;
+        };
+        let width = self.slots.len();
+        let start = self.detail[d].start as usize;
+        let Some(fields) = self.hashes.get_mut(start..start + width) else {
+            return;
+        };
+        if let Some(a) = self.active_at {
+            fields[a] = hash_field(Field::Active, "true");
+        }
+        self.rows[index] = combine(fields.iter().copied());
+        self.active[index] = true;
+    }
+}
+
 fn padded(fs: &[u64], width: usize) -> impl Iterator<Item = u64> + '_ {
     fs.iter()
         .copied()
@@ -913,6 +1072,62 @@ mod tests {
         assert_eq!(fp.preview(&import), expect);
         assert_eq!(expect.deleted.len(), 1);
         assert_eq!(expect.new.len(), 1);
+    }
+
+    #[test]
+    fn reading_into_hashes_previews_what_the_records_preview() {
+        use crate::read::{ReadOptions, read, read_into};
+        let mut s = synced_state(6);
+        // Our records 1 and 2 changed since their base: their links carry
+        // field detail, so the import's records 1 and 2 keep field hashes.
+        s.ours[1].set(Field::City, "Bergen");
+        s.ours[2].set(Field::City, "Bergen");
+        let fp = Fingerprint::from_state(&s, Side::Theirs);
+        let line = |i: u32, city: &str, email: &str, active: &str| {
+            format!(
+                "{:06};Customer {i} AS;{city};{email};{active}\r\n",
+                100_000 + i
+            )
+        };
+        let mail = |i: u32| format!("post{i}@example.no");
+        let header = "Kundenummer;Navn;Poststed;E-post;Aktiv\r\n";
+        // 1: their email changed too (one-sided each: synchronized); 2: their
+        // city changed otherwise (a conflict); 3: inactive; 4 gone; 9 new.
+        let with_values = [
+            header.to_string(),
+            line(0, "Oslo", &mail(0), "ja"),
+            line(1, "Oslo", "new@example.no", "ja"),
+            line(2, "Trondheim", &mail(2), "ja"),
+            line(3, "Oslo", &mail(3), "nei"),
+            line(5, "Oslo", &mail(5), "ja"),
+            line(9, "Oslo", &mail(9), "ja"),
+        ]
+        .concat();
+        // An active column with no value at all: every record active.
+        let all_empty = with_values
+            .replace(";ja\r\n", ";\r\n")
+            .replace(";nei\r\n", ";\r\n");
+        for file in [with_values, all_empty] {
+            let options = ReadOptions::default();
+            let out = read(file.as_bytes(), Some("k.csv"), Kind::Customer, &options);
+            let records = out.map(|o| o.records).unwrap_or_default();
+            assert_eq!(records.len(), 6);
+            let (_, hashed) = read_into(
+                file.as_bytes(),
+                Some("k.csv"),
+                Kind::Customer,
+                &options,
+                fp.hashed(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            let mut server = s.clone();
+            server.theirs = records.clone();
+            let expect = CategoryCounts::of_summary(&categorize(&server).summary());
+            assert_eq!(fp.counts(&hashed), expect, "{file}");
+            assert_eq!(fp.preview_counts(&records), expect);
+            assert_eq!(expect.conflicts, 1);
+            assert_eq!(expect.deleted, 1);
+        }
     }
 
     #[test]

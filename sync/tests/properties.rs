@@ -11,6 +11,7 @@ use sync::categorize::{Category, Reason, categorize};
 use sync::fingerprint::Fingerprint;
 use sync::plan::{Action, Plan, apply, resolve};
 use sync::protocol::CategoryCounts;
+use sync::read::{ReadOptions, RecordSink, read, read_into};
 use sync::schema::{Field, Kind, Record, Side};
 use sync::state::{Deactivation, Link, PendingChange, State, base_of};
 
@@ -255,5 +256,38 @@ proptest! {
         // The browser's counts-only preview counts the same rows.
         prop_assert_eq!(fp.preview_counts(&import), CategoryCounts::of_summary(&expect));
         prop_assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn reading_a_file_into_the_fingerprint_counts_what_the_server_counts(
+        s in state(),
+        import in prop::collection::vec(record(), 0..6),
+        imported_side in side(),
+        empty_active in any::<bool>(),
+    ) {
+        // The import as a file, its active column empty throughout or not.
+        let mut file = String::from("Kundenummer;Navn;Poststed;Aktiv\r\n");
+        for r in &import {
+            let active = match (empty_active, r.active()) {
+                (true, _) => "",
+                (false, true) => "ja",
+                (false, false) => "nei",
+            };
+            file.push_str(&format!("{};{};{};{active}\r\n", r.number(), r.get(Field::Name), r.get(Field::City)));
+        }
+        let fp = Fingerprint::from_state(&s, imported_side);
+        let options = ReadOptions::default();
+        let read_records = read(file.as_bytes(), Some("k.csv"), Kind::Customer, &options)
+            .map(|o| o.records);
+        let hashed = read_into(file.as_bytes(), Some("k.csv"), Kind::Customer, &options, fp.hashed());
+        let (Ok(records), Ok((_, hashed))) = (read_records, hashed) else {
+            return Err(TestCaseError::fail("the file did not read"));
+        };
+        prop_assert_eq!(records.len(), import.len());
+        prop_assert_eq!(hashed.len(), import.len());
+        let mut server = s.clone();
+        *server.records_mut(imported_side) = records;
+        let expect = CategoryCounts::of_summary(&categorize(&server).summary());
+        prop_assert_eq!(fp.counts(&hashed), expect);
     }
 }

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
-use super::{Builder, Cells, Format, ReadError, ReadOptions, ReadOutput};
+use super::{Builder, Cells, Format, ReadError, ReadOptions, ReadOutput, RecordSink};
 use crate::schema::Kind;
 
 /// Delimiters tried, in order of preference on a tie: Nordic Excel writes
@@ -315,7 +315,12 @@ fn estimate_rows(body: &[u8]) -> usize {
 }
 
 /// Reads a CSV file.
-pub fn read_csv(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadOutput, ReadError> {
+pub fn read_csv<S: RecordSink>(
+    bytes: &[u8],
+    kind: Kind,
+    options: &ReadOptions,
+    sink: S,
+) -> Result<(ReadOutput, S), ReadError> {
     let (text, enc) = decode(bytes, options.encoding.as_deref())?;
     let mut body: &str = &text;
     let mut first_line = 1u32;
@@ -341,7 +346,7 @@ pub fn read_csv(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadO
     }
     let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(body.as_bytes()));
 
-    let mut builder = Builder::new(kind, Format::Csv, options);
+    let mut builder = Builder::new(kind, Format::Csv, options, sink);
     {
         let out = builder.output_mut();
         out.encoding = Some(enc.name().to_string());

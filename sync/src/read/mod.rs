@@ -6,6 +6,11 @@
 //! header, mapping columns to fields, and checking each value. Every data row
 //! ends as a record or as a `RowError` with its 1-based line number; nothing
 //! is dropped silently (blank rows are counted in `blank_rows`).
+//!
+//! Where the records go is the caller's choice (`RecordSink`): `read` keeps
+//! them as `Record`s; the browser's preview hands each one to
+//! `fingerprint::Hashed`, which keeps only its key and hashes, so a
+//! million-row file is never held as records.
 
 pub mod csv;
 pub mod mapping;
@@ -200,6 +205,66 @@ pub enum ReadError {
     ZipLimit(String),
 }
 
+/// Where the reader puts the records it builds, one at a time, in file
+/// order.
+pub trait RecordSink {
+    /// Takes a record: its 1-based line and its values by slot of
+    /// `kind.fields()` (every slot present; `active` as `"true"` or
+    /// `"false"`), the values `Record` would hold.
+    fn record(&mut self, line: u32, values: &[&str]);
+    /// How many records were taken.
+    fn len(&self) -> usize;
+    /// True when none was taken.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// About `rows` records will come.
+    fn expect(&mut self, _rows: usize) {}
+    /// All records were taken (before any `activate`).
+    fn end(&mut self) {}
+    /// Record `index` (counted from 0 in the order taken) is active after
+    /// all: its `active` cell was empty, and so was that whole column.
+    fn activate(&mut self, index: usize);
+}
+
+/// The sink `read` uses: the records themselves, their text gathered in
+/// shared blocks.
+pub struct Records {
+    blocks: TextBlocks,
+    pub records: Vec<Record>,
+}
+
+impl Records {
+    pub fn new(kind: Kind) -> Records {
+        Records {
+            blocks: TextBlocks::new(kind),
+            records: Vec::new(),
+        }
+    }
+}
+
+impl RecordSink for Records {
+    fn record(&mut self, line: u32, values: &[&str]) {
+        self.blocks.push(line, values, &mut self.records);
+    }
+    fn len(&self) -> usize {
+        self.records.len() + self.blocks.pending()
+    }
+    fn expect(&mut self, rows: usize) {
+        // Room up front, so the list is not copied as it doubles (on wasm32
+        // a copy briefly holds both lists).
+        self.records.reserve(rows);
+    }
+    fn end(&mut self) {
+        self.blocks.flush(&mut self.records);
+    }
+    fn activate(&mut self, index: usize) {
+        if let Some(r) = self.records.get_mut(index) {
+            r.set_active(true);
+        }
+    }
+}
+
 /// Reads a CSV or xlsx file of `kind` records.
 pub fn read(
     bytes: &[u8],
@@ -207,6 +272,20 @@ pub fn read(
     kind: Kind,
     options: &ReadOptions,
 ) -> Result<ReadOutput, ReadError> {
+    let (mut out, sink) = read_into(bytes, name, kind, options, Records::new(kind))?;
+    out.records = sink.records;
+    Ok(out)
+}
+
+/// Reads a CSV or xlsx file of `kind` records into `sink`; the output's
+/// `records` stay empty.
+pub fn read_into<S: RecordSink>(
+    bytes: &[u8],
+    name: Option<&str>,
+    kind: Kind,
+    options: &ReadOptions,
+    sink: S,
+) -> Result<(ReadOutput, S), ReadError> {
     let size = bytes.len() as u64;
     if size > options.limits.max_file_bytes {
         return Err(ReadError::FileTooLarge {
@@ -218,8 +297,8 @@ pub fn read(
         .format
         .unwrap_or_else(|| Format::detect(bytes, name))
     {
-        Format::Csv => csv::read_csv(bytes, kind, options),
-        Format::Xlsx => xlsx::read_xlsx(bytes, kind, options),
+        Format::Csv => csv::read_csv(bytes, kind, options, sink),
+        Format::Xlsx => xlsx::read_xlsx(bytes, kind, options, sink),
     }
 }
 
@@ -256,8 +335,8 @@ pub(crate) fn trim(s: &str) -> &str {
 }
 
 /// Turns raw rows into records, one row at a time, so a million-row file is
-/// never held twice. Both readers feed it.
-pub(crate) struct Builder<'o> {
+/// never held twice. Both readers feed it; it feeds the sink.
+pub(crate) struct Builder<'o, S> {
     kind: Kind,
     options: &'o ReadOptions,
     /// The mapped columns as (column, slot in `kind.fields()`), in column
@@ -269,12 +348,11 @@ pub(crate) struct Builder<'o> {
     /// turns out empty (then it is ignored rather than making all inactive).
     empty_active: Vec<usize>,
     any_active_value: bool,
-    /// Where records' text is gathered before they join `out.records`.
-    blocks: TextBlocks,
+    sink: S,
 }
 
-impl<'o> Builder<'o> {
-    pub(crate) fn new(kind: Kind, format: Format, options: &'o ReadOptions) -> Self {
+impl<'o, S: RecordSink> Builder<'o, S> {
+    pub(crate) fn new(kind: Kind, format: Format, options: &'o ReadOptions, sink: S) -> Self {
         Builder {
             kind,
             options,
@@ -304,7 +382,7 @@ impl<'o> Builder<'o> {
             },
             empty_active: Vec::new(),
             any_active_value: false,
-            blocks: TextBlocks::new(kind),
+            sink,
         }
     }
 
@@ -312,12 +390,11 @@ impl<'o> Builder<'o> {
         &mut self.out
     }
 
-    /// Makes room for about `rows` records up front, so the list is not
-    /// copied as it doubles (on wasm32 a copy briefly holds both lists).
-    /// Never more than the row limit allows.
+    /// About `rows` records will come (never more than the row limit
+    /// allows), so the sink can make room once.
     pub(crate) fn expect_rows(&mut self, rows: usize) {
         let max = self.options.limits.max_rows as usize;
-        self.out.records.reserve(rows.min(max));
+        self.sink.expect(rows.min(max));
     }
 
     /// Takes one row. The cells are borrowed: they are copied only into
@@ -520,11 +597,9 @@ impl<'o> Builder<'o> {
         }
         if problems.is_empty() {
             if active_was_empty {
-                self.empty_active
-                    .push(self.out.records.len() + self.blocks.pending());
+                self.empty_active.push(self.sink.len());
             }
-            self.blocks
-                .push(line, &values[..fields.len()], &mut self.out.records);
+            self.sink.record(line, &values[..fields.len()]);
         } else {
             self.out.errors.push(RowError {
                 line,
@@ -542,24 +617,22 @@ impl<'o> Builder<'o> {
         Ok(())
     }
 
-    pub(crate) fn finish(mut self) -> Result<ReadOutput, ReadError> {
+    pub(crate) fn finish(mut self) -> Result<(ReadOutput, S), ReadError> {
         if self.columns.is_none() {
             return Err(ReadError::Empty);
         }
-        self.blocks.flush(&mut self.out.records);
+        self.sink.end();
         if self.active_column.is_some() && !self.any_active_value && !self.empty_active.is_empty() {
             // An `active` column with no value at all is an unused column,
             // not a list of inactive records.
             for i in std::mem::take(&mut self.empty_active) {
-                if let Some(r) = self.out.records.get_mut(i) {
-                    r.set_active(true);
-                }
+                self.sink.activate(i);
             }
             self.out.notes.push(
                 "the active column is empty in every row: all records read as active".to_string(),
             );
         }
-        Ok(self.out)
+        Ok((self.out, self.sink))
     }
 }
 

@@ -13,7 +13,7 @@ use std::io::{Cursor, Read};
 
 use calamine::{Data, Reader, Xlsx};
 
-use super::{Builder, Format, Limits, ReadError, ReadOptions, ReadOutput};
+use super::{Builder, Format, Limits, ReadError, ReadOptions, ReadOutput, RecordSink};
 use crate::schema::Kind;
 
 /// Entries smaller than this are not ratio-checked: tiny XML parts compress
@@ -146,7 +146,12 @@ fn float_text(f: f64) -> String {
 }
 
 /// Reads an xlsx file.
-pub fn read_xlsx(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<ReadOutput, ReadError> {
+pub fn read_xlsx<S: RecordSink>(
+    bytes: &[u8],
+    kind: Kind,
+    options: &ReadOptions,
+    sink: S,
+) -> Result<(ReadOutput, S), ReadError> {
     check_zip(bytes, &options.limits)?;
     let mut book: Xlsx<_> =
         Xlsx::new(Cursor::new(bytes)).map_err(|e| ReadError::Xlsx(e.to_string()))?;
@@ -167,7 +172,7 @@ pub fn read_xlsx(bytes: &[u8], kind: Kind, options: &ReadOptions) -> Result<Read
         .worksheet_range(&sheet)
         .map_err(|e| ReadError::Xlsx(e.to_string()))?;
 
-    let mut builder = Builder::new(kind, Format::Xlsx, options);
+    let mut builder = Builder::new(kind, Format::Xlsx, options, sink);
     {
         let out = builder.output_mut();
         out.sheet = Some(sheet);
