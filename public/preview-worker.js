@@ -1,7 +1,10 @@
 // The import preview, off the page's main thread: loads the same
 // WebAssembly bundle as the page and calls its `preview_file` (the `sync`
 // crate reading the file and categorizing against the server's
-// fingerprint). Messages in: {file, kind, options, fingerprint}; out:
+// fingerprint). The page keeps this worker for the window's lifetime, so
+// the engine loads once and the decoded fingerprint stays here between
+// previews. Messages in: {file, kind, options, fingerprint} (fingerprint:
+// an ArrayBuffer, or null to use the one sent before); out:
 // {type: "progress", stage, pct} | {type: "done", json} | {type: "error", message}.
 import init, { preview_file } from "/pkg/partnersync.js";
 
@@ -13,7 +16,8 @@ self.onmessage = async (event) => {
   try {
     progress("Loading the engine", 10);
     await ready;
-    const json = await preview_file(file, kind, options, new Uint8Array(fingerprint), progress);
+    const fp = fingerprint ? new Uint8Array(fingerprint) : undefined;
+    const json = await preview_file(file, kind, options, fp, progress);
     self.postMessage({ type: "done", json });
   } catch (err) {
     self.postMessage({ type: "error", message: String((err && err.message) || err) });

@@ -101,18 +101,25 @@ pub async fn send<B: Serialize, T: DeserializeOwned>(
 /// WebAssembly memory, out again and into the worker's message would take
 /// three copies on the page's main thread (and leave the page's WebAssembly
 /// memory 25 MB larger for good). It is transferred to the worker instead.
+/// With `if_none_match` (an ETag the caller holds), `None` when the server
+/// answers 304: what the caller holds is current.
 pub async fn get_bytes(
     path: &str,
     header: &str,
-) -> Result<(crate::browser::JsBytes, Option<String>), ApiError> {
+    if_none_match: Option<&str>,
+) -> Result<Option<(crate::browser::JsBytes, Option<String>)>, ApiError> {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
-        let r = gloo_net::http::Request::get(&format!("{BASE}{path}"))
-            .send()
-            .await
-            .map_err(network_error)?;
+        let mut req = gloo_net::http::Request::get(&format!("{BASE}{path}"));
+        if let Some(etag) = if_none_match {
+            req = req.header("If-None-Match", etag);
+        }
+        let r = req.send().await.map_err(network_error)?;
         let status = r.status();
+        if status == 304 && if_none_match.is_some() {
+            return Ok(None);
+        }
         if !(200..300).contains(&status) {
             let text = r.text().await.unwrap_or_default();
             return Err(serde_json::from_str(&text).unwrap_or_else(|_| ApiError {
@@ -130,11 +137,11 @@ pub async fn get_bytes(
             .map_err(js_error)?
             .dyn_into::<js_sys::ArrayBuffer>()
             .map_err(js_error)?;
-        Ok((buffer, h))
+        Ok(Some((buffer, h)))
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = (path, header);
+        let _ = (path, header, if_none_match);
         Err(network_error("not in a browser"))
     }
 }

@@ -103,17 +103,10 @@ pub fn now_ms() -> f64 {
     }
 }
 
-/// Starts the preview worker on `file`; `on_msg` gets its progress and
-/// answer. Returns a handle that ends the worker when dropped or replaced.
-/// The `fingerprint` is transferred to the worker, not copied: the page
-/// must not use it afterwards (it is empty then).
-pub fn start_preview(
-    file: &PickedFile,
-    kind: &str,
-    options_json: &str,
-    fingerprint: JsBytes,
-    on_msg: impl Fn(WorkerMsg) + 'static,
-) -> Result<PreviewWorker, String> {
+/// Starts the preview worker; `on_msg` gets the progress and answers of
+/// every preview it runs. The worker loads the engine at once and lives
+/// until the handle is dropped, keeping the last fingerprint it was sent.
+pub fn start_worker(on_msg: impl Fn(WorkerMsg) + 'static) -> Result<PreviewWorker, String> {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
@@ -144,17 +137,6 @@ pub fn start_preview(
                 on_msg(msg);
             });
         worker.set_onmessage(Some(handler.as_ref().unchecked_ref()));
-        let msg = js_sys::Object::new();
-        let set =
-            |k: &str, v: &JsValue| js_sys::Reflect::set(&msg, &JsValue::from_str(k), v).map(|_| ());
-        set("file", file.as_ref())
-            .and_then(|_| set("kind", &JsValue::from_str(kind)))
-            .and_then(|_| set("options", &JsValue::from_str(options_json)))
-            .and_then(|_| set("fingerprint", &fingerprint))
-            .map_err(|e| format!("{e:?}"))?;
-        worker
-            .post_message_with_transfer(&msg, &js_sys::Array::of1(&fingerprint))
-            .map_err(|e| format!("the preview worker cannot start: {e:?}"))?;
         Ok(PreviewWorker {
             worker: Some(worker),
             _handler: Some(handler),
@@ -162,17 +144,61 @@ pub fn start_preview(
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = (file, kind, options_json, fingerprint, on_msg);
+        let _ = on_msg;
         Err("not in a browser".into())
     }
 }
 
-/// A running preview worker.
+/// The preview worker.
 pub struct PreviewWorker {
     #[cfg(feature = "hydrate")]
     worker: Option<web_sys::Worker>,
     #[cfg(feature = "hydrate")]
     _handler: Option<wasm_bindgen::closure::Closure<dyn Fn(web_sys::MessageEvent)>>,
+}
+
+impl PreviewWorker {
+    /// Previews `file`. A `fingerprint` is transferred to the worker, not
+    /// copied (the page must not use it afterwards: it is empty then), and
+    /// replaces the one the worker holds; `None` previews against that one.
+    pub fn preview(
+        &self,
+        file: &PickedFile,
+        kind: &str,
+        options_json: &str,
+        fingerprint: Option<JsBytes>,
+    ) -> Result<(), String> {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsValue;
+            let Some(worker) = self.worker.as_ref() else {
+                return Err("the preview worker has ended".into());
+            };
+            let msg = js_sys::Object::new();
+            let set = |k: &str, v: &JsValue| {
+                js_sys::Reflect::set(&msg, &JsValue::from_str(k), v).map(|_| ())
+            };
+            let fp = fingerprint.map_or(JsValue::NULL, JsValue::from);
+            set("file", file.as_ref())
+                .and_then(|_| set("kind", &JsValue::from_str(kind)))
+                .and_then(|_| set("options", &JsValue::from_str(options_json)))
+                .and_then(|_| set("fingerprint", &fp))
+                .map_err(|e| format!("{e:?}"))?;
+            let transfer = if fp.is_null() {
+                js_sys::Array::new()
+            } else {
+                js_sys::Array::of1(&fp)
+            };
+            worker
+                .post_message_with_transfer(&msg, &transfer)
+                .map_err(|e| format!("the preview worker cannot start: {e:?}"))
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = (file, kind, options_json, fingerprint);
+            Err("not in a browser".into())
+        }
+    }
 }
 
 impl Drop for PreviewWorker {

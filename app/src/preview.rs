@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use sync::fingerprint::Fingerprint;
 use sync::protocol::{CategoryCounts, ImportOptions, ImportRowError};
-use sync::read::read;
+use sync::read::{RecordSink, read_into};
 use sync::schema::{Field, Kind};
 
 /// A column and the field it is mapped to (if any).
@@ -48,10 +48,33 @@ pub fn preview_bytes(
     fingerprint: &[u8],
 ) -> Result<PreviewResult, String> {
     let fp = Fingerprint::decode(fingerprint).map_err(|e| e.to_string())?;
+    preview_with(bytes.to_vec(), file_name, kind, options, &fp)
+}
+
+/// `preview_bytes` against a fingerprint decoded already (the worker keeps
+/// the one it was last sent, for as long as the server says it is current).
+/// Takes the file's bytes so that they are freed once read, before the
+/// categories are counted.
+pub fn preview_with(
+    bytes: Vec<u8>,
+    file_name: &str,
+    kind: Kind,
+    options: &ImportOptions,
+    fp: &Fingerprint,
+) -> Result<PreviewResult, String> {
+    if fp.kind != kind {
+        return Err(format!(
+            "The server's state is of {} records, not {kind}; reload the page.",
+            fp.kind
+        ));
+    }
     let read_options = options.read_options(&[]);
-    let out = read(bytes, Some(file_name), kind, &read_options)
+    // The reader hands each record to the fingerprint's hasher as it reads
+    // it: a million-row file is never held as records.
+    let (out, hashed) = read_into(&bytes, Some(file_name), kind, &read_options, fp.hashed())
         .map_err(|e| format!("The file cannot be read: {e}."))?;
-    let counts = fp.preview_counts(&out.records);
+    drop(bytes);
+    let counts = fp.counts(&hashed);
     let mut columns: Vec<PreviewColumn> = out
         .mapping
         .iter()
@@ -75,7 +98,7 @@ pub fn preview_bytes(
         sheets: out.sheets,
         has_header: out.has_header,
         columns,
-        record_count: out.records.len() as u32,
+        record_count: hashed.len() as u32,
         row_errors: out
             .errors
             .iter()

@@ -562,7 +562,16 @@ pub fn SyncWindow() -> impl IntoView {
 #[component]
 fn Import(ctx: Ctx, connection: LocalResource<Result<Connection, ApiError>>) -> impl IntoView {
     let picked = StoredValue::new_local(None::<PickedFile>);
+    // One worker for the window's lifetime: the engine loads once, and it
+    // keeps the fingerprint it was last sent (its ETag in `held`), so a
+    // preview again (another file, a changed mapping) fetches nothing while
+    // the server's state is unchanged.
     let worker = StoredValue::new_local(None::<PreviewWorker>);
+    let held = StoredValue::new_local(None::<String>);
+    let busy = StoredValue::new_local(false);
+    // Bumped by every preview: a fetch that returns after a newer preview
+    // started sends nothing.
+    let generation = StoredValue::new_local(0u64);
     let file_label = RwSignal::new(None::<String>);
     let over = RwSignal::new(false);
     let progress = RwSignal::new(None::<(String, f64)>);
@@ -591,46 +600,83 @@ fn Import(ctx: Ctx, connection: LocalResource<Result<Connection, ApiError>>) -> 
         let path = format!("{}/fingerprint", ctx.path());
         let kind = ctx.kind.get_untracked();
         let opts = serde_json::to_string(&options()).unwrap_or_default();
-        leptos::task::spawn_local(async move {
-            let fp = match api::get_bytes(&path, "x-preview-revision").await {
-                Ok((bytes, _)) => bytes,
+        if busy.get_value() {
+            // A preview still running is of a file or mapping no longer
+            // wanted: end it (and what its worker held).
+            worker.set_value(None);
+            held.set_value(None);
+        }
+        busy.set_value(true);
+        generation.update_value(|g| *g += 1);
+        let this = generation.get_value();
+        let on_msg = move |m: WorkerMsg| match m {
+            WorkerMsg::Progress { stage, pct } => progress.set(Some((stage, pct))),
+            WorkerMsg::Done(json) => {
+                progress.set(None);
+                match serde_json::from_str::<PreviewResult>(&json) {
+                    Ok(mut p) => {
+                        p.millis = Some(browser::now_ms() - started.get_untracked());
+                        preview.set(Some(p));
+                    }
+                    Err(e) => error.set(Some(format!(
+                        "The preview answered something unexpected: {e}"
+                    ))),
+                }
+                busy.set_value(false);
+            }
+            WorkerMsg::Error(e) => {
+                progress.set(None);
+                error.set(Some(e));
+                busy.set_value(false);
+                worker.set_value(None);
+                held.set_value(None);
+            }
+        };
+        if worker.with_value(Option::is_none) {
+            match browser::start_worker(on_msg) {
+                Ok(w) => worker.set_value(Some(w)),
                 Err(e) => {
                     progress.set(None);
+                    busy.set_value(false);
+                    error.set(Some(e));
+                    return;
+                }
+            }
+        }
+        leptos::task::spawn_local(async move {
+            let etag = held.get_value();
+            let answer = api::get_bytes(&path, "x-preview-revision", etag.as_deref()).await;
+            if generation.get_value() != this {
+                return;
+            }
+            let fp = match answer {
+                // Unchanged: the worker previews against what it holds.
+                Ok(None) => None,
+                Ok(Some((bytes, revision))) => {
+                    held.set_value(revision.map(|r| format!("\"{r}\"")));
+                    Some(bytes)
+                }
+                Err(e) => {
+                    progress.set(None);
+                    busy.set_value(false);
                     error.set(Some(e.message));
                     return;
                 }
             };
             // The time shown is the browser's own work: from the fingerprint's
-            // arrival to the counts.
+            // arrival (or the server's word that it is unchanged) to the
+            // counts.
             started.set(browser::now_ms());
             progress.set(Some(("Reading the file".into(), 15.0)));
-            let on_msg = move |m: WorkerMsg| match m {
-                WorkerMsg::Progress { stage, pct } => progress.set(Some((stage, pct))),
-                WorkerMsg::Done(json) => {
-                    progress.set(None);
-                    match serde_json::from_str::<PreviewResult>(&json) {
-                        Ok(mut p) => {
-                            p.millis = Some(browser::now_ms() - started.get_untracked());
-                            preview.set(Some(p));
-                        }
-                        Err(e) => error.set(Some(format!(
-                            "The preview answered something unexpected: {e}"
-                        ))),
-                    }
-                    worker.set_value(None);
-                }
-                WorkerMsg::Error(e) => {
-                    progress.set(None);
-                    error.set(Some(e));
-                    worker.set_value(None);
-                }
-            };
-            match browser::start_preview(&file, kind.as_str(), &opts, fp, on_msg) {
-                Ok(w) => worker.set_value(Some(w)),
-                Err(e) => {
-                    progress.set(None);
-                    error.set(Some(e));
-                }
+            let sent = worker.with_value(|w| match w {
+                Some(w) => w.preview(&file, kind.as_str(), &opts, fp),
+                None => Err("the preview worker has ended".into()),
+            });
+            if let Err(e) = sent {
+                progress.set(None);
+                busy.set_value(false);
+                held.set_value(None);
+                error.set(Some(e));
             }
         });
     };

@@ -118,31 +118,54 @@ pub async fn get_rows(
 }
 
 /// The compact state the browser previews an import against (binary; see
-/// `sync::fingerprint`). The `x-preview-revision` header names its revision.
+/// `sync::fingerprint`). The `x-preview-revision` header names its revision
+/// and the `ETag` is that revision quoted: a request whose `If-None-Match`
+/// names the current revision is answered 304 without a body, so a browser
+/// that holds the fingerprint already previews again without fetching it.
 #[utoipa::path(get, path = "/connections/{connection_id}/{kind}/fingerprint", tag = "window", security(("session" = [])),
-    params(("connection_id" = i64, Path), ("kind" = String, Path)),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = ApiError),
+    params(("connection_id" = i64, Path), ("kind" = String, Path),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of a fingerprint the caller holds")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 304, description = "The caller's fingerprint is current"), (status = 404, body = ApiError),
         (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn get_fingerprint(
     _admin: Admin,
     State(state): State<AppState>,
     scope: Scope,
+    headers: HeaderMap,
 ) -> AppResult<Response> {
     let (bytes, revision) = svc::fingerprint(&state.store, scope.id, scope.kind).await?;
-    let mut r = (
-        [
-            (
+    let etag = format!("\"{revision}\"");
+    let held = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == etag || t.strip_prefix("W/") == Some(etag.as_str())
+        });
+    let mut r = if held {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/octet-stream"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        bytes,
-    )
-        .into_response();
+            )],
+            bytes,
+        )
+            .into_response()
+    };
     if let Ok(v) = HeaderValue::from_str(&revision) {
         r.headers_mut().insert("x-preview-revision", v);
     }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    // Browsers keep no copy: the page holds the fingerprint it fetched.
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
 }
 

@@ -7,7 +7,7 @@ use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use sync::fingerprint::Fingerprint;
 use sync::protocol::CategoryCounts;
-use sync::read::{ReadOptions, read};
+use sync::read::{ReadOptions, read_into};
 use sync::schema::Kind;
 
 use crate::helpers::{TestApp, spawn_app};
@@ -68,17 +68,15 @@ async fn browser_preview(
         .to_string();
     let bytes = r.bytes().await.expect("bytes");
     let fp = Fingerprint::decode(&bytes).expect("decodes");
-    let out = read(
+    let (_, hashed) = read_into(
         file,
         Some("kunder.csv"),
         Kind::Customer,
         &ReadOptions::default(),
+        fp.hashed(),
     )
     .expect("reads");
-    (
-        CategoryCounts::of_summary(&fp.preview(&out.records)),
-        revision,
-    )
+    (fp.counts(&hashed), revision)
 }
 
 async fn import(
@@ -180,6 +178,35 @@ async fn the_import_equals_the_browser_preview_and_a_stale_preview_is_redone() {
         .await
         .expect("fingerprint");
     assert_eq!(r.headers()["content-encoding"], "gzip");
+    // A caller that holds the current fingerprint gets 304 and no body;
+    // one that holds an older one gets the new fingerprint.
+    let etag = r.headers()["etag"].to_str().expect("etag").to_string();
+    assert_eq!(
+        etag,
+        format!(
+            "\"{}\"",
+            r.headers()["x-preview-revision"]
+                .to_str()
+                .expect("revision")
+        )
+    );
+    let held = admin
+        .get(app.url(&format!("{base}/fingerprint")))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("fingerprint");
+    assert_eq!(held.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(held.headers()["etag"].to_str().ok(), Some(etag.as_str()));
+    assert!(held.bytes().await.expect("body").is_empty());
+    let other = admin
+        .get(app.url(&format!("{base}/fingerprint")))
+        .header("if-none-match", "\"0000000000000000\"")
+        .send()
+        .await
+        .expect("fingerprint");
+    assert_eq!(other.status(), StatusCode::OK);
+    assert!(Fingerprint::decode(&other.bytes().await.expect("body")).is_ok());
 
     // Multiple matches are listed and flagged, never matched.
     let new = rows(&app, &admin, &base, "new").await;
