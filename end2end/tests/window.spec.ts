@@ -95,6 +95,12 @@ test('an administrator connects a system and imports its customers with a previe
   await expect(tab(page, 'new')).toContainText(/New \(\d+\)/);
   const before = await tabCount(page, 'new');
   expect(before).toBeGreaterThanOrEqual(5);
+  // How the server answered each fingerprint request: the first preview
+  // fetches it, a preview again while nothing changed is told 304.
+  const fingerprints: number[] = [];
+  page.on('response', (r) => {
+    if (r.url().endsWith('/fingerprint')) fingerprints.push(r.status());
+  });
 
   // Their export: Beta's name differs, Epsilon is 9104 there (same email),
   // two customers only they have; the city column has a header no alias
@@ -120,6 +126,8 @@ test('an administrator connects a system and imports its customers with a previe
   await page.locator('select[data-column="Bynavn"]').selectOption('city');
   await expect(page.locator('select[data-column="Bynavn"]')).toHaveValue('city');
   await expect(previewCount(page, 'new')).toHaveText(String(before + 5));
+  // The worker previewed again against the fingerprint it holds.
+  await expect.poll(() => fingerprints).toEqual([200, 304]);
 
   // The row errors download as a file.
   const [errs] = await Promise.all([

@@ -80,6 +80,16 @@ fn report(n: usize) {
     let t_from_file = best(reps, || preview_file(new.as_bytes(), &fp_bytes));
     let file_ok = preview_file(new.as_bytes(), &fp_bytes)
         == Some(CategoryCounts::of_summary(&categorized.summary()));
+    let t_read_null = best(reps, || {
+        read_into(
+            new.as_bytes(),
+            Some("kunder.csv"),
+            sync::schema::Kind::Customer,
+            &ReadOptions::default(),
+            Tally(0),
+        )
+        .map(|(_, t)| t.0)
+    });
     let t_read_hashed = {
         let fp = Fingerprint::decode(&fp_bytes).ok();
         best(reps, || {
@@ -116,6 +126,10 @@ fn report(n: usize) {
     println!(
         "  decode + preview_counts(&records)  {}   (the browser's; equals categorize: {counts_ok})",
         ms(t_preview)
+    );
+    println!(
+        "  read_into(a tally)                 {}   (the reader alone: decode, split, map, check)",
+        ms(t_read_null)
     );
     println!(
         "  read_into(fingerprint.hashed())    {}   (the reader hashing as it reads, no records)",
@@ -156,6 +170,19 @@ fn report(n: usize) {
     );
 }
 
+/// A sink that only counts: what the reader costs by itself.
+struct Tally(usize);
+
+impl RecordSink for Tally {
+    fn record(&mut self, _line: u32, values: &[&str]) {
+        self.0 += black_box(values).len();
+    }
+    fn len(&self) -> usize {
+        self.0
+    }
+    fn activate(&mut self, _index: usize) {}
+}
+
 /// The file read into the fingerprint's hasher.
 fn read_hashed<'f>(bytes: &[u8], fp: &'f Fingerprint) -> Option<Hashed<'f>> {
     read_into(
@@ -189,20 +216,23 @@ fn peak_rss() -> Option<u64> {
 /// and prints its peak memory, so nothing the parent generated counts.
 fn peak_child(dir: &Path, what: &str) {
     let before = peak_rss().unwrap_or(0);
-    let import = std::fs::read(dir.join("import.csv")).unwrap_or_default();
+    let read_import = || std::fs::read(dir.join("import.csv")).unwrap_or_default();
     let found = match what {
         "preview" => {
             // As the browser does it: the fingerprint first (it arrives before
             // the file is read), then the file read into its hasher.
-            let fp = std::fs::read(dir.join("state.fingerprint")).unwrap_or_default();
-            let Ok(fp) = Fingerprint::decode(&fp) else {
+            let fp_bytes = std::fs::read(dir.join("state.fingerprint")).unwrap_or_default();
+            let Ok(fp) = Fingerprint::decode(&fp_bytes) else {
                 return;
             };
+            drop(fp_bytes);
+            let import = read_import();
             let hashed = read_hashed(&import, &fp);
             drop(import);
             hashed.map_or(0, |h| fp.counts(&h).synchronized as usize)
         }
         _ => {
+            let import = read_import();
             let snap = std::fs::read(dir.join("old.snapshot")).unwrap_or_default();
             let records = parse(&import);
             drop(import);
@@ -215,8 +245,8 @@ fn peak_child(dir: &Path, what: &str) {
     println!("{} {} {found}", peak, peak.saturating_sub(before));
 }
 
-/// Peak memory of the browser's preview (read the file, parse, decode the
-/// fingerprint, preview) and of the diff (parse, decode the snapshot, diff),
+/// Peak memory of the browser's preview (decode the fingerprint, read the
+/// file into its hasher, count) and of the diff (parse, decode the snapshot, diff),
 /// each in a fresh process, against the import file's size.
 fn peak_memory(n: usize) {
     let dir = std::env::temp_dir().join(format!("partnersync-peak-{n}"));

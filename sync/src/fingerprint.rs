@@ -47,7 +47,7 @@ use crate::state::State;
 /// The format version written by this build. A fingerprint of another
 /// version is refused, so a browser never previews against a layout it
 /// misreads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 const MAGIC: &[u8; 4] = b"PSFP";
 

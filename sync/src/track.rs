@@ -23,7 +23,11 @@
 //! checksum of every byte before it, so damage is detected rather than read
 //! as a different data set: in format 2 a hash of the bytes eight at a time
 //! (`checksum`), in format 1 (still read) their FNV-1a 64, which costs a
-//! multiply per byte, a third of decoding a million records.
+//! multiply per byte, a third of decoding a million records. Formats 1 and
+//! 2 hashed values with FNV-1a, format 3 with `normalize::ValueHash`; a
+//! snapshot keeps its format's value hash (`Snapshot::version`), so one
+//! stored by an older build is diffed correctly and rewritten in format 3
+//! by the next run.
 
 use std::borrow::Cow;
 
@@ -32,7 +36,7 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::{Cursor, FingerprintError, code_field, field_code, put_varint};
-use crate::normalize::{combine, fnv1a, hash_field, match_key, mix};
+use crate::normalize::{FnvValueHash, combine, fnv1a, hash_field, hash_field_with, match_key, mix};
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record};
 
@@ -62,6 +66,16 @@ pub struct Snapshot {
     rows: Vec<u64>,
     /// Per entry, `fields.len()` field hashes.
     hashes: Vec<u64>,
+    /// The format whose value hash the hashes are: formats 1 and 2 hashed
+    /// values with FNV-1a, format 3 with `normalize::ValueHash`. A diff
+    /// hashes the new records the snapshot's way, so a snapshot stored by an
+    /// older build still tells unchanged records from changed ones.
+    #[serde(default = "current_version")]
+    version: u32,
+}
+
+fn current_version() -> u32 {
+    SNAPSHOT_VERSION
 }
 
 impl Snapshot {
@@ -75,6 +89,16 @@ impl Snapshot {
             ends: Vec::with_capacity(capacity),
             rows: Vec::with_capacity(capacity),
             hashes: Vec::with_capacity(capacity * width),
+            version: SNAPSHOT_VERSION,
+        }
+    }
+
+    /// Hash of `field`'s value `raw`, as this snapshot's format hashes it.
+    fn hash(&self, field: Field, raw: &str) -> u64 {
+        if self.version < 3 {
+            hash_field_with::<FnvValueHash>(field, raw)
+        } else {
+            hash_field(field, raw)
         }
     }
 
@@ -91,6 +115,11 @@ impl Snapshot {
     /// Fingerprints `records`. A key on several records keeps its first
     /// record (the diff reports the others as duplicates).
     pub fn of(kind: Kind, rules: &NumberRules, records: &[Record]) -> Snapshot {
+        Snapshot::of_format(kind, rules, records, SNAPSHOT_VERSION)
+    }
+
+    /// `of`, hashing the way format `version` does.
+    fn of_format(kind: Kind, rules: &NumberRules, records: &[Record], version: u32) -> Snapshot {
         let fields = kind.synced_fields();
         let keys: Vec<Cow<'_, str>> = records
             .iter()
@@ -104,14 +133,15 @@ impl Snapshot {
         }
         order.dedup_by(|later, earlier| keys[*later as usize] == keys[*earlier as usize]);
         let mut snap = Snapshot::empty(kind, rules.clone(), fields.clone(), order.len());
+        snap.version = version;
         snap.keys
             .reserve(order.iter().map(|i| keys[*i as usize].len()).sum());
+        let mut hashes = Vec::with_capacity(fields.len());
         for i in order {
             let r = &records[i as usize];
-            snap.push(
-                &keys[i as usize],
-                fields.iter().map(|f| hash_field(*f, r.get(*f))),
-            );
+            hashes.clear();
+            hashes.extend(fields.iter().map(|f| snap.hash(*f, r.get(*f))));
+            snap.push(&keys[i as usize], hashes.iter().copied());
         }
         snap
     }
@@ -157,7 +187,7 @@ impl Snapshot {
         let Some(old) = self.find(&key).and_then(|at| self.entry(at)) else {
             return false;
         };
-        combine(self.fields.iter().map(|f| hash_field(*f, record.get(*f)))) == old.row
+        combine(self.fields.iter().map(|f| self.hash(*f, record.get(*f)))) == old.row
     }
 
     fn find(&self, key: &str) -> Option<usize> {
@@ -178,7 +208,9 @@ impl Snapshot {
         let width = self.fields.len();
         let mut w = Vec::with_capacity(32 + self.ends.len() * (8 + 3 * width));
         w.extend_from_slice(SNAPSHOT_MAGIC);
-        put_varint(&mut w, u64::from(SNAPSHOT_VERSION));
+        // A snapshot read from an older format keeps it: its hashes are
+        // that format's.
+        put_varint(&mut w, u64::from(self.version));
         w.push(match self.kind {
             Kind::Customer => 0,
             Kind::Employee => 1,
@@ -212,7 +244,7 @@ impl Snapshot {
                 w.extend_from_slice(&h.to_le_bytes());
             }
         }
-        let sum = checksum(SNAPSHOT_VERSION, &w);
+        let sum = checksum(self.version, &w);
         w.extend_from_slice(&sum.to_le_bytes());
         w
     }
@@ -272,6 +304,7 @@ impl Snapshot {
         // An entry is at least two key varints and a byte per field.
         let n = r.count(2 + width)?;
         let mut snap = Snapshot::empty(kind, rules, fields, n);
+        snap.version = version;
         let mut columns: Vec<Vec<u64>> = vec![Vec::new(); width];
         let mut key_buf: Vec<u8> = Vec::new();
         for _ in 0..n {
@@ -317,9 +350,9 @@ impl Snapshot {
 }
 
 /// The snapshot format version written by this build. It reads this one and
-/// every earlier one (they differ only in the checksum); later ones are
-/// refused.
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// every earlier one (1 and 2 differ in the checksum, 3 in the value hash:
+/// `Snapshot::version`); later ones are refused.
+pub const SNAPSHOT_VERSION: u32 = 3;
 
 /// The checksum of a snapshot's bytes in format `version`. Format 2 takes a
 /// word of eight bytes per step, each step a bijection of the state for a
@@ -438,7 +471,7 @@ pub fn diff(snapshot: &Snapshot, records: &[Record]) -> Diff {
             continue;
         };
         hashes.clear();
-        hashes.extend(snapshot.fields.iter().map(|f| hash_field(*f, r.get(*f))));
+        hashes.extend(snapshot.fields.iter().map(|f| snapshot.hash(*f, r.get(*f))));
         if combine(hashes.iter().copied()) == old.row {
             out.unchanged += 1;
             continue;
@@ -631,9 +664,33 @@ mod tests {
     }
 
     #[test]
+    fn snapshots_of_older_formats_are_read_and_diffed_with_their_hash() {
+        let rules = NumberRules::default();
+        let old = vec![cust("1", "A", "Oslo"), cust("2", "B  AS", "Bergen")];
+        let new = vec![cust("1", "A", "Oslo"), cust("2", "B AS", "Trondheim")];
+        for version in [2, 3] {
+            let bytes = Snapshot::of_format(Kind::Customer, &rules, &old, version).encode();
+            assert_eq!(bytes[4], version as u8);
+            let snap = Snapshot::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+            // Re-encoded, it stays in its format.
+            assert_eq!(snap.encode(), bytes);
+            assert!(snap.unchanged(&old[0]));
+            let d = diff(&snap, &new);
+            assert_eq!((d.unchanged, d.changed.len()), (1, 1), "format {version}");
+            assert_eq!(d.changed[0].fields, vec![Field::City], "format {version}");
+        }
+        // The formats' value hashes differ, so a snapshot read in the wrong
+        // one would find every record changed.
+        assert_ne!(
+            hash_field(Field::City, "Oslo"),
+            hash_field_with::<FnvValueHash>(Field::City, "Oslo")
+        );
+    }
+
+    #[test]
     fn snapshots_stored_in_format_1_are_still_read() {
         let old = vec![cust("1", "A", "Oslo"), cust("2", "B", "Bergen")];
-        let snap = Snapshot::of(Kind::Customer, &NumberRules::default(), &old);
+        let snap = Snapshot::of_format(Kind::Customer, &NumberRules::default(), &old, 2);
         let bytes = snap.encode();
         assert_eq!(bytes[4], 2);
         // The same body as format 1 wrote it: version 1, FNV-1a checksum.
@@ -641,7 +698,12 @@ mod tests {
         v1[4] = 1;
         let sum = fnv1a(&v1);
         v1.extend_from_slice(&sum.to_le_bytes());
-        assert_eq!(Snapshot::decode(&v1), Ok(snap.clone()));
+        let read = Snapshot::decode(&v1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (read.version, &read.keys, &read.hashes),
+            (1, &snap.keys, &snap.hashes)
+        );
+        assert_eq!(diff(&read, &old).unchanged, 2);
         // A format 1 body with a format 2 checksum is damage.
         let mut mixed = v1[..v1.len() - 8].to_vec();
         let sum = checksum(2, &mixed);
