@@ -7,7 +7,7 @@ use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use sync::fingerprint::Fingerprint;
 use sync::protocol::CategoryCounts;
-use sync::read::{ReadOptions, read_into};
+use sync::read::{ReadOptions, read, read_into};
 use sync::schema::Kind;
 
 use crate::helpers::{TestApp, spawn_app};
