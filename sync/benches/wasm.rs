@@ -4,8 +4,8 @@
 //! prints the wasm/native ratio.
 //!
 //! Natively (`WASM_BENCH_ROWS=… cargo bench -p sync --bench wasm`) this prints
-//! one JSON line of timings. Built for wasm32 it exports `setup`, `preview`
-//! and `parse` through wasm-bindgen for `benches/js/wasm-run.js`, which times
+//! one JSON line of timings. Built for wasm32 it exports `setup`, `preview`,
+//! `parse` and `from_file` through wasm-bindgen for `benches/js/wasm-run.js`, which times
 //! them in Node (the crate has no clock on wasm32).
 
 mod common;
@@ -55,6 +55,22 @@ fn run_parse(s: &Setup) -> u32 {
     parse(&s.import).len() as u32
 }
 
+/// The browser's path: the fingerprint decoded, the file read into its
+/// hasher (no records kept), the counts.
+fn run_from_file(s: &Setup) -> u32 {
+    let Ok(fp) = Fingerprint::decode(&s.fingerprint) else {
+        return 0;
+    };
+    sync::read::read_into(
+        &s.import,
+        Some("kunder.csv"),
+        sync::schema::Kind::Customer,
+        &sync::read::ReadOptions::default(),
+        fp.hashed(),
+    )
+    .map_or(0, |(_, h)| fp.counts(&h).synchronized)
+}
+
 fn with<T>(f: impl FnOnce(&Setup) -> T) -> Option<T> {
     SETUP.with(|s| s.borrow().as_ref().map(f))
 }
@@ -81,6 +97,12 @@ mod exports {
     pub fn parse() -> u32 {
         super::with(super::run_parse).unwrap_or(0)
     }
+
+    /// Decode + read into the hasher + counts; returns the synchronized count.
+    #[wasm_bindgen]
+    pub fn from_file() -> u32 {
+        super::with(super::run_from_file).unwrap_or(0)
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -105,5 +127,8 @@ fn main() {
     };
     let preview_ms = best(run_preview);
     let parse_ms = best(run_parse);
-    println!("{{\"rows\":{n},\"preview_ms\":{preview_ms:.3},\"parse_ms\":{parse_ms:.3}}}");
+    let from_file_ms = best(run_from_file);
+    println!(
+        "{{\"rows\":{n},\"preview_ms\":{preview_ms:.3},\"parse_ms\":{parse_ms:.3},\"from_file_ms\":{from_file_ms:.3}}}"
+    );
 }
