@@ -4,7 +4,8 @@
 //! the compact encodings per record, and the ratios.
 //!
 //! `ENGINE_ROWS=1000000 cargo bench -p sync --bench engine` (default 100k).
-//! `ENGINE_CRITERION=1` adds criterion's statistics on a 20k-row subset.
+//! `ENGINE_CRITERION=1` adds criterion's statistics on a 20k-row subset;
+//! `ENGINE_PEAK_ONLY=1` prints the peak memory figures alone.
 
 mod common;
 
@@ -300,7 +301,11 @@ fn main() {
         peak_child(Path::new(&dir), &what.to_string_lossy());
         return;
     }
-    report(rows());
+    // ENGINE_PEAK_ONLY=1: the peak memory figures alone (they do not
+    // depend on a quiet machine).
+    if std::env::var_os("ENGINE_PEAK_ONLY").is_none() {
+        report(rows());
+    }
     peak_memory(rows());
     if std::env::var_os("ENGINE_CRITERION").is_some() {
         let n = 20_000;

@@ -62,7 +62,8 @@ pub struct FixedEntry {
     pub key: Key,
     pub active: bool,
     pub row: u64,
-    pub fields: Option<Vec<u64>>,
+    /// Its field hashes, as a slot of `Fingerprint::hashes`.
+    pub fields: Option<u32>,
 }
 
 /// A link, hashed.
@@ -72,7 +73,8 @@ pub struct FixedLink {
     pub their_key: Key,
     pub active: bool,
     pub base_row: u64,
-    pub base_fields: Option<Vec<u64>>,
+    /// The base's field hashes, as a slot of `Fingerprint::hashes`.
+    pub base_fields: Option<u32>,
 }
 
 /// A pending change, hashed.
@@ -105,6 +107,9 @@ pub struct Fingerprint {
     pub synced: Vec<Field>,
     pub fixed: Vec<FixedEntry>,
     pub links: Vec<FixedLink>,
+    /// The field hashes the entries and links keep, `synced.len()` per slot,
+    /// in one vector rather than a vector each.
+    pub hashes: Vec<u64>,
     pub deactivated_ours: Vec<String>,
     pub deactivated_theirs: Vec<String>,
     pub pending: Vec<FixedPending>,
@@ -195,7 +200,13 @@ impl Fingerprint {
                 _ => combine(hashes[start..].iter().copied()),
             });
         }
-        let slot = |at: usize| hashes[at * width..(at + 1) * width].to_vec();
+        // The slots kept, copied from `hashes` into the fingerprint's own.
+        let mut kept: Vec<u64> = Vec::new();
+        let mut keep = |at: usize| {
+            let slot = kept.len().checked_div(width).unwrap_or(0) as u32;
+            kept.extend_from_slice(&hashes[at * width..(at + 1) * width]);
+            slot
+        };
         let mut detailed = vec![false; records.len()];
         // Bases of keys on several records, checked per record below.
         let mut shared_bases: FastMap<String, Vec<u64>> = FastMap::default();
@@ -243,7 +254,7 @@ impl Fingerprint {
                 key: Key::from(keys[i].as_ref()),
                 active: r.active(),
                 row: rows[i],
-                fields: detailed[i].then(|| slot(i)),
+                fields: detailed[i].then(|| keep(i)),
             })
             .collect();
         let links = state
@@ -259,7 +270,7 @@ impl Fingerprint {
                     their_key: Key::from(match_key(rules, &l.their_number).as_ref()),
                     active: l.active,
                     base_row: br,
-                    base_fields: detailed.then(|| slot(base_start / width.max(1) + li)),
+                    base_fields: detailed.then(|| keep(base_start / width.max(1) + li)),
                 }
             })
             .collect();
@@ -273,6 +284,7 @@ impl Fingerprint {
             synced: state.synced.clone(),
             fixed,
             links,
+            hashes: kept,
             deactivated_ours: state.deactivated_keys(Side::Ours).into_iter().collect(),
             deactivated_theirs: state.deactivated_keys(Side::Theirs).into_iter().collect(),
             pending: input_pending
@@ -301,6 +313,13 @@ impl Fingerprint {
                 })
                 .collect(),
         }
+    }
+
+    /// The field hashes in `slot` of `hashes`.
+    pub fn fields_of(&self, slot: Option<u32>) -> Option<&[u64]> {
+        let width = self.synced.len();
+        let start = (slot? as usize).checked_mul(width)?;
+        self.hashes.get(start..start + width)
     }
 
     /// The same fingerprint carrying the caller's state revision.
@@ -358,10 +377,9 @@ impl Fingerprint {
         let imported = imported_entries;
         let mut fixed: Vec<Entry<'a>> = Vec::with_capacity(self.fixed.len());
         for (i, e) in self.fixed.iter().enumerate() {
-            let fields = e
-                .fields
-                .as_ref()
-                .map(|fs| input.push_fields(padded(fs, width)));
+            let fields = self
+                .fields_of(e.fields)
+                .map(|fs| input.push_fields(fs.iter().copied()));
             fixed.push(Entry {
                 key: Cow::Borrowed(e.key.as_str()),
                 active: e.active,
@@ -373,10 +391,9 @@ impl Fingerprint {
         }
         let mut links = Vec::with_capacity(self.links.len());
         for l in &self.links {
-            let base_fields = l
-                .base_fields
-                .as_ref()
-                .map(|fs| input.push_fields(padded(fs, width)));
+            let base_fields = self
+                .fields_of(l.base_fields)
+                .map(|fs| input.push_fields(fs.iter().copied()));
             links.push(LinkEntry {
                 our_key: Cow::Borrowed(l.our_key.as_str()),
                 their_key: Cow::Borrowed(l.their_key.as_str()),
@@ -467,9 +484,10 @@ impl Fingerprint {
             FastMap::with_capacity_and_hasher(self.fixed.len(), Default::default());
         for (i, e) in self.fixed.iter().enumerate() {
             put_str(&mut w, &e.key);
-            w.push(u8::from(e.active) | (u8::from(e.fields.is_some()) << 1));
+            let fields = self.fields_of(e.fields);
+            w.push(u8::from(e.active) | (u8::from(fields.is_some()) << 1));
             w.extend_from_slice(&e.row.to_le_bytes());
-            if let Some(fs) = &e.fields {
+            if let Some(fs) = fields {
                 for h in fs {
                     w.extend_from_slice(&h.to_le_bytes());
                 }
@@ -488,6 +506,7 @@ impl Fingerprint {
                 Side::Theirs => &l.our_key,
             };
             let same_key = l.our_key == l.their_key;
+            let base_fields = self.fields_of(l.base_fields);
             let base_at = fixed_at
                 .get(fixed_key.as_str())
                 .copied()
@@ -496,7 +515,7 @@ impl Fingerprint {
             let base_is_row = base_at.is_some();
             let flags = u8::from(l.active)
                 | (u8::from(same_key) << 1)
-                | (u8::from(l.base_fields.is_some()) << 2)
+                | (u8::from(base_fields.is_some()) << 2)
                 | (u8::from(base_is_row) << 3);
             put_str(&mut w, &l.our_key);
             w.push(flags);
@@ -510,7 +529,7 @@ impl Fingerprint {
                 }
                 None => w.extend_from_slice(&l.base_row.to_le_bytes()),
             }
-            if let Some(bf) = &l.base_fields {
+            if let Some(bf) = base_fields {
                 for h in bf {
                     w.extend_from_slice(&h.to_le_bytes());
                 }
@@ -601,12 +620,20 @@ impl Fingerprint {
         let width = synced.len();
         let n_fixed = r.count(10)?;
         let mut fixed = Vec::with_capacity(n_fixed);
+        let mut hashes: Vec<u64> = Vec::new();
+        let mut slot_of = |r: &mut Cursor<'_>| -> Result<u32, FingerprintError> {
+            let slot = hashes.len().checked_div(width).unwrap_or(0) as u32;
+            for _ in 0..width {
+                hashes.push(r.u64()?);
+            }
+            Ok(slot)
+        };
         for _ in 0..n_fixed {
             let key = r.key()?;
             let flags = r.byte()?;
             let row = r.u64()?;
             let fields = if flags & 2 != 0 {
-                Some(r.hashes(width)?)
+                Some(slot_of(&mut r)?)
             } else {
                 None
             };
@@ -644,7 +671,7 @@ impl Fingerprint {
                 r.u64()?
             };
             let base_fields = if flags & 4 != 0 {
-                Some(r.hashes(width)?)
+                Some(slot_of(&mut r)?)
             } else {
                 None
             };
@@ -711,6 +738,7 @@ impl Fingerprint {
             synced,
             fixed,
             links,
+            hashes,
             deactivated_ours,
             deactivated_theirs,
             pending,
@@ -732,6 +760,7 @@ pub struct Hashed<'f> {
     /// Slot in `kind.fields()` of each synced field.
     slots: Vec<usize>,
     number_slot: usize,
+    active_slot: usize,
     /// Position of `active` among the synced fields.
     active_at: Option<usize>,
     needs_fields: FastMap<&'f str, ()>,
@@ -778,6 +807,7 @@ impl<'f> Hashed<'f> {
                 .map(|f| kind.index_of(*f).unwrap_or(usize::MAX))
                 .collect(),
             number_slot: kind.index_of(Field::Number).unwrap_or(0),
+            active_slot: kind.index_of(Field::Active).unwrap_or(usize::MAX),
             active_at: fp.synced.iter().position(|f| *f == Field::Active),
             needs_fields,
             keys: String::new(),
@@ -815,7 +845,7 @@ impl RecordSink for Hashed<'_> {
         let row = combine(self.hashes[start..].iter().copied());
         let key = match_key(&self.fp.rules, value(self.number_slot));
         // As `Record::active` reads it.
-        let active = value(self.fp.kind.index_of(Field::Active).unwrap_or(usize::MAX)) != "false";
+        let active = value(self.active_slot) != "false";
         let needed = !self.needs_fields.is_empty() && self.needs_fields.contains_key(key.as_ref());
         if needed || !active {
             self.detail.push(Detail {
@@ -861,13 +891,6 @@ impl RecordSink for Hashed<'_> {
         self.rows[index] = combine(fields.iter().copied());
         self.active[index] = true;
     }
-}
-
-fn padded(fs: &[u64], width: usize) -> impl Iterator<Item = u64> + '_ {
-    fs.iter()
-        .copied()
-        .chain(std::iter::repeat(UNKNOWN))
-        .take(width)
 }
 
 fn side_code(s: Side) -> u8 {
