@@ -74,7 +74,8 @@ pub fn preview_with(
     let (out, hashed) = read_into(&bytes, Some(file_name), kind, &read_options, fp.hashed())
         .map_err(|e| format!("The file cannot be read: {e}."))?;
     drop(bytes);
-    let counts = fp.counts(&hashed);
+    let record_count = hashed.len() as u32;
+    let counts = fp.counts(hashed);
     let mut columns: Vec<PreviewColumn> = out
         .mapping
         .iter()
@@ -98,7 +99,7 @@ pub fn preview_with(
         sheets: out.sheets,
         has_header: out.has_header,
         columns,
-        record_count: hashed.len() as u32,
+        record_count,
         row_errors: out
             .errors
             .iter()

@@ -202,7 +202,7 @@ fn read_hashed<'f>(bytes: &[u8], fp: &'f Fingerprint) -> Option<Hashed<'f>> {
 fn preview_file(file: &[u8], fp_bytes: &[u8]) -> Option<CategoryCounts> {
     let fp = Fingerprint::decode(fp_bytes).ok()?;
     let hashed = read_hashed(file, &fp)?;
-    Some(fp.counts(&hashed))
+    Some(fp.counts(hashed))
 }
 
 /// Peak resident memory of this process so far, in bytes (Linux).
@@ -230,7 +230,7 @@ fn peak_child(dir: &Path, what: &str) {
             let import = read_import();
             let hashed = read_hashed(&import, &fp);
             drop(import);
-            hashed.map_or(0, |h| fp.counts(&h).synchronized as usize)
+            hashed.map_or(0, |h| fp.counts(h).synchronized as usize)
         }
         _ => {
             let import = read_import();

@@ -68,7 +68,7 @@ fn run_from_file(s: &Setup) -> u32 {
         &sync::read::ReadOptions::default(),
         fp.hashed(),
     )
-    .map_or(0, |(_, h)| fp.counts(&h).synchronized)
+    .map_or(0, |(_, h)| fp.counts(h).synchronized)
 }
 
 fn with<T>(f: impl FnOnce(&Setup) -> T) -> Option<T> {

@@ -34,8 +34,8 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{
-    Entry, Input, LinkEntry, PendingEntry, Source, Summary, UNKNOWN, categorize_input, count_input,
-    overlay,
+    Entry, Input, LinkEntry, PendingEntry, Slot, Source, Summary, UNKNOWN, categorize_input,
+    count_input, overlay,
 };
 use crate::normalize::{combine, hash_field, match_key};
 use crate::protocol::CategoryCounts;
@@ -51,10 +51,39 @@ pub const FORMAT_VERSION: u32 = 3;
 
 const MAGIC: &[u8; 4] = b"PSFP";
 
-/// A matching key as a fingerprint holds it: inline up to 24 bytes (12 on
-/// wasm32), so decoding a million keys allocates nothing for the usual
-/// numbers.
-pub type Key = compact_str::CompactString;
+/// A matching key as a fingerprint holds it: its place in
+/// `Fingerprint::keys`.
+pub type Key = u32;
+
+/// Keys one after another in one string, with where each ends: a million
+/// keys are a few allocations and twelve bytes or so each, and a link whose
+/// two keys are equal names one key twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keys {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Keys {
+    /// Adds `key`; returns its place.
+    pub fn push(&mut self, key: &str) -> Key {
+        self.text.push_str(key);
+        self.ends
+            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+        u32::try_from(self.ends.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// The key at `at` (empty past the end).
+    pub fn get(&self, at: Key) -> &str {
+        let i = at as usize;
+        let start = match i {
+            0 => 0,
+            _ => self.ends.get(i - 1).copied().unwrap_or(0) as usize,
+        };
+        let end = self.ends.get(i).copied().unwrap_or(0) as usize;
+        self.text.get(start..end).unwrap_or("")
+    }
+}
 
 /// A record of the fixed side, hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,7 +92,7 @@ pub struct FixedEntry {
     pub active: bool,
     pub row: u64,
     /// Its field hashes, as a slot of `Fingerprint::hashes`.
-    pub fields: Option<u32>,
+    pub fields: Option<Slot>,
 }
 
 /// A link, hashed.
@@ -74,7 +103,7 @@ pub struct FixedLink {
     pub active: bool,
     pub base_row: u64,
     /// The base's field hashes, as a slot of `Fingerprint::hashes`.
-    pub base_fields: Option<u32>,
+    pub base_fields: Option<Slot>,
 }
 
 /// A pending change, hashed.
@@ -105,6 +134,8 @@ pub struct Fingerprint {
     pub imported: Side,
     pub rules: NumberRules,
     pub synced: Vec<Field>,
+    /// The keys of `fixed` and `links`.
+    pub keys: Keys,
     pub fixed: Vec<FixedEntry>,
     pub links: Vec<FixedLink>,
     /// The field hashes the entries and links keep, `synced.len()` per slot,
@@ -203,7 +234,7 @@ impl Fingerprint {
         // The slots kept, copied from `hashes` into the fingerprint's own.
         let mut kept: Vec<u64> = Vec::new();
         let mut keep = |at: usize| {
-            let slot = kept.len().checked_div(width).unwrap_or(0) as u32;
+            let slot = Slot::next(&kept, width);
             kept.extend_from_slice(&hashes[at * width..(at + 1) * width]);
             slot
         };
@@ -247,11 +278,12 @@ impl Fingerprint {
                 detailed_keys.insert(k.as_ref(), ());
             }
         }
+        let mut fp_keys = Keys::default();
         let fixed: Vec<FixedEntry> = records
             .iter()
             .enumerate()
             .map(|(i, r)| FixedEntry {
-                key: Key::from(keys[i].as_ref()),
+                key: fp_keys.push(&keys[i]),
                 active: r.active(),
                 row: rows[i],
                 fields: detailed[i].then(|| keep(i)),
@@ -265,9 +297,16 @@ impl Fingerprint {
             .map(|(li, (l, br))| {
                 let detailed =
                     !detailed_keys.is_empty() && detailed_keys.contains_key(link_key(l).as_ref());
+                let ours = match_key(rules, &l.our_number);
+                let theirs = match_key(rules, &l.their_number);
+                let our_key = fp_keys.push(&ours);
                 FixedLink {
-                    our_key: Key::from(match_key(rules, &l.our_number).as_ref()),
-                    their_key: Key::from(match_key(rules, &l.their_number).as_ref()),
+                    our_key,
+                    their_key: if theirs == ours {
+                        our_key
+                    } else {
+                        fp_keys.push(&theirs)
+                    },
                     active: l.active,
                     base_row: br,
                     base_fields: detailed.then(|| keep(base_start / width.max(1) + li)),
@@ -282,6 +321,7 @@ impl Fingerprint {
             imported,
             rules: state.rules.clone(),
             synced: state.synced.clone(),
+            keys: fp_keys,
             fixed,
             links,
             hashes: kept,
@@ -316,10 +356,8 @@ impl Fingerprint {
     }
 
     /// The field hashes in `slot` of `hashes`.
-    pub fn fields_of(&self, slot: Option<u32>) -> Option<&[u64]> {
-        let width = self.synced.len();
-        let start = (slot? as usize).checked_mul(width)?;
-        self.hashes.get(start..start + width)
+    pub fn fields_of(&self, slot: Option<Slot>) -> Option<&[u64]> {
+        slot?.of(&self.hashes, self.synced.len())
     }
 
     /// The same fingerprint carrying the caller's state revision.
@@ -350,38 +388,20 @@ impl Fingerprint {
 
     /// The hashed input for an import on the imported side.
     pub fn input<'a>(&'a self, imported: &'a Hashed<'_>) -> Input<'a> {
-        let width = self.synced.len();
-        let mut input = Input::new(width);
-        let mut imported_entries: Vec<Entry<'a>> = Vec::with_capacity(imported.len());
-        let mut detail = imported.detail.iter().peekable();
-        for i in 0..imported.len() {
-            let fields = match detail.peek() {
-                Some(d) if d.record as usize == i => {
-                    let d = detail.next().expect("peeked");
-                    let start = d.start as usize;
-                    d.needed.then(|| {
-                        input.push_fields(imported.hashes[start..start + width].iter().copied())
-                    })
-                }
-                _ => None,
-            };
-            imported_entries.push(Entry {
-                key: Cow::Borrowed(imported.key(i)),
-                active: imported.active[i],
-                row: imported.rows[i],
-                fields,
-                source: Source::Record(i as u32),
-                pending_conflict: false,
-            });
-        }
-        let imported = imported_entries;
+        let mut input = Input::new(self.synced.len());
+        let entries = imported.entries(&imported.keys, &mut input);
+        self.input_with(input, entries)
+    }
+
+    /// The input with the imported side's entries made already.
+    fn input_with<'a>(&'a self, mut input: Input<'a>, imported: Vec<Entry<'a>>) -> Input<'a> {
         let mut fixed: Vec<Entry<'a>> = Vec::with_capacity(self.fixed.len());
         for (i, e) in self.fixed.iter().enumerate() {
             let fields = self
                 .fields_of(e.fields)
                 .map(|fs| input.push_fields(fs.iter().copied()));
             fixed.push(Entry {
-                key: Cow::Borrowed(e.key.as_str()),
+                key: Cow::Borrowed(self.keys.get(e.key)),
                 active: e.active,
                 row: e.row,
                 fields,
@@ -395,8 +415,8 @@ impl Fingerprint {
                 .fields_of(l.base_fields)
                 .map(|fs| input.push_fields(fs.iter().copied()));
             links.push(LinkEntry {
-                our_key: Cow::Borrowed(l.our_key.as_str()),
-                their_key: Cow::Borrowed(l.their_key.as_str()),
+                our_key: Cow::Borrowed(self.keys.get(l.our_key)),
+                their_key: Cow::Borrowed(self.keys.get(l.their_key)),
                 active: l.active,
                 base_row: l.base_row,
                 base_fields,
@@ -450,14 +470,21 @@ impl Fingerprint {
     /// The counts of `preview` alone, which is all the browser shows before
     /// an import: no row keys are built.
     pub fn preview_counts(&self, records: &[Record]) -> CategoryCounts {
-        self.counts(&self.hash_records(records))
+        self.counts(self.hash_records(records))
     }
 
     /// `preview_counts` of an import the reader hashed as it read it
     /// (`read::read_into(.., fingerprint.hashed())`): the browser's preview,
     /// which never holds the file's records.
-    pub fn counts(&self, imported: &Hashed<'_>) -> CategoryCounts {
-        CategoryCounts::of_counts(count_input(&self.input(imported)))
+    pub fn counts(&self, mut imported: Hashed<'_>) -> CategoryCounts {
+        let keys = std::mem::take(&mut imported.keys);
+        let mut input = Input::new(self.synced.len());
+        let entries = imported.entries(&keys, &mut input);
+        // The entries hold what the rules need and borrow only the keys:
+        // the rest is freed before the fixed side's entries are made (at a
+        // million records, the difference between peaks).
+        drop(imported);
+        CategoryCounts::of_counts(count_input(&self.input_with(input, entries)))
     }
 
     /// The compact binary form.
@@ -483,7 +510,8 @@ impl Fingerprint {
         let mut fixed_at: FastMap<&str, Option<u32>> =
             FastMap::with_capacity_and_hasher(self.fixed.len(), Default::default());
         for (i, e) in self.fixed.iter().enumerate() {
-            put_str(&mut w, &e.key);
+            let key = self.keys.get(e.key);
+            put_str(&mut w, key);
             let fields = self.fields_of(e.fields);
             w.push(u8::from(e.active) | (u8::from(fields.is_some()) << 1));
             w.extend_from_slice(&e.row.to_le_bytes());
@@ -494,21 +522,22 @@ impl Fingerprint {
             }
             // A key on several records has no single record to point at.
             fixed_at
-                .entry(e.key.as_str())
+                .entry(key)
                 .and_modify(|r| *r = None)
                 .or_insert(Some(i as u32));
         }
         put_varint(&mut w, self.links.len() as u64);
         let mut next = 0i64;
         for l in &self.links {
+            let (our_key, their_key) = (self.keys.get(l.our_key), self.keys.get(l.their_key));
             let fixed_key = match self.imported {
-                Side::Ours => &l.their_key,
-                Side::Theirs => &l.our_key,
+                Side::Ours => their_key,
+                Side::Theirs => our_key,
             };
-            let same_key = l.our_key == l.their_key;
+            let same_key = our_key == their_key;
             let base_fields = self.fields_of(l.base_fields);
             let base_at = fixed_at
-                .get(fixed_key.as_str())
+                .get(fixed_key)
                 .copied()
                 .flatten()
                 .filter(|i| self.fixed.get(*i as usize).map(|e| e.row) == Some(l.base_row));
@@ -517,10 +546,10 @@ impl Fingerprint {
                 | (u8::from(same_key) << 1)
                 | (u8::from(base_fields.is_some()) << 2)
                 | (u8::from(base_is_row) << 3);
-            put_str(&mut w, &l.our_key);
+            put_str(&mut w, our_key);
             w.push(flags);
             if !same_key {
-                put_str(&mut w, &l.their_key);
+                put_str(&mut w, their_key);
             }
             match base_at {
                 Some(i) => {
@@ -621,15 +650,16 @@ impl Fingerprint {
         let n_fixed = r.count(10)?;
         let mut fixed = Vec::with_capacity(n_fixed);
         let mut hashes: Vec<u64> = Vec::new();
-        let mut slot_of = |r: &mut Cursor<'_>| -> Result<u32, FingerprintError> {
-            let slot = hashes.len().checked_div(width).unwrap_or(0) as u32;
+        let mut slot_of = |r: &mut Cursor<'_>| -> Result<Slot, FingerprintError> {
+            let slot = Slot::next(&hashes, width);
             for _ in 0..width {
                 hashes.push(r.u64()?);
             }
             Ok(slot)
         };
+        let mut keys = Keys::default();
         for _ in 0..n_fixed {
-            let key = r.key()?;
+            let key = keys.push(r.str()?);
             let flags = r.byte()?;
             let row = r.u64()?;
             let fields = if flags & 2 != 0 {
@@ -648,22 +678,22 @@ impl Fingerprint {
         let mut links = Vec::with_capacity(n_links);
         let mut next = 0i64;
         for _ in 0..n_links {
-            let our_key = r.key()?;
+            let our_key = keys.push(r.str()?);
             let flags = r.byte()?;
             let their_key = if flags & 2 != 0 {
-                our_key.clone()
+                our_key
             } else {
-                r.key()?
+                keys.push(r.str()?)
             };
-            let fixed_key = match imported {
-                Side::Ours => &their_key,
-                Side::Theirs => &our_key,
-            };
+            let fixed_key = keys.get(match imported {
+                Side::Ours => their_key,
+                Side::Theirs => our_key,
+            });
             let base_row = if flags & 8 != 0 {
                 let at = next.saturating_add(unzigzag(r.varint()?));
                 let named = usize::try_from(at).ok().and_then(|i| fixed.get(i));
                 let e = named
-                    .filter(|e| e.key == *fixed_key)
+                    .filter(|e| keys.get(e.key) == fixed_key)
                     .ok_or_else(|| FingerprintError::Damaged("link base names no record".into()))?;
                 next = at + 1;
                 e.row
@@ -736,6 +766,7 @@ impl Fingerprint {
             imported,
             rules,
             synced,
+            keys,
             fixed,
             links,
             hashes,
@@ -791,7 +822,7 @@ impl<'f> Hashed<'f> {
                     Side::Ours => &l.our_key,
                     Side::Theirs => &l.their_key,
                 };
-                needs_fields.insert(k.as_str(), ());
+                needs_fields.insert(fp.keys.get(*k), ());
             }
         }
         for p in &fp.pending {
@@ -819,16 +850,35 @@ impl<'f> Hashed<'f> {
         }
     }
 
-    /// The matching key of record `i`.
-    fn key(&self, i: usize) -> &str {
-        let start = if i == 0 {
-            0
-        } else {
-            self.key_ends[i - 1] as usize
-        };
-        self.keys
-            .get(start..self.key_ends[i] as usize)
-            .unwrap_or("")
+    /// The imported side's entries, their keys borrowed from `keys` (this
+    /// hasher's, possibly taken out of it), their kept field hashes pushed
+    /// into `input`.
+    fn entries<'k>(&self, keys: &'k str, input: &mut Input<'k>) -> Vec<Entry<'k>> {
+        let width = self.slots.len();
+        let mut entries = Vec::with_capacity(self.len());
+        let mut detail = self.detail.iter().peekable();
+        let mut start = 0usize;
+        for i in 0..self.len() {
+            let fields = match detail.next_if(|d| d.record as usize == i) {
+                Some(d) => {
+                    let at = d.start as usize;
+                    d.needed
+                        .then(|| input.push_fields(self.hashes[at..at + width].iter().copied()))
+                }
+                None => None,
+            };
+            let end = self.key_ends[i] as usize;
+            entries.push(Entry {
+                key: Cow::Borrowed(keys.get(start..end).unwrap_or("")),
+                active: self.active[i],
+                row: self.rows[i],
+                fields,
+                source: Source::Record(i as u32),
+                pending_conflict: false,
+            });
+            start = end;
+        }
+        entries
     }
 }
 
@@ -1021,10 +1071,6 @@ impl<'a> Cursor<'a> {
     fn string(&mut self) -> Result<String, FingerprintError> {
         self.str().map(str::to_string)
     }
-
-    fn key(&mut self) -> Result<Key, FingerprintError> {
-        self.str().map(Key::from)
-    }
 }
 
 #[cfg(test)]
@@ -1146,7 +1192,7 @@ mod tests {
             let mut server = s.clone();
             server.theirs = records.clone();
             let expect = CategoryCounts::of_summary(&categorize(&server).summary());
-            assert_eq!(fp.counts(&hashed), expect, "{file}");
+            assert_eq!(fp.counts(hashed), expect, "{file}");
             assert_eq!(fp.preview_counts(&records), expect);
             assert_eq!(expect.conflicts, 1);
             assert_eq!(expect.deleted, 1);
@@ -1197,6 +1243,9 @@ mod tests {
         let mut other = fp.clone();
         other.links.swap(0, 1);
         let swapped = other.encode();
-        assert_eq!(Fingerprint::decode(&swapped), Ok(other));
+        // (Its keys are then stored in another order: compared as encoded.)
+        let decoded = Fingerprint::decode(&swapped).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(decoded.encode(), swapped);
+        assert_eq!(decoded.keys.get(decoded.links[0].our_key), "100001");
     }
 }

@@ -19,7 +19,7 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{
-    Entry, Input, KeyIndex, LinkEntry, PendingEntry, Source, UNKNOWN, overlay,
+    Entry, Input, KeyIndex, LinkEntry, PendingEntry, Slot, Source, UNKNOWN, overlay,
 };
 use crate::normalize::{combine, field_hashes, hash_field, match_key, normalize};
 use crate::rules::NumberRules;
@@ -369,7 +369,7 @@ fn push_reusing<'v>(
     synced: &[Field],
     value: impl Fn(Field) -> Option<&'v str>,
     like: Option<(&Record, u32, u64)>,
-) -> (u32, u64) {
+) -> (Slot, u64) {
     let width = synced.len();
     let start = input.hashes.len();
     let mut all_same = like.is_some();
@@ -391,7 +391,7 @@ fn push_reusing<'v>(
         };
         input.hashes.push(h);
     }
-    let slot = start.checked_div(width).unwrap_or(0) as u32;
+    let slot = Slot::at(start.checked_div(width).unwrap_or(0));
     let row = match like {
         Some((_, _, row)) if all_same => row,
         _ => combine(input.hashes[start..].iter().copied()),

@@ -288,6 +288,6 @@ proptest! {
         let mut server = s.clone();
         *server.records_mut(imported_side) = records;
         let expect = CategoryCounts::of_summary(&categorize(&server).summary());
-        prop_assert_eq!(fp.counts(&hashed), expect);
+        prop_assert_eq!(fp.counts(hashed), expect);
     }
 }

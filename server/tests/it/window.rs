@@ -76,7 +76,7 @@ async fn browser_preview(
         fp.hashed(),
     )
     .expect("reads");
-    (fp.counts(&hashed), revision)
+    (fp.counts(hashed), revision)
 }
 
 async fn import(
