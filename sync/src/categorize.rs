@@ -160,13 +160,13 @@ impl Slot {
 
     /// The hashes of this slot in `hashes`.
     pub fn of(self, hashes: &[u64], width: usize) -> Option<&[u64]> {
-        let start = (self.0.get() as usize - 1).checked_mul(width)?;
-        hashes.get(start..start + width)
+        hashes.get(self.range(width)?)
     }
 
-    /// Where the slot starts in a vector of `width` hashes per slot.
-    fn start(self, width: usize) -> usize {
-        (self.0.get() as usize - 1) * width
+    /// Where the slot is in a vector of `width` hashes per slot.
+    fn range(self, width: usize) -> Option<std::ops::Range<usize>> {
+        let start = (self.0.get() as usize - 1).checked_mul(width)?;
+        Some(start..start.checked_add(width)?)
     }
 }
 
@@ -247,10 +247,10 @@ pub fn overlay(input: &mut Input) {
                     continue;
                 };
                 let e = &mut input.theirs[*i];
-                let Some(start) = e.fields.map(|s| s.start(input.width)) else {
+                let Some(range) = e.fields.and_then(|s| s.range(input.width)) else {
                     continue;
                 };
-                let Some(fields) = input.hashes.get_mut(start..start + input.width) else {
+                let Some(fields) = input.hashes.get_mut(range) else {
                     continue;
                 };
                 let Some(slot) = fields.get_mut(*field as usize) else {

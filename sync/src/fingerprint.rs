@@ -57,7 +57,8 @@ pub type Key = u32;
 
 /// Keys one after another in one string, with where each ends: a million
 /// keys are a few allocations and twelve bytes or so each, and a link whose
-/// two keys are equal names one key twice.
+/// two keys are equal names one key twice. Fingerprints, the preview's
+/// hasher and snapshots keep their keys this way.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Keys {
     text: String,
@@ -71,6 +72,21 @@ impl Keys {
         self.ends
             .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
         u32::try_from(self.ends.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Room for `keys` more keys of `bytes` bytes in all.
+    pub fn reserve(&mut self, keys: usize, bytes: usize) {
+        self.ends.reserve(keys);
+        self.text.reserve(bytes);
     }
 
     /// The key at `at` (empty past the end).
@@ -795,8 +811,7 @@ pub struct Hashed<'f> {
     /// Position of `active` among the synced fields.
     active_at: Option<usize>,
     needs_fields: FastMap<&'f str, ()>,
-    keys: String,
-    key_ends: Vec<u32>,
+    keys: Keys,
     active: Vec<bool>,
     rows: Vec<u64>,
     /// The records whose field hashes are kept, in record order.
@@ -841,8 +856,7 @@ impl<'f> Hashed<'f> {
             active_slot: kind.index_of(Field::Active).unwrap_or(usize::MAX),
             active_at: fp.synced.iter().position(|f| *f == Field::Active),
             needs_fields,
-            keys: String::new(),
-            key_ends: Vec::new(),
+            keys: Keys::default(),
             active: Vec::new(),
             rows: Vec::new(),
             detail: Vec::new(),
@@ -853,11 +867,10 @@ impl<'f> Hashed<'f> {
     /// The imported side's entries, their keys borrowed from `keys` (this
     /// hasher's, possibly taken out of it), their kept field hashes pushed
     /// into `input`.
-    fn entries<'k>(&self, keys: &'k str, input: &mut Input<'k>) -> Vec<Entry<'k>> {
+    fn entries<'k>(&self, keys: &'k Keys, input: &mut Input<'k>) -> Vec<Entry<'k>> {
         let width = self.slots.len();
         let mut entries = Vec::with_capacity(self.len());
         let mut detail = self.detail.iter().peekable();
-        let mut start = 0usize;
         for i in 0..self.len() {
             let fields = match detail.next_if(|d| d.record as usize == i) {
                 Some(d) => {
@@ -867,16 +880,14 @@ impl<'f> Hashed<'f> {
                 }
                 None => None,
             };
-            let end = self.key_ends[i] as usize;
             entries.push(Entry {
-                key: Cow::Borrowed(keys.get(start..end).unwrap_or("")),
+                key: Cow::Borrowed(keys.get(i as u32)),
                 active: self.active[i],
                 row: self.rows[i],
                 fields,
                 source: Source::Record(i as u32),
                 pending_conflict: false,
             });
-            start = end;
         }
         entries
     }
@@ -906,9 +917,7 @@ impl RecordSink for Hashed<'_> {
         } else {
             self.hashes.truncate(start);
         }
-        self.keys.push_str(&key);
-        self.key_ends
-            .push(u32::try_from(self.keys.len()).unwrap_or(u32::MAX));
+        self.keys.push(&key);
         self.active.push(active);
         self.rows.push(row);
     }
@@ -918,7 +927,7 @@ impl RecordSink for Hashed<'_> {
     }
 
     fn expect(&mut self, rows: usize) {
-        self.key_ends.reserve(rows);
+        self.keys.reserve(rows, 0);
         self.active.reserve(rows);
         self.rows.reserve(rows);
     }

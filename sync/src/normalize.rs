@@ -97,14 +97,7 @@ impl ValueHasher for ValueHash {
 
     #[inline(always)]
     fn byte(&mut self, b: u8) {
-        self.word |= u64::from(b) << self.shift;
-        self.shift += 8;
-        if self.shift == 64 {
-            self.h = mix(self.h, self.word);
-            self.words += 1;
-            self.word = 0;
-            self.shift = 0;
-        }
+        self.put(u64::from(b), 8);
     }
 
     /// Eight bytes at a time, merged into the word under way at any
@@ -390,8 +383,9 @@ pub fn hash_field_with<H: ValueHasher>(field: Field, raw: &str) -> u64 {
                 }
             }
         }
-        // One word of visible ASCII (no byte is a space or below, and an
-        // email has no capital): already normal, hashed a word at a time.
+        // ASCII already in normal form (single inner spaces, no control
+        // byte, and an email without capitals): hashed as it is, eight
+        // bytes at a time.
         _ if normal_text(bytes, field == Field::Email) => h.slice(bytes),
         // `collapse_whitespace` (and lower case for email) over ASCII.
         _ => {

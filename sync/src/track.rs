@@ -35,7 +35,7 @@ use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fingerprint::{Cursor, FingerprintError, code_field, field_code, put_varint};
+use crate::fingerprint::{Cursor, FingerprintError, Keys, code_field, field_code, put_varint};
 use crate::normalize::{FnvValueHash, combine, fnv1a, hash_field, hash_field_with, match_key, mix};
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record};
@@ -58,10 +58,8 @@ pub struct Snapshot {
     /// The fields fingerprinted, in `SnapshotEntry::fields` order: every
     /// field of the kind but the number.
     pub fields: Vec<Field>,
-    /// The keys, sorted and unique, one after another.
-    keys: String,
-    /// Where each key ends in `keys`.
-    ends: Vec<u32>,
+    /// The keys, sorted and unique.
+    keys: Keys,
     /// Per entry, `combine` of its field hashes.
     rows: Vec<u64>,
     /// Per entry, `fields.len()` field hashes.
@@ -85,8 +83,11 @@ impl Snapshot {
             kind,
             rules,
             fields,
-            keys: String::new(),
-            ends: Vec::with_capacity(capacity),
+            keys: {
+                let mut k = Keys::default();
+                k.reserve(capacity, 0);
+                k
+            },
             rows: Vec::with_capacity(capacity),
             hashes: Vec::with_capacity(capacity * width),
             version: SNAPSHOT_VERSION,
@@ -104,8 +105,7 @@ impl Snapshot {
 
     /// Appends an entry (keys must come in order); its row hash is computed.
     fn push(&mut self, key: &str, fields: impl IntoIterator<Item = u64>) {
-        self.keys.push_str(key);
-        self.ends.push(self.keys.len() as u32);
+        self.keys.push(key);
         let start = self.hashes.len();
         self.hashes.extend(fields);
         self.rows
@@ -135,7 +135,7 @@ impl Snapshot {
         let mut snap = Snapshot::empty(kind, rules.clone(), fields.clone(), order.len());
         snap.version = version;
         snap.keys
-            .reserve(order.iter().map(|i| keys[*i as usize].len()).sum());
+            .reserve(0, order.iter().map(|i| keys[*i as usize].len()).sum());
         let mut hashes = Vec::with_capacity(fields.len());
         for i in order {
             let r = &records[i as usize];
@@ -147,21 +147,16 @@ impl Snapshot {
     }
 
     pub fn len(&self) -> u32 {
-        self.ends.len() as u32
+        self.keys.len() as u32
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.keys.is_empty()
     }
 
     /// The key of entry `i` ("" past the end).
     pub fn key(&self, i: usize) -> &str {
-        let start = match i.checked_sub(1) {
-            None => 0,
-            Some(p) => self.ends.get(p).map_or(usize::MAX, |e| *e as usize),
-        };
-        let end = self.ends.get(i).map_or(0, |e| *e as usize);
-        self.keys.get(start..end).unwrap_or("")
+        u32::try_from(i).map_or("", |i| self.keys.get(i))
     }
 
     /// Entry `i`, if there is one.
@@ -176,7 +171,7 @@ impl Snapshot {
 
     /// The entries in key order.
     pub fn entries(&self) -> impl Iterator<Item = SnapshotEntry<'_>> {
-        (0..self.ends.len()).filter_map(|i| self.entry(i))
+        (0..self.keys.len()).filter_map(|i| self.entry(i))
     }
 
     /// The index of the entry with `key`.
@@ -191,7 +186,7 @@ impl Snapshot {
     }
 
     fn find(&self, key: &str) -> Option<usize> {
-        let (mut lo, mut hi) = (0, self.ends.len());
+        let (mut lo, mut hi) = (0, self.keys.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.key(mid).cmp(key) {
@@ -206,7 +201,7 @@ impl Snapshot {
     /// The compact binary form (see the module doc).
     pub fn encode(&self) -> Vec<u8> {
         let width = self.fields.len();
-        let mut w = Vec::with_capacity(32 + self.ends.len() * (8 + 3 * width));
+        let mut w = Vec::with_capacity(32 + self.keys.len() * (8 + 3 * width));
         w.extend_from_slice(SNAPSHOT_MAGIC);
         // A snapshot read from an older format keeps it: its hashes are
         // that format's.
@@ -221,7 +216,7 @@ impl Snapshot {
         for f in &self.fields {
             w.push(field_code(*f));
         }
-        put_varint(&mut w, self.ends.len() as u64);
+        put_varint(&mut w, self.keys.len() as u64);
         // Per column: hash -> 1-based id, in order of first appearance.
         let mut columns: Vec<FastMap<u64, u64>> = vec![FastMap::default(); width];
         let mut prev: &[u8] = &[];
@@ -317,7 +312,7 @@ impl Snapshot {
             key_buf.extend_from_slice(r.take(rest)?);
             let key = std::str::from_utf8(&key_buf)
                 .map_err(|_| SnapshotError::Damaged("key is not UTF-8".into()))?;
-            if !snap.is_empty() && snap.key(snap.ends.len() - 1) >= key {
+            if !snap.is_empty() && snap.key(snap.keys.len() - 1) >= key {
                 return Err(SnapshotError::Damaged("keys out of order".into()));
             }
             let start = snap.hashes.len();
@@ -337,8 +332,7 @@ impl Snapshot {
                 };
                 snap.hashes.push(h);
             }
-            snap.keys.push_str(key);
-            snap.ends.push(snap.keys.len() as u32);
+            snap.keys.push(key);
             snap.rows
                 .push(combine(snap.hashes[start..].iter().copied()));
         }

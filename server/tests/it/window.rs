@@ -48,6 +48,20 @@ async fn connection(app: &TestApp, c: &Client, rules: Value) -> String {
     format!("/api/v1/connections/{}/customer", conn["connection_id"])
 }
 
+/// `GET {base}/fingerprint` with one request header.
+async fn fingerprint_with(
+    app: &TestApp,
+    c: &Client,
+    base: &str,
+    (name, value): (&str, &str),
+) -> reqwest::Response {
+    c.get(app.url(&format!("{base}/fingerprint")))
+        .header(name, value)
+        .send()
+        .await
+        .expect("fingerprint")
+}
+
 /// What the browser does: fetch the fingerprint, read the file with the
 /// same crate, preview. Returns the counts and the revision.
 async fn browser_preview(
@@ -171,12 +185,7 @@ async fn the_import_equals_the_browser_preview_and_a_stale_preview_is_redone() {
     assert_eq!(result["import"]["sha256"].as_str().map(str::len), Some(64));
 
     // The fingerprint travels compressed to browsers that accept it.
-    let r = admin
-        .get(app.url(&format!("{base}/fingerprint")))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .expect("fingerprint");
+    let r = fingerprint_with(&app, &admin, &base, ("accept-encoding", "gzip")).await;
     assert_eq!(r.headers()["content-encoding"], "gzip");
     // A caller that holds the current fingerprint gets 304 and no body;
     // one that holds an older one gets the new fingerprint.
@@ -190,21 +199,17 @@ async fn the_import_equals_the_browser_preview_and_a_stale_preview_is_redone() {
                 .expect("revision")
         )
     );
-    let held = admin
-        .get(app.url(&format!("{base}/fingerprint")))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .expect("fingerprint");
+    let held = fingerprint_with(&app, &admin, &base, ("if-none-match", &etag)).await;
     assert_eq!(held.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(held.headers()["etag"].to_str().ok(), Some(etag.as_str()));
     assert!(held.bytes().await.expect("body").is_empty());
-    let other = admin
-        .get(app.url(&format!("{base}/fingerprint")))
-        .header("if-none-match", "\"0000000000000000\"")
-        .send()
-        .await
-        .expect("fingerprint");
+    let other = fingerprint_with(
+        &app,
+        &admin,
+        &base,
+        ("if-none-match", "\"0000000000000000\""),
+    )
+    .await;
     assert_eq!(other.status(), StatusCode::OK);
     assert!(Fingerprint::decode(&other.bytes().await.expect("body")).is_ok());
 
