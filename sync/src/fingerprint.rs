@@ -1054,7 +1054,10 @@ impl<'a> Cursor<'a> {
     pub(crate) fn count(&mut self, min_bytes: usize) -> Result<usize, FingerprintError> {
         let n = self.varint()?;
         let left = (self.bytes.len() - self.at) as u64;
-        if n.saturating_mul(min_bytes.max(1) as u64) > left {
+        // `n * min_bytes > left`, without a 64-bit multiply's overflow
+        // check (a 128-bit multiply, a library call on wasm32, for every
+        // key of a million).
+        if n > left / min_bytes.max(1) as u64 {
             return Err(FingerprintError::Truncated);
         }
         usize::try_from(n).map_err(|_| FingerprintError::Truncated)

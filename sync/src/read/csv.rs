@@ -470,6 +470,13 @@ impl<'t> Splitter<'t> {
         self.text.get(start..end).unwrap_or("")
     }
 
+    /// Cell `i` as unescaped into `scratch`, if it was.
+    #[cold]
+    fn unescaped(&self, i: usize) -> Option<&str> {
+        let &(_, start, end) = self.copied.iter().find(|c| c.0 == i)?;
+        self.scratch.get(start..end)
+    }
+
     /// Moves to the next record; returns the line feeds before it (its
     /// line, less one), or `None` at the end.
     fn next_record(&mut self) -> Option<usize> {
@@ -619,15 +626,13 @@ impl Cells for Splitter<'_> {
         self.cells.len()
     }
 
+    #[inline]
     fn cell(&self, i: usize) -> &str {
         let cell = self.cells.get(i).copied().unwrap_or("");
         if self.copied.is_empty() {
             return cell;
         }
-        match self.copied.iter().find(|c| c.0 == i) {
-            Some(&(_, start, end)) => self.scratch.get(start..end).unwrap_or(""),
-            None => cell,
-        }
+        self.unescaped(i).unwrap_or(cell)
     }
 }
 

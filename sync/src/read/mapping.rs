@@ -192,6 +192,12 @@ pub fn field_for_header(kind: Kind, header: &str) -> Option<Field> {
 /// a column of `x` marks; the reader ignores an `active` column that is empty
 /// in every row. Anything unrecognized is `None` (a row error).
 pub fn parse_active(s: &str) -> Option<bool> {
+    // What nearly every row of a file holds, answered without folding.
+    match s {
+        "Ja" | "ja" | "Yes" | "yes" | "1" | "true" | "x" | "X" => return Some(true),
+        "Nei" | "nei" | "Nej" | "nej" | "No" | "no" | "0" | "false" | "" => return Some(false),
+        _ => {}
+    }
     let t = super::trim(s);
     // The common words are short ASCII: fold them without allocating.
     let mut buf = [0u8; 8];

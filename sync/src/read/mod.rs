@@ -326,12 +326,32 @@ impl Cells for [&str] {
 }
 
 /// `str::trim`, with a shortcut for the usual cell, which starts and ends
-/// with a visible ASCII character and so has nothing to trim.
+/// with a visible ASCII character or a Latin-1 letter (æ, ø, å, é, ...: UTF-8
+/// `0xC3 0x80..=0xBF`, none of them white space) and so has nothing to trim.
+/// Nordic names and towns often end in one ("Tromsø"); `str::trim` would
+/// decode it and look it up in Unicode's white-space table.
+#[inline]
 pub(crate) fn trim(s: &str) -> &str {
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
-        _ => s.trim(),
+    let b = s.as_bytes();
+    let start_kept = match b.first() {
+        Some(&f) => f.is_ascii_graphic() || f == 0xc3,
+        None => return s,
+    };
+    let end_kept = match b {
+        [.., l] if l.is_ascii_graphic() => true,
+        [.., 0xc3, 0x80..=0xbf] => true,
+        _ => false,
+    };
+    if start_kept && end_kept {
+        s
+    } else {
+        trim_slowly(s)
     }
+}
+
+#[cold]
+fn trim_slowly(s: &str) -> &str {
+    s.trim()
 }
 
 /// Turns raw rows into records, one row at a time, so a million-row file is
@@ -643,6 +663,34 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+
+    #[test]
+    fn trim_is_str_trim() {
+        let samples = [
+            "",
+            " ",
+            "x",
+            "Tromsø",
+            "Ørsta",
+            "ø",
+            "Bodø ",
+            " Bodø",
+            "\u{a0}Bodø",
+            "Bodø\u{a0}",
+            "ø\u{85}",
+            "\u{3000}x",
+            "x\u{2003}",
+            "é\té",
+            "\tx",
+            "x\r\n",
+            "ŠKODA",
+            "Oy Š",
+            "Ω",
+        ];
+        for s in samples {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
 
     #[test]
     fn detects_format_by_magic_then_name() {
