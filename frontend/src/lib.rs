@@ -48,6 +48,10 @@ pub async fn preview_file(
     } else {
         serde_json::from_str(&options_json).map_err(|e| JsValue::from_str(&e.to_string()))?
     };
+    let name = file.name();
+    // The browser reads the file on its own while the fingerprint is
+    // decoded here: the read starts now and is awaited after.
+    let reading = gloo_file::futures::read_as_bytes(&gloo_file::File::from(file));
     if let Some(bytes) = fingerprint {
         report("Decoding the server's state", 15.0);
         // The old one goes first: two at once would double the memory.
@@ -56,9 +60,8 @@ pub async fn preview_file(
         drop(bytes);
         HELD.with_borrow_mut(|h| *h = Some(fp));
     }
-    let name = file.name();
     report("Reading the file", 20.0);
-    let mut bytes = gloo_file::futures::read_as_bytes(&gloo_file::File::from(file))
+    let mut bytes = reading
         .await
         .map_err(|e| JsValue::from_str(&format!("The file cannot be read: {e}")))?;
     report("Parsing and comparing", 50.0);
