@@ -233,13 +233,18 @@ fn peak_child(dir: &Path, what: &str) {
             hashed.map_or(0, |h| fp.counts(h).synchronized as usize)
         }
         _ => {
+            // As the server's run does it (service::runs): the new data
+            // read first, then the previous snapshot loaded and decoded,
+            // its bytes dropped once decoded.
             let import = read_import();
-            let snap = std::fs::read(dir.join("old.snapshot")).unwrap_or_default();
             let records = parse(&import);
             drop(import);
-            Snapshot::decode(&snap)
-                .map(|s| diff(&s, &records).changed.len())
-                .unwrap_or(0)
+            let snap = std::fs::read(dir.join("old.snapshot")).unwrap_or_default();
+            let Ok(snapshot) = Snapshot::decode(&snap) else {
+                return;
+            };
+            drop(snap);
+            diff(&snapshot, &records).changed.len()
         }
     };
     let peak = peak_rss().unwrap_or(0);
