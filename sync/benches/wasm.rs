@@ -5,8 +5,9 @@
 //!
 //! Natively (`WASM_BENCH_ROWS=… cargo bench -p sync --bench wasm`) this prints
 //! one JSON line of timings. Built for wasm32 it exports `setup`, `preview`,
-//! `parse` and `from_file` through wasm-bindgen for `benches/js/wasm-run.js`, which times
-//! them in Node (the crate has no clock on wasm32).
+//! `parse`, `from_file` and `from_file_1252` through wasm-bindgen for
+//! `benches/js/wasm-run.js`, which times them in Node (the crate has no
+//! clock on wasm32).
 
 mod common;
 
@@ -20,6 +21,9 @@ use common::{IMPORTED, new_csv, old_csv, parse, state_of};
 /// What the timed calls work on, made once.
 struct Setup {
     import: Vec<u8>,
+    /// The same file in Windows-1252, as Excel writes it here (and as the
+    /// browser bench's file is): the read transcodes it first.
+    import_1252: Vec<u8>,
     records: Vec<Record>,
     fingerprint: Vec<u8>,
 }
@@ -36,10 +40,13 @@ fn make(n: usize) -> Setup {
         let state = state_of(parse(old_csv(n).as_bytes()), Vec::new());
         Fingerprint::from_state(&state, IMPORTED).encode()
     };
-    let import = new_csv(n).into_bytes();
+    let text = new_csv(n);
+    let import_1252 = encoding_rs::WINDOWS_1252.encode(&text).0.into_owned();
+    let import = text.into_bytes();
     let records = parse(&import);
     Setup {
         import,
+        import_1252,
         records,
         fingerprint,
     }
@@ -58,11 +65,20 @@ fn run_parse(s: &Setup) -> u32 {
 /// The browser's path: the fingerprint decoded, the file read into its
 /// hasher (no records kept), the counts.
 fn run_from_file(s: &Setup) -> u32 {
+    from_file(s, &s.import)
+}
+
+/// `run_from_file` on the Windows-1252 file.
+fn run_from_file_1252(s: &Setup) -> u32 {
+    from_file(s, &s.import_1252)
+}
+
+fn from_file(s: &Setup, import: &[u8]) -> u32 {
     let Ok(fp) = Fingerprint::decode(&s.fingerprint) else {
         return 0;
     };
     sync::read::read_into(
-        &s.import,
+        import,
         Some("kunder.csv"),
         sync::schema::Kind::Customer,
         &sync::read::ReadOptions::default(),
@@ -103,6 +119,12 @@ mod exports {
     pub fn from_file() -> u32 {
         super::with(super::run_from_file).unwrap_or(0)
     }
+
+    /// `from_file` on the Windows-1252 file.
+    #[wasm_bindgen]
+    pub fn from_file_1252() -> u32 {
+        super::with(super::run_from_file_1252).unwrap_or(0)
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -128,7 +150,8 @@ fn main() {
     let preview_ms = best(run_preview);
     let parse_ms = best(run_parse);
     let from_file_ms = best(run_from_file);
+    let from_file_1252_ms = best(run_from_file_1252);
     println!(
-        "{{\"rows\":{n},\"preview_ms\":{preview_ms:.3},\"parse_ms\":{parse_ms:.3},\"from_file_ms\":{from_file_ms:.3}}}"
+        "{{\"rows\":{n},\"preview_ms\":{preview_ms:.3},\"parse_ms\":{parse_ms:.3},\"from_file_ms\":{from_file_ms:.3},\"from_file_1252_ms\":{from_file_1252_ms:.3}}}"
     );
 }

@@ -20,4 +20,5 @@ const best = (f) => {
 const preview_ms = best(() => wasm.preview());
 const parse_ms = best(() => wasm.parse());
 const from_file_ms = best(() => wasm.from_file());
-console.log(JSON.stringify({ rows: Number(rows), preview_ms, parse_ms, from_file_ms }));
+const from_file_1252_ms = best(() => wasm.from_file_1252());
+console.log(JSON.stringify({ rows: Number(rows), preview_ms, parse_ms, from_file_ms, from_file_1252_ms }));
