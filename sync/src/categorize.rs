@@ -153,7 +153,7 @@ impl Slot {
     }
 
     /// The `index`th slot.
-    pub fn at(index: usize) -> Slot {
+    fn at(index: usize) -> Slot {
         let n = u32::try_from(index).unwrap_or(u32::MAX).saturating_add(1);
         Slot(std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MAX))
     }

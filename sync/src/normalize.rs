@@ -269,11 +269,16 @@ pub fn normalize(field: Field, raw: &str) -> String {
     }
 }
 
+/// The UTF-8 lead byte of Latin-1's letters (U+00C0 to U+00FF: æ, ø, å, ä,
+/// ö, é, ...), none of which is white space: a value starting or ending
+/// with one needs no Unicode white-space lookup there.
+pub(crate) const LATIN1_LEAD: u8 = 0xc3;
+
 /// True when UTF-8 `bytes` are already in `collapse_whitespace`'s form (no
 /// control byte, no space at either end, no two spaces together) and, with
 /// `lower`, are ASCII without a capital: the usual value, hashed as it is.
-/// Beyond ASCII only Latin-1's letters are taken (lead byte 0xC3: æ, ø, å,
-/// ä, ö, é, ...), which hold no white space; any other non-ASCII character
+/// Beyond ASCII only Latin-1's letters are taken (`LATIN1_LEAD`), which
+/// hold no white space; any other non-ASCII character
 /// may be white space (U+00A0 and the like) and takes the careful path.
 /// Checks eight bytes at a time; every check is exact per byte, so no
 /// carry or borrow makes one byte's answer another's.
@@ -285,15 +290,18 @@ fn normal_text(bytes: &[u8], lower: bool) -> bool {
         (Some(b' '), _) | (_, Some(b' ')) => return false,
         _ => {}
     }
+    // The high bit of each byte of `x` that equals `b`, exactly.
+    let equal = |x: u64, b: u8| {
+        let d = x ^ (L * u64::from(b));
+        !(((d & (L * 0x7f)) + L * 0x7f) | d) & HIGH
+    };
     let mut odd = 0u64;
     // The space flag of the previous word's last byte, at byte 0's flag.
     let mut carry = 0u64;
     let mut check = |x: u64| {
         // A byte below 0x20.
         odd |= x.wrapping_sub(L * 0x20) & !x & HIGH;
-        // Spaces: the high bit of each byte that equals 0x20.
-        let s = x ^ (L * 0x20);
-        let spaces = !(((s & (L * 0x7f)) + L * 0x7f) | s) & HIGH;
+        let spaces = equal(x, b' ');
         odd |= spaces & ((spaces << 8) | carry);
         carry = spaces >> 56;
         if lower {
@@ -303,10 +311,8 @@ fn normal_text(bytes: &[u8], lower: bool) -> bool {
             // Any byte beyond ASCII.
             odd |= x & HIGH;
         } else {
-            // A lead byte (0xC0 and up: bits 7 and 6) other than 0xC3.
-            let c3 = x ^ (L * 0xc3);
-            let is_c3 = !(((c3 & (L * 0x7f)) + L * 0x7f) | c3) & HIGH;
-            odd |= x & (x << 1) & HIGH & !is_c3;
+            // A lead byte (0xC0 and up: bits 7 and 6) other than Latin-1's.
+            odd |= x & (x << 1) & HIGH & !equal(x, LATIN1_LEAD);
         }
     };
     let mut chunks = bytes.chunks_exact(8);

@@ -226,7 +226,8 @@ impl State {
         let ours_by_key = KeyIndex::new(&ours);
         let like = |key: &str| {
             let (i, _) = ours_by_key.get(key)?;
-            Some((self.ours.get(i as usize)?, i, ours.get(i as usize)?.row))
+            let e = ours.get(i as usize)?;
+            Some((self.ours.get(i as usize)?, e.fields?, e.row))
         };
         let mut theirs = Vec::with_capacity(self.theirs.len());
         for (i, r) in self.theirs.iter().enumerate() {
@@ -368,10 +369,11 @@ fn push_reusing<'v>(
     input: &mut Input<'_>,
     synced: &[Field],
     value: impl Fn(Field) -> Option<&'v str>,
-    like: Option<(&Record, u32, u64)>,
+    like: Option<(&Record, Slot, u64)>,
 ) -> (Slot, u64) {
     let width = synced.len();
     let start = input.hashes.len();
+    let slot = Slot::next(&input.hashes, width);
     let mut all_same = like.is_some();
     for (k, f) in synced.iter().enumerate() {
         let h = match (value(*f), like) {
@@ -379,9 +381,9 @@ fn push_reusing<'v>(
                 all_same = false;
                 UNKNOWN
             }
-            (Some(v), Some((o, slot, _))) if o.get(*f) == v => input
-                .hashes
-                .get(slot as usize * width + k)
+            (Some(v), Some((o, like_slot, _))) if o.get(*f) == v => like_slot
+                .of(&input.hashes, width)
+                .and_then(|hs| hs.get(k))
                 .copied()
                 .unwrap_or_else(|| hash_field(*f, v)),
             (Some(v), _) => {
@@ -391,7 +393,6 @@ fn push_reusing<'v>(
         };
         input.hashes.push(h);
     }
-    let slot = Slot::at(start.checked_div(width).unwrap_or(0));
     let row = match like {
         Some((_, _, row)) if all_same => row,
         _ => combine(input.hashes[start..].iter().copied()),

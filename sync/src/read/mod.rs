@@ -18,6 +18,7 @@ pub mod xlsx;
 
 use serde::{Deserialize, Serialize};
 
+use crate::normalize::LATIN1_LEAD;
 use crate::schema::{Field, Kind, MAX_VALUES, Record, TextBlocks};
 
 /// The file formats Partnersync reads.
@@ -326,20 +327,21 @@ impl Cells for [&str] {
 }
 
 /// `str::trim`, with a shortcut for the usual cell, which starts and ends
-/// with a visible ASCII character or a Latin-1 letter (æ, ø, å, é, ...: UTF-8
-/// `0xC3 0x80..=0xBF`, none of them white space) and so has nothing to trim.
+/// with a visible ASCII character or a Latin-1 letter (æ, ø, å, é, ...:
+/// `normalize::LATIN1_LEAD` and a continuation byte, none of them white
+/// space) and so has nothing to trim.
 /// Nordic names and towns often end in one ("Tromsø"); `str::trim` would
 /// decode it and look it up in Unicode's white-space table.
 #[inline]
 pub(crate) fn trim(s: &str) -> &str {
     let b = s.as_bytes();
     let start_kept = match b.first() {
-        Some(&f) => f.is_ascii_graphic() || f == 0xc3,
+        Some(&f) => f.is_ascii_graphic() || f == LATIN1_LEAD,
         None => return s,
     };
     let end_kept = match b {
         [.., l] if l.is_ascii_graphic() => true,
-        [.., 0xc3, 0x80..=0xbf] => true,
+        [.., lead, 0x80..=0xbf] => *lead == LATIN1_LEAD,
         _ => false,
     };
     if start_kept && end_kept {
