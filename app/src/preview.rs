@@ -1,12 +1,19 @@
-//! The browser's preview of an import, as a plain function: read the file
+//! The browser's preview of an import, as plain functions: read the file
 //! with the `sync` crate, decode the server's fingerprint, and categorize.
 //! The Web Worker (`public/preview-worker.js` calling the bundle's
-//! `preview_file`) runs it off the main thread; tests call it natively.
+//! `preview_file`) runs them off the main thread; tests call them natively.
+//!
+//! A large CSV file is read in parts, one per core (`sync::read::parts`):
+//! helper workers each read a part into hashes (`preview_part`) and hand
+//! the bytes of `encode_part` to the previewing worker, which reads the
+//! first part itself and puts them together (`preview_parts`). Only that
+//! worker holds the fingerprint; the helpers get its `HashSpec`.
 
 use serde::{Deserialize, Serialize};
-use sync::fingerprint::Fingerprint;
+use sync::fingerprint::{Fingerprint, HashSpec, Hashed};
 use sync::protocol::{CategoryCounts, ImportOptions, ImportRowError};
-use sync::read::{RecordSink, read_into};
+use sync::read::parts::{self, Part, PartMeta, PartPlan};
+use sync::read::{ReadOutput, RecordSink, read_into};
 use sync::schema::{Field, Kind};
 
 /// A column and the field it is mapped to (if any).
@@ -36,6 +43,13 @@ pub struct PreviewResult {
     /// Milliseconds spent reading and previewing, when the caller measured.
     #[serde(default)]
     pub millis: Option<f64>,
+    /// How many workers read the file together (1: one read it whole).
+    #[serde(default = "one")]
+    pub parts: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Reads `bytes` as the import would and previews the categories against
@@ -74,6 +88,109 @@ pub fn preview_with(
     let (out, hashed) = read_into(&bytes, Some(file_name), kind, &read_options, fp.hashed())
         .map_err(|e| format!("The file cannot be read: {e}."))?;
     drop(bytes);
+    Ok(result_of(out, hashed, fp, 1))
+}
+
+/// The plan for previewing a file that starts with `head` in parts, as
+/// JSON for the helpers, or `None` when it is read whole.
+pub fn plan_parts(
+    head: &[u8],
+    file_len: u64,
+    file_name: &str,
+    options: &ImportOptions,
+) -> Option<PartPlan> {
+    parts::plan(head, file_len, Some(file_name), &options.read_options(&[]))
+}
+
+/// A helper's work: part `bytes` (not the file's first) read into hashes
+/// as `spec` says, encoded for the previewing worker (`encode_part`).
+pub fn preview_part(
+    plan: &PartPlan,
+    bytes: &[u8],
+    kind: Kind,
+    options: &ImportOptions,
+    spec: &HashSpec,
+) -> Result<Vec<u8>, String> {
+    let part = parts::read_part(
+        plan,
+        false,
+        bytes,
+        kind,
+        &options.read_options(&[]),
+        Hashed::new(spec),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(encode_part(&part))
+}
+
+/// A part as bytes: the length of its metadata's JSON (4 bytes,
+/// little-endian), that JSON, then the hashes (`Hashed::encode`).
+pub fn encode_part(part: &Part<Hashed>) -> Vec<u8> {
+    let meta = serde_json::to_vec(&part.meta).unwrap_or_default();
+    let hashed = part.sink.encode();
+    let mut w = Vec::with_capacity(4 + meta.len() + hashed.len());
+    w.extend_from_slice(&u32::try_from(meta.len()).unwrap_or(u32::MAX).to_le_bytes());
+    w.extend_from_slice(&meta);
+    w.extend_from_slice(&hashed);
+    w
+}
+
+/// Reads `encode_part`'s bytes back.
+pub fn decode_part(bytes: &[u8], spec: &HashSpec) -> Result<Part<Hashed>, String> {
+    let len = bytes
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or("a part is cut short")?;
+    let meta = bytes
+        .get(4..4usize.saturating_add(len))
+        .ok_or("a part is cut short")?;
+    let meta: PartMeta = serde_json::from_slice(meta).map_err(|e| e.to_string())?;
+    let sink = Hashed::decode(spec, &bytes[4 + len..]).map_err(|e| e.to_string())?;
+    Ok(Part { meta, sink })
+}
+
+/// The previewing worker's side of a read in parts: its own part (the
+/// file's first, `first`) and the helpers' (`others`, in file order, each
+/// `None` where a helper failed). `Ok(None)`: the parts cannot stand for the
+/// whole file (a cut inside quotes, say) and it must be read whole.
+pub fn preview_parts(
+    plan: &PartPlan,
+    first: &[u8],
+    others: Vec<Option<Vec<u8>>>,
+    kind: Kind,
+    options: &ImportOptions,
+    fp: &Fingerprint,
+) -> Result<Option<PreviewResult>, String> {
+    if fp.kind != kind {
+        return Err(format!(
+            "The server's state is of {} records, not {kind}; reload the page.",
+            fp.kind
+        ));
+    }
+    let read_options = options.read_options(&[]);
+    let spec = fp.hash_spec();
+    let count = others.len() as u32 + 1;
+    let mut all = vec![parts::read_part(
+        plan,
+        true,
+        first,
+        kind,
+        &read_options,
+        Hashed::new(&spec),
+    )];
+    for o in others {
+        match o.map(|b| decode_part(&b, &spec)) {
+            Some(Ok(part)) => all.push(Ok(part)),
+            _ => return Ok(None),
+        }
+    }
+    Ok(parts::merge(all, &read_options)
+        .ok()
+        .map(|(out, hashed)| result_of(out, hashed, fp, count)))
+}
+
+/// The preview of a read's output and hashes.
+fn result_of(out: ReadOutput, hashed: Hashed, fp: &Fingerprint, parts: u32) -> PreviewResult {
     let record_count = hashed.len() as u32;
     let counts = fp.counts(hashed);
     let mut columns: Vec<PreviewColumn> = out
@@ -91,7 +208,7 @@ pub fn preview_with(
         }))
         .collect();
     columns.sort_by_key(|c| c.column);
-    Ok(PreviewResult {
+    PreviewResult {
         format: format!("{:?}", out.format).to_lowercase(),
         encoding: out.encoding,
         delimiter: out.delimiter,
@@ -112,7 +229,8 @@ pub fn preview_with(
         counts,
         revision: format!("{:016x}", fp.revision),
         millis: None,
-    })
+        parts,
+    }
 }
 
 /// Row errors as a CSV file people can open (line;reason).
@@ -164,6 +282,124 @@ mod tests {
         assert_eq!(p.columns[0].field, Some(Field::Number));
         let csv = row_errors_csv(&p.row_errors);
         assert!(csv.contains("4;\""), "{csv}");
+    }
+
+    /// A file past `parts::HEAD_BYTES`, and the server's state: half its
+    /// customers, linked, one changed since.
+    fn big_file_and_state(quoted_break_at: Option<usize>) -> (Vec<u8>, Fingerprint) {
+        let mut file = String::from("Kundenummer;Navn;Poststed;Aktiv\r\n");
+        let mut state = State::new(Kind::Customer);
+        for i in 0..12_000usize {
+            let name = if quoted_break_at == Some(i) {
+                format!("\"Kunde {i}\r\navd. nord\"")
+            } else {
+                format!("Kunde {i}")
+            };
+            let active = if i % 9 == 0 { "nei" } else { "ja" };
+            file.push_str(&format!("{i:06};{name};Tromsø;{active}\r\n"));
+            if i % 2 == 0 {
+                let r = Record::from_pairs(
+                    Kind::Customer,
+                    &[
+                        (Field::Number, &format!("{i:06}")),
+                        (Field::Name, &format!("Kunde {i}")),
+                        (Field::City, "Tromsø"),
+                        (Field::Active, active),
+                    ],
+                );
+                let mut base = sync::state::base_of(&r, &state.synced);
+                if i % 1000 == 0 {
+                    // Changed on their side since the last sync.
+                    base.insert(Field::City, "Bodø".into());
+                }
+                state.links.push(sync::state::Link {
+                    our_number: r.number().to_string(),
+                    their_number: r.number().to_string(),
+                    active: true,
+                    base,
+                    version: 1,
+                });
+                state.ours.push(r);
+            }
+        }
+        let fp = Fingerprint::from_state(&state, sync::schema::Side::Theirs).with_revision(3);
+        (file.into_bytes(), fp)
+    }
+
+    /// What the workers do together, in one thread: the file cut at
+    /// `starts`, the later parts read and encoded as a helper would.
+    fn preview_in_parts(file: &[u8], fp: &Fingerprint, starts: &[usize]) -> Option<PreviewResult> {
+        let options = ImportOptions::default();
+        let head = &file[..parts::HEAD_BYTES];
+        let plan = plan_parts(head, file.len() as u64, "k.csv", &options).expect("planned");
+        let mut bounds = vec![0];
+        bounds.extend(starts);
+        bounds.push(file.len());
+        let spec = fp.hash_spec();
+        let others = bounds[1..]
+            .windows(2)
+            .map(|w| preview_part(&plan, &file[w[0]..w[1]], Kind::Customer, &options, &spec).ok())
+            .collect();
+        preview_parts(
+            &plan,
+            &file[..bounds[1]],
+            others,
+            Kind::Customer,
+            &options,
+            fp,
+        )
+        .expect("no error")
+    }
+
+    #[test]
+    fn a_file_read_in_parts_previews_as_read_whole() {
+        let (file, fp) = big_file_and_state(None);
+        let whole = preview_with(
+            file.clone(),
+            "k.csv",
+            Kind::Customer,
+            &ImportOptions::default(),
+            &fp,
+        )
+        .expect("previews");
+        assert_eq!(whole.parts, 1);
+        assert_eq!(whole.record_count, 12_000);
+        assert!(whole.counts.conflicts + whole.counts.synchronized > 0);
+        for n in [2, 3, 4] {
+            let starts = parts::cuts(&file, n);
+            assert_eq!(starts.len(), n - 1);
+            let mut parted = preview_in_parts(&file, &fp, &starts).expect("read in parts");
+            assert_eq!(parted.parts, n as u32);
+            parted.parts = 1;
+            assert_eq!(parted, whole, "{n} parts");
+        }
+    }
+
+    #[test]
+    fn a_cut_inside_quotes_reads_the_file_whole() {
+        // Cut just past a quoted line break.
+        let (file, fp) = big_file_and_state(Some(6000));
+        let cut = file
+            .windows(9)
+            .position(|w| w == b"avd. nord")
+            .expect("the quoted break");
+        assert_eq!(file[cut - 1], b'\n');
+        assert_eq!(preview_in_parts(&file, &fp, &[cut]), None);
+        // Cut elsewhere, the same file reads in parts.
+        let starts = parts::cuts(&file, 2);
+        assert!(preview_in_parts(&file, &fp, &starts).is_some());
+    }
+
+    #[test]
+    fn a_damaged_part_is_an_error_not_a_panic() {
+        let spec = big_file_and_state(None).1.hash_spec();
+        for bytes in [
+            &b""[..],
+            b"\x05\0\0\0{}",
+            b"\x02\0\0\0{}PSHP\xff\xff\xff\x7f",
+        ] {
+            assert!(decode_part(bytes, &spec).is_err());
+        }
     }
 
     #[test]

@@ -871,7 +871,10 @@ fn Import(ctx: Ctx, connection: LocalResource<Result<Connection, ApiError>>) -> 
                                 .collect_view()}
                         </tbody>
                     </table>
-                    <p class="muted">{p.millis.map(|m| format!("Previewed in your browser in {m:.0} ms. Nothing is stored before you submit."))}</p>
+                    <p class="muted">{p.millis.map(|m| {
+                        let by = if p.parts > 1 { format!(" by {} workers", p.parts) } else { String::new() };
+                        format!("Previewed in your browser in {m:.0} ms{by}. Nothing is stored before you submit.")
+                    })}</p>
                     <button class="primary" data-submit-import="" disabled=move || submitting.get() on:click=submit>
                         "Submit"
                     </button>

@@ -288,6 +288,47 @@ test('the import preview beside Papa Parse', async ({ page, context, browser }) 
   const previewPeak = procMemory(pids);
   const heapAfter = await jsHeap(page, cdp);
 
+  // The preview worker on its own, side by side in this page: one that
+  // reads the file whole ("preview-single") and one with its helpers
+  // reading parts, each holding the fingerprint, alternating.
+  log('the worker alone: one worker against parts');
+  const workerRuns = await page.evaluate(
+    async ({ windowPath, runs }) => {
+      const w = window as unknown as { __benchFile: File };
+      const fp = await (await fetch(`/api/v1${windowPath}/fingerprint`)).arrayBuffer();
+      const make = (name: string) => new Worker('/preview-worker.js', { type: 'module', name });
+      const run = (worker: Worker, fingerprint: ArrayBuffer | null) =>
+        new Promise<{ ms: number; parts: number; counts: unknown }>((resolve, reject) => {
+          const t = performance.now();
+          worker.onmessage = (e) => {
+            if (e.data.type === 'done') {
+              const r = JSON.parse(e.data.json);
+              resolve({ ms: performance.now() - t, parts: r.parts, counts: r.counts });
+            } else if (e.data.type === 'error') {
+              reject(new Error(e.data.message));
+            }
+          };
+          worker.postMessage(
+            { file: w.__benchFile, kind: 'customer', options: '', fingerprint },
+            fingerprint ? [fingerprint] : [],
+          );
+        });
+      const single = make('preview-single');
+      const parted = make('preview-bench');
+      // The first previews decode the fingerprint; the timed ones hold it.
+      const first = [await run(single, fp.slice(0)), await run(parted, fp.slice(0))];
+      const out = { single: [] as number[], parted: [] as number[], parts: first[1].parts, same: JSON.stringify(first[0].counts) === JSON.stringify(first[1].counts) };
+      for (let i = 0; i < runs; i++) {
+        out.single.push((await run(single, null)).ms);
+        out.parted.push((await run(parted, null)).ms);
+      }
+      single.terminate();
+      parted.terminate();
+      return out;
+    },
+    { windowPath, runs },
+  );
+
   await page.addScriptTag({ path: papa });
   await jsHeap(page, cdp);
   const rssBeforePapa = procMemory(pids);
@@ -333,6 +374,8 @@ test('the import preview beside Papa Parse', async ({ page, context, browser }) 
     ['Papa Parse longest main-thread task', ms(Math.max(...papaArrays.concat(papaObjects).map((p) => p.longest)))],
     ['renderer memory before → peak during Papa Parse', `${mb(rssBeforePapa.rss)} → ${mb(papaPeak.hwm)}`],
     ['preview counts', JSON.stringify(previews[0].counts)],
+    ['worker alone, one worker reading whole, median', `${ms(median(workerRuns.single))} (${workerRuns.single.map(ms).join(', ')})`],
+    [`worker alone, ${workerRuns.parts} workers reading parts, median`, `${ms(median(workerRuns.parted))} (${workerRuns.parted.map(ms).join(', ')}); same counts: ${workerRuns.same}`],
   ];
   const width = Math.max(...lines.map(([k]) => k.length));
   const out = [
@@ -342,6 +385,8 @@ test('the import preview beside Papa Parse', async ({ page, context, browser }) 
     `preview (fingerprint held) is ${(arraysParse / previewMedian).toFixed(2)}× Papa Parse's parse alone's speed ` +
       `(arrays; ${(objectsParse / previewMedian).toFixed(2)}× against objects); goal 4×: ` +
       `${arraysParse / previewMedian >= 4 ? 'met' : 'NOT met'}`,
+    `the worker alone: ${workerRuns.parts} workers reading parts are ${(median(workerRuns.single) / median(workerRuns.parted)).toFixed(2)}× one worker's speed; ` +
+      `one worker is ${(arraysParse / median(workerRuns.single)).toFixed(2)}× Papa Parse's speed, parts ${(arraysParse / median(workerRuns.parted)).toFixed(2)}×`,
     `first preview (fingerprint decoded in it) is ${(arraysParse / fromBytes[0]).toFixed(2)}× Papa Parse's speed (arrays)`,
     `longest main-thread task during the preview: ${longest > 0 ? ms(longest) : 'none ≥ 50 ms'}; goal ≤ 50 ms: ` +
       `${longest <= 50 ? 'met' : 'NOT met'}`,

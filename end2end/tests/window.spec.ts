@@ -255,6 +255,53 @@ test('an employees file is dropped and imported too', async ({ page }) => {
   await expect(page.locator('.vrow[data-key="theirs:1003"]')).toContainText('Åse Ødegård');
 });
 
+test('a large file is read by several workers and previews what the import gives', async ({ page }) => {
+  await signIn(page, admin);
+  await page.goto(windowUrl.replace(/customer$/, 'employee'));
+  await ready(page);
+  await expect(tab(page, 'new')).toContainText(/New \(\d+\)/);
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency || 1);
+  // Past the size from which the preview worker hands parts to helpers
+  // (1 MiB): 20,000 employees in Windows-1252, a quoted line break, a
+  // doubled quote, blank lines and a row without a number on the way, and
+  // three of the employees already imported among them (one renamed).
+  let text = 'Ansattnr;Fornavn;Etternavn;E-post;Mobil;Adresse;Postnr;Poststed\r\n';
+  text += '1001;Kari;Nordmann;kari@firma.no;912 34 567;Storgata 1;0155;Oslo\r\n';
+  text += '1002;Ola;Nordmann-Øst;ola@firma.no;913 45 678;Storgata 1;0155;Oslo\r\n';
+  text += '1003;Åse;Ødegård;ase@firma.no;914 56 789;Bryggen 2;5003;Bergen\r\n';
+  for (let i = 0; i < 19_997; i++) {
+    const n = 20_000 + i;
+    const last =
+      i === 7_000 ? '"Hansen\r\navd. nord"' : i === 12_000 ? '"Berg ""Junior"""' : `Hansen ${i}`;
+    const phone = `9${String(i).padStart(7, '0')}`;
+    const postal = String(i % 9000).padStart(4, '0');
+    text += `${n};Per ${i};${last};per${n}@firma.no;${phone};Kongens gate ${i % 90};${postal};Tromsø\r\n`;
+    if (i === 15_000) text += '\r\n\r\n;Uten nummer;;;;;;\r\n';
+  }
+  const file = cp1252(text);
+  expect(file.length).toBeGreaterThan(1_100_000);
+  await dropFile(page, 'ansatte.csv', file);
+  await expect(page.locator('[data-records]')).toContainText('20000 records');
+  // Its line in the file, counted across the parts.
+  await expect(page.locator('.row-errors')).toContainText('Line 15009');
+  const says = page.getByText(/^Previewed in your browser/);
+  if (cores > 1) {
+    await expect(says).toContainText(`by ${Math.min(4, cores)} workers`);
+  } else {
+    await expect(says).not.toContainText('workers');
+  }
+  const categories = ['conflicts', 'new', 'deleted', 'deactivated', 'synchronized', 'inactive'];
+  const preview: Record<string, string> = {};
+  for (const c of categories) preview[c] = await previewCount(page, c).innerText();
+  expect(Number(preview.new)).toBeGreaterThan(19_000);
+  await page.locator('[data-submit-import]').click();
+  await notice(page, 'Imported 20000 records from ansatte.csv (1 row errors)');
+  // The server's categories equal the preview made from the parts.
+  for (const c of categories) {
+    await expect(tab(page, c)).toContainText(`(${preview[c]})`);
+  }
+});
+
 test('a supervisor creates customers with each sync choice and cannot open the window', async ({ page }) => {
   await signIn(page, admin);
   const exists = await page.request.get('/api/v1/users');

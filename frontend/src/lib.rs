@@ -1,11 +1,16 @@
 //! The WebAssembly bundle's entry points: `hydrate` mounts the `app`
 //! crate's root component over the server-rendered shell; `preview_file`
-//! is what the preview worker (`public/preview-worker.js`) calls, off the
-//! page's main thread. Everything else lives in `app` and `sync`.
+//! and `preview_part` are what the preview worker (`public/preview-worker.js`)
+//! and its helpers call, off the page's main thread. Everything else lives
+//! in `app` and `sync`.
 
 use std::cell::RefCell;
 
-use sync::fingerprint::Fingerprint;
+use app::preview::{PreviewResult, plan_parts, preview_part as read_part_for, preview_parts};
+use sync::fingerprint::{Fingerprint, HashSpec};
+use sync::protocol::ImportOptions;
+use sync::read::parts::{self, HEAD_BYTES, PartPlan};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 thread_local! {
@@ -14,6 +19,13 @@ thread_local! {
     /// second preview neither fetches nor decodes it again.
     static HELD: RefCell<Option<Fingerprint>> = const { RefCell::new(None) };
 }
+
+/// Files smaller than this are read by one worker: below it, handing parts
+/// to helpers costs about what it saves.
+const PARTS_FROM_BYTES: f64 = (4 * HEAD_BYTES) as f64;
+
+/// How far past a part's nominal start its first line feed is looked for.
+const CUT_WINDOW: f64 = 64.0 * 1024.0;
 
 #[wasm_bindgen]
 pub fn hydrate() {
@@ -26,6 +38,14 @@ pub fn hydrate() {
 /// none is given, the one this worker holds from an earlier call. Reports
 /// progress through `progress(stage, percent)`. Answers the
 /// `app::preview::PreviewResult` as JSON.
+///
+/// With `helpers` (the number of helper workers) above 0, a large CSV file
+/// is read in parts: `dispatch(plan, spec, ranges)` hands the parts after
+/// the first (`ranges`: start and end of each) to the helpers and resolves
+/// to their answers in order (each `preview_part`'s bytes, or null where a
+/// helper failed), while this worker reads the first part; the parts are
+/// then put together. Whatever stops that (a cut inside quotes, a helper
+/// that failed) means the file is read whole, so the answer is the same.
 #[wasm_bindgen]
 pub async fn preview_file(
     file: web_sys::File,
@@ -33,6 +53,8 @@ pub async fn preview_file(
     options_json: String,
     fingerprint: Option<Vec<u8>>,
     progress: js_sys::Function,
+    helpers: u32,
+    dispatch: js_sys::Function,
 ) -> Result<String, JsValue> {
     console_error_panic_hook::set_once();
     let report = |stage: &str, pct: f64| {
@@ -43,15 +65,31 @@ pub async fn preview_file(
         );
     };
     let kind = sync::schema::Kind::parse(&kind).ok_or_else(|| JsValue::from_str("unknown kind"))?;
-    let options: sync::protocol::ImportOptions = if options_json.is_empty() {
+    let options: ImportOptions = if options_json.is_empty() {
         Default::default()
     } else {
         serde_json::from_str(&options_json).map_err(|e| JsValue::from_str(&e.to_string()))?
     };
     let name = file.name();
-    // The browser reads the file on its own while the fingerprint is
-    // decoded here: the read starts now and is awaited after.
-    let reading = gloo_file::futures::read_as_bytes(&gloo_file::File::from(file));
+    let size = file.size();
+    let blob: &web_sys::Blob = file.as_ref();
+    let mut cuts = Vec::new();
+    let mut plan: Option<PartPlan> = None;
+    if helpers > 0 && size >= PARTS_FROM_BYTES {
+        let head = read_range(blob, 0.0, HEAD_BYTES as f64).await?;
+        plan = plan_parts(&head, size as u64, &name, &options);
+        if plan.is_some() {
+            cuts = find_cuts(blob, size, helpers as usize + 1).await?;
+        }
+    }
+    let plan = plan.filter(|_| !cuts.is_empty());
+    let own_end = cuts.first().copied().unwrap_or(size);
+    // The browser reads the file (or its first part) on its own while the
+    // fingerprint is decoded here: the read starts now and is awaited after.
+    let own = blob
+        .slice_with_f64_and_f64(0.0, own_end)
+        .map_err(|e| JsValue::from_str(&format!("The file cannot be read: {e:?}")))?;
+    let reading = gloo_file::futures::read_as_bytes(&gloo_file::Blob::from(own));
     if let Some(bytes) = fingerprint {
         report("Decoding the server's state", 15.0);
         // The old one goes first: two at once would double the memory.
@@ -60,19 +98,144 @@ pub async fn preview_file(
         drop(bytes);
         HELD.with_borrow_mut(|h| *h = Some(fp));
     }
+    let spec = HELD
+        .with_borrow(|fp| fp.as_ref().map(Fingerprint::hash_spec))
+        .ok_or_else(|| JsValue::from_str("The server's state is missing; reload the page."))?;
+    // The helpers start on the later parts.
+    let others = match &plan {
+        Some(plan) => {
+            let ranges: Vec<f64> = cuts
+                .iter()
+                .zip(cuts.iter().skip(1).chain(std::iter::once(&size)))
+                .flat_map(|(s, e)| [*s, *e])
+                .collect();
+            let plan_json =
+                serde_json::to_string(plan).map_err(|e| JsValue::from_str(&e.to_string()))?;
+            let spec_json =
+                serde_json::to_string(&spec).map_err(|e| JsValue::from_str(&e.to_string()))?;
+            let promise = dispatch.call3(
+                &JsValue::NULL,
+                &JsValue::from_str(&plan_json),
+                &JsValue::from_str(&spec_json),
+                &js_sys::Float64Array::from(ranges.as_slice()),
+            )?;
+            Some(wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(
+                promise,
+            )))
+        }
+        None => None,
+    };
     report("Reading the file", 20.0);
     let mut bytes = reading
         .await
         .map_err(|e| JsValue::from_str(&format!("The file cannot be read: {e}")))?;
     report("Parsing and comparing", 50.0);
-    let result = HELD
-        .with_borrow(|fp| match fp {
-            Some(fp) => {
-                app::preview::preview_with(std::mem::take(&mut bytes), &name, kind, &options, fp)
-            }
-            None => Err("The server's state is missing; reload the page.".to_string()),
-        })
-        .map_err(|e| JsValue::from_str(&e))?;
+    let mut result: Option<PreviewResult> = None;
+    if let (Some(plan), Some(others)) = (&plan, others) {
+        let answers = js_sys::Array::from(&others.await?);
+        let mut others: Vec<Option<Vec<u8>>> = answers
+            .iter()
+            .map(|a| a.dyn_into::<js_sys::Uint8Array>().ok().map(|u| u.to_vec()))
+            .collect();
+        if others.len() != cuts.len() {
+            // An answer short: as if a helper had failed.
+            others = vec![None];
+        }
+        result = HELD
+            .with_borrow(|fp| match fp {
+                Some(fp) => preview_parts(
+                    plan,
+                    &std::mem::take(&mut bytes),
+                    others,
+                    kind,
+                    &options,
+                    fp,
+                ),
+                None => Err("The server's state is missing; reload the page.".to_string()),
+            })
+            .map_err(|e| JsValue::from_str(&e))?;
+        if result.is_none() {
+            // The parts cannot stand for the file: read it whole.
+            report("Reading the file whole", 50.0);
+            bytes = gloo_file::futures::read_as_bytes(&gloo_file::Blob::from(blob.clone()))
+                .await
+                .map_err(|e| JsValue::from_str(&format!("The file cannot be read: {e}")))?;
+        }
+    }
+    let result = match result {
+        Some(r) => r,
+        None => HELD
+            .with_borrow(|fp| match fp {
+                Some(fp) => app::preview::preview_with(
+                    std::mem::take(&mut bytes),
+                    &name,
+                    kind,
+                    &options,
+                    fp,
+                ),
+                None => Err("The server's state is missing; reload the page.".to_string()),
+            })
+            .map_err(|e| JsValue::from_str(&e))?,
+    };
     report("Done", 100.0);
     serde_json::to_string(&result).map_err(|e| JsValue::from_str(&e.to_string()))
+}
+
+/// A helper worker's part of a preview: bytes `start..end` of `file`,
+/// which begin just past a line feed, read as `plan_json` says into the
+/// hashes `spec_json` describes. Answers `app::preview::encode_part`'s
+/// bytes.
+#[wasm_bindgen]
+pub async fn preview_part(
+    file: web_sys::File,
+    start: f64,
+    end: f64,
+    plan_json: String,
+    spec_json: String,
+    kind: String,
+    options_json: String,
+) -> Result<Vec<u8>, JsValue> {
+    console_error_panic_hook::set_once();
+    let err = |e: String| JsValue::from_str(&e);
+    let kind = sync::schema::Kind::parse(&kind).ok_or_else(|| err("unknown kind".into()))?;
+    let options: ImportOptions = if options_json.is_empty() {
+        Default::default()
+    } else {
+        serde_json::from_str(&options_json).map_err(|e| err(e.to_string()))?
+    };
+    let plan: PartPlan = serde_json::from_str(&plan_json).map_err(|e| err(e.to_string()))?;
+    let spec: HashSpec = serde_json::from_str(&spec_json).map_err(|e| err(e.to_string()))?;
+    let bytes = read_range(file.as_ref(), start, end).await?;
+    read_part_for(&plan, &bytes, kind, &options, &spec).map_err(err)
+}
+
+/// Bytes `start..end` of `blob`.
+async fn read_range(blob: &web_sys::Blob, start: f64, end: f64) -> Result<Vec<u8>, JsValue> {
+    let part = blob
+        .slice_with_f64_and_f64(start, end)
+        .map_err(|e| JsValue::from_str(&format!("The file cannot be read: {e:?}")))?;
+    gloo_file::futures::read_as_bytes(&gloo_file::Blob::from(part))
+        .await
+        .map_err(|e| JsValue::from_str(&format!("The file cannot be read: {e}")))
+}
+
+/// Where the parts after the first start: `parts` parts of about equal
+/// size, each cut just past a line feed (a few small reads). A part with
+/// no line feed near its nominal start joins the part before.
+async fn find_cuts(blob: &web_sys::Blob, size: f64, parts: usize) -> Result<Vec<f64>, JsValue> {
+    let mut cuts: Vec<f64> = Vec::new();
+    for k in 1..parts {
+        let at = (size * k as f64 / parts as f64).floor();
+        if cuts.last().is_some_and(|c| *c >= at) {
+            continue;
+        }
+        let window = read_range(blob, at, (at + CUT_WINDOW).min(size)).await?;
+        if let Some(n) = parts::cut(&window) {
+            let start = at + n as f64;
+            if start < size {
+                cuts.push(start);
+            }
+        }
+    }
+    Ok(cuts)
 }

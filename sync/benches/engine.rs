@@ -185,7 +185,7 @@ impl RecordSink for Tally {
 }
 
 /// The file read into the fingerprint's hasher.
-fn read_hashed<'f>(bytes: &[u8], fp: &'f Fingerprint) -> Option<Hashed<'f>> {
+fn read_hashed(bytes: &[u8], fp: &Fingerprint) -> Option<Hashed> {
     read_into(
         bytes,
         Some("kunder.csv"),

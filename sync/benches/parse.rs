@@ -38,6 +38,20 @@ fn ours(bytes: &[u8]) -> usize {
     .unwrap_or(0)
 }
 
+/// The server's read: the same reader, a large file in parts on every core.
+fn threaded(bytes: &[u8]) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    sync::read::parts::read_threaded(
+        bytes,
+        Some("kunder.csv"),
+        Kind::Customer,
+        &ReadOptions::default(),
+        cores,
+    )
+    .map(|o| o.records.len())
+    .unwrap_or(0)
+}
+
 fn bench(c: &mut Criterion) {
     if std::env::var_os("PARSE_SIDE_BY_SIDE_ONLY").is_some() {
         return;
@@ -63,10 +77,11 @@ fn side_by_side() {
         black_box(f());
         start.elapsed().as_secs_f64()
     };
-    let (mut base, mut full) = (f64::MAX, f64::MAX);
+    let (mut base, mut full, mut parts) = (f64::MAX, f64::MAX, f64::MAX);
     for _ in 0..5 {
         base = base.min(time(&|| csv_loop(&bytes)));
         full = full.min(time(&|| ours(&bytes)));
+        parts = parts.min(time(&|| threaded(&bytes)));
     }
     println!(
         "{} rows, {:.1} MB: read {:.3} s, csv ByteRecord loop {:.3} s, ratio {:.2}x its speed (goal >= 0.75x)",
@@ -75,6 +90,13 @@ fn side_by_side() {
         full,
         base,
         base / full
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "  the server's read, in parts on {cores} threads: {:.3} s, {:.2}x the csv loop's speed (one thread), {:.2}x the single read's",
+        parts,
+        base / parts,
+        full / parts
     );
 }
 

@@ -26,6 +26,8 @@ struct Setup {
     import_1252: Vec<u8>,
     records: Vec<Record>,
     fingerprint: Vec<u8>,
+    /// The fingerprint decoded, for the stages timed on their own.
+    decoded: Option<Fingerprint>,
 }
 
 thread_local! {
@@ -44,11 +46,13 @@ fn make(n: usize) -> Setup {
     let import_1252 = encoding_rs::WINDOWS_1252.encode(&text).0.into_owned();
     let import = text.into_bytes();
     let records = parse(&import);
+    let decoded = Fingerprint::decode(&fingerprint).ok();
     Setup {
         import,
         import_1252,
         records,
         fingerprint,
+        decoded,
     }
 }
 
@@ -79,6 +83,42 @@ fn from_file(s: &Setup, import: &[u8]) -> u32 {
     };
     sync::read::read_into(
         import,
+        Some("kunder.csv"),
+        sync::schema::Kind::Customer,
+        &sync::read::ReadOptions::default(),
+        fp.hashed(),
+    )
+    .map_or(0, |(_, h)| fp.counts(h).synchronized)
+}
+
+/// The browser's path in stages: the fingerprint's decoding alone.
+fn run_decode(s: &Setup) -> u32 {
+    Fingerprint::decode(&s.fingerprint).map_or(0, |f| f.keys.len() as u32)
+}
+
+/// The file read into the hasher alone, against a decoded fingerprint.
+fn run_hash(s: &Setup) -> u32 {
+    let Some(fp) = s.decoded.as_ref() else {
+        return 0;
+    };
+    sync::read::read_into(
+        &s.import,
+        Some("kunder.csv"),
+        sync::schema::Kind::Customer,
+        &sync::read::ReadOptions::default(),
+        fp.hashed(),
+    )
+    .map_or(0, |(_, h)| sync::read::RecordSink::len(&h) as u32)
+}
+
+/// Read into the hasher and counted, against a decoded fingerprint: what a
+/// second preview does (the worker holds the fingerprint).
+fn run_held(s: &Setup) -> u32 {
+    let Some(fp) = s.decoded.as_ref() else {
+        return 0;
+    };
+    sync::read::read_into(
+        &s.import,
         Some("kunder.csv"),
         sync::schema::Kind::Customer,
         &sync::read::ReadOptions::default(),
@@ -125,6 +165,24 @@ mod exports {
     pub fn from_file_1252() -> u32 {
         super::with(super::run_from_file_1252).unwrap_or(0)
     }
+
+    /// The fingerprint's decoding alone.
+    #[wasm_bindgen]
+    pub fn decode() -> u32 {
+        super::with(super::run_decode).unwrap_or(0)
+    }
+
+    /// The file read into the hasher alone.
+    #[wasm_bindgen]
+    pub fn hash() -> u32 {
+        super::with(super::run_hash).unwrap_or(0)
+    }
+
+    /// Read into the hasher and counted, the fingerprint held.
+    #[wasm_bindgen]
+    pub fn held() -> u32 {
+        super::with(super::run_held).unwrap_or(0)
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -151,7 +209,10 @@ fn main() {
     let parse_ms = best(run_parse);
     let from_file_ms = best(run_from_file);
     let from_file_1252_ms = best(run_from_file_1252);
+    let decode_ms = best(run_decode);
+    let hash_ms = best(run_hash);
+    let held_ms = best(run_held);
     println!(
-        "{{\"rows\":{n},\"preview_ms\":{preview_ms:.3},\"parse_ms\":{parse_ms:.3},\"from_file_ms\":{from_file_ms:.3},\"from_file_1252_ms\":{from_file_1252_ms:.3}}}"
+        "{{\"rows\":{n},\"preview_ms\":{preview_ms:.3},\"parse_ms\":{parse_ms:.3},\"from_file_ms\":{from_file_ms:.3},\"from_file_1252_ms\":{from_file_1252_ms:.3},\"decode_ms\":{decode_ms:.3},\"hash_ms\":{hash_ms:.3},\"held_ms\":{held_ms:.3}}}"
     );
 }

@@ -384,12 +384,12 @@ impl Fingerprint {
 
     /// A sink for the reader (`read::read_into`) that keeps of each
     /// imported record only what a preview against this fingerprint needs.
-    pub fn hashed(&self) -> Hashed<'_> {
-        Hashed::new(self)
+    pub fn hashed(&self) -> Hashed {
+        Hashed::new(&self.hash_spec())
     }
 
     /// `records`, hashed as `hashed` would take them from the reader.
-    pub fn hash_records(&self, records: &[Record]) -> Hashed<'_> {
+    pub fn hash_records(&self, records: &[Record]) -> Hashed {
         let mut h = self.hashed();
         let n = self.kind.fields().len();
         let mut values = [""; MAX_VALUES];
@@ -403,7 +403,7 @@ impl Fingerprint {
     }
 
     /// The hashed input for an import on the imported side.
-    pub fn input<'a>(&'a self, imported: &'a Hashed<'_>) -> Input<'a> {
+    pub fn input<'a>(&'a self, imported: &'a Hashed) -> Input<'a> {
         let mut input = Input::new(self.synced.len());
         let entries = imported.entries(&imported.keys, &mut input);
         self.input_with(input, entries)
@@ -492,7 +492,7 @@ impl Fingerprint {
     /// `preview_counts` of an import the reader hashed as it read it
     /// (`read::read_into(.., fingerprint.hashed())`): the browser's preview,
     /// which never holds the file's records.
-    pub fn counts(&self, mut imported: Hashed<'_>) -> CategoryCounts {
+    pub fn counts(&self, mut imported: Hashed) -> CategoryCounts {
         let keys = std::mem::take(&mut imported.keys);
         let mut input = Input::new(self.synced.len());
         let entries = imported.entries(&keys, &mut input);
@@ -793,8 +793,45 @@ impl Fingerprint {
     }
 }
 
-/// Exactly `width` hashes: a hand-made fingerprint with too few or too many
-/// must not shift every later slot of `Input::hashes`.
+/// What hashing an import needs of a fingerprint, without the fingerprint
+/// itself: a helper worker that reads part of a file (`read::parts`) gets
+/// this, a few bytes, rather than the server's whole state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HashSpec {
+    pub kind: Kind,
+    pub synced: Vec<Field>,
+    pub rules: NumberRules,
+    /// The keys whose field hashes the rules may compare one by one (a link
+    /// whose base the fingerprint has in detail, or a pending change).
+    pub needs_fields: Vec<String>,
+}
+
+impl Fingerprint {
+    /// What `hashed` needs of this fingerprint.
+    pub fn hash_spec(&self) -> HashSpec {
+        let mut needs: BTreeSet<&str> = BTreeSet::new();
+        for l in &self.links {
+            if l.base_fields.is_some() {
+                let k = match self.imported {
+                    Side::Ours => l.our_key,
+                    Side::Theirs => l.their_key,
+                };
+                needs.insert(self.keys.get(k));
+            }
+        }
+        for p in &self.pending {
+            let (FixedPending::Create { key, .. } | FixedPending::Set { key, .. }) = p;
+            needs.insert(key.as_str());
+        }
+        HashSpec {
+            kind: self.kind,
+            synced: self.synced.clone(),
+            rules: self.rules.clone(),
+            needs_fields: needs.into_iter().map(str::to_string).collect(),
+        }
+    }
+}
+
 /// An import reduced to what a preview needs, taken record by record from
 /// the reader, so the records themselves are never kept: per record its
 /// matching key (all keys in one string), `active` and row hash. Field
@@ -802,15 +839,16 @@ impl Fingerprint {
 /// link whose base the fingerprint has in detail, or a pending change) and
 /// for an inactive record, which the reader may still make active
 /// (`RecordSink::activate`).
-pub struct Hashed<'f> {
-    fp: &'f Fingerprint,
+pub struct Hashed {
+    synced: Vec<Field>,
+    rules: NumberRules,
     /// Slot in `kind.fields()` of each synced field.
     slots: Vec<usize>,
     number_slot: usize,
     active_slot: usize,
     /// Position of `active` among the synced fields.
     active_at: Option<usize>,
-    needs_fields: FastMap<&'f str, ()>,
+    needs_fields: FastMap<String, ()>,
     keys: Keys,
     active: Vec<bool>,
     rows: Vec<u64>,
@@ -827,35 +865,26 @@ struct Detail {
     needed: bool,
 }
 
-impl<'f> Hashed<'f> {
-    fn new(fp: &'f Fingerprint) -> Hashed<'f> {
-        let kind = fp.kind;
-        let mut needs_fields: FastMap<&str, ()> = FastMap::default();
-        for l in &fp.links {
-            if l.base_fields.is_some() {
-                let k = match fp.imported {
-                    Side::Ours => &l.our_key,
-                    Side::Theirs => &l.their_key,
-                };
-                needs_fields.insert(fp.keys.get(*k), ());
-            }
-        }
-        for p in &fp.pending {
-            let (FixedPending::Create { key, .. } | FixedPending::Set { key, .. }) = p;
-            needs_fields.insert(key.as_str(), ());
-        }
+/// The first bytes of `Hashed::encode`'s form.
+const HASHED_MAGIC: &[u8; 4] = b"PSHP";
+
+impl Hashed {
+    /// An empty hasher for imports that `spec` describes.
+    pub fn new(spec: &HashSpec) -> Hashed {
+        let kind = spec.kind;
         Hashed {
-            fp,
+            synced: spec.synced.clone(),
+            rules: spec.rules.clone(),
             // A synced field is always one of the kind's (`Kind::synced_fields`).
-            slots: fp
+            slots: spec
                 .synced
                 .iter()
                 .map(|f| kind.index_of(*f).unwrap_or(usize::MAX))
                 .collect(),
             number_slot: kind.index_of(Field::Number).unwrap_or(0),
             active_slot: kind.index_of(Field::Active).unwrap_or(usize::MAX),
-            active_at: fp.synced.iter().position(|f| *f == Field::Active),
-            needs_fields,
+            active_at: spec.synced.iter().position(|f| *f == Field::Active),
+            needs_fields: spec.needs_fields.iter().map(|k| (k.clone(), ())).collect(),
             keys: Keys::default(),
             active: Vec::new(),
             rows: Vec::new(),
@@ -891,20 +920,152 @@ impl<'f> Hashed<'f> {
         }
         entries
     }
+
+    /// The hashed records as bytes, for a helper worker to hand its part of
+    /// a file to the worker that previews (`decode` reads them back with
+    /// the same spec). Little-endian: `"PSHP"`, records n (u32), the keys'
+    /// text length (u32) and text, n key ends (u32), n active bytes, n row
+    /// hashes (u64), detail count m (u32) and m times record (u32), start
+    /// (u32) and needed (byte), field hash count h (u32) and h hashes (u64).
+    pub fn encode(&self) -> Vec<u8> {
+        let n = self.len();
+        let m = self.detail.len();
+        let h = self.hashes.len();
+        let mut w = Vec::with_capacity(16 + self.keys.text.len() + n * 13 + m * 9 + h * 8);
+        let u32 = |w: &mut Vec<u8>, v: usize| {
+            w.extend_from_slice(&u32::try_from(v).unwrap_or(u32::MAX).to_le_bytes())
+        };
+        w.extend_from_slice(HASHED_MAGIC);
+        u32(&mut w, n);
+        u32(&mut w, self.keys.text.len());
+        w.extend_from_slice(self.keys.text.as_bytes());
+        for e in &self.keys.ends {
+            w.extend_from_slice(&e.to_le_bytes());
+        }
+        w.extend(self.active.iter().map(|a| u8::from(*a)));
+        for r in &self.rows {
+            w.extend_from_slice(&r.to_le_bytes());
+        }
+        u32(&mut w, m);
+        for d in &self.detail {
+            w.extend_from_slice(&d.record.to_le_bytes());
+            w.extend_from_slice(&d.start.to_le_bytes());
+            w.push(u8::from(d.needed));
+        }
+        u32(&mut w, h);
+        for x in &self.hashes {
+            w.extend_from_slice(&x.to_le_bytes());
+        }
+        w
+    }
+
+    /// Reads `encode`'s form back, for imports that `spec` describes.
+    /// Anything out of place is an error, never a panic.
+    pub fn decode(spec: &HashSpec, bytes: &[u8]) -> Result<Hashed, FingerprintError> {
+        let mut h = Hashed::new(spec);
+        let mut r = Cursor { bytes, at: 0 };
+        if r.take(4)? != HASHED_MAGIC {
+            return Err(FingerprintError::BadMagic);
+        }
+        let le32 = |r: &mut Cursor<'_>| -> Result<u32, FingerprintError> {
+            let b = r.take(4)?;
+            Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let le64 = |b: &[u8]| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(b);
+            u64::from_le_bytes(x)
+        };
+        let n = le32(&mut r)? as usize;
+        let text_len = le32(&mut r)? as usize;
+        let text = std::str::from_utf8(r.take(text_len)?)
+            .map_err(|_| FingerprintError::Damaged("keys are not UTF-8".into()))?;
+        // Sizes are checked against the bytes before anything is allocated.
+        let ends = r.take(n.checked_mul(4).ok_or(FingerprintError::Truncated)?)?;
+        let mut last = 0u32;
+        h.keys.ends.reserve(n);
+        for c in ends.chunks_exact(4) {
+            let e = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            if e < last || e as usize > text_len || !text.is_char_boundary(e as usize) {
+                return Err(FingerprintError::Damaged("key ends".into()));
+            }
+            last = e;
+            h.keys.ends.push(e);
+        }
+        h.keys.text = text.to_string();
+        h.active = r.take(n)?.iter().map(|b| *b != 0).collect();
+        let rows = r.take(n.checked_mul(8).ok_or(FingerprintError::Truncated)?)?;
+        h.rows = rows.chunks_exact(8).map(le64).collect();
+        let m = le32(&mut r)? as usize;
+        let details = r.take(m.checked_mul(9).ok_or(FingerprintError::Truncated)?)?;
+        let hn = {
+            let mut probe = Cursor {
+                bytes: r.bytes,
+                at: r.at,
+            };
+            le32(&mut probe)? as usize
+        };
+        let width = h.slots.len();
+        let mut previous: Option<u32> = None;
+        for c in details.chunks_exact(9) {
+            let record = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            let start = u32::from_le_bytes([c[4], c[5], c[6], c[7]]);
+            let in_order = previous.is_none_or(|p| record > p);
+            if !in_order
+                || record as usize >= n
+                || (start as usize).checked_add(width).is_none_or(|e| e > hn)
+            {
+                return Err(FingerprintError::Damaged("detail".into()));
+            }
+            previous = Some(record);
+            h.detail.push(Detail {
+                record,
+                start,
+                needed: c[8] != 0,
+            });
+        }
+        le32(&mut r)?;
+        let hashes = r.take(hn.checked_mul(8).ok_or(FingerprintError::Truncated)?)?;
+        h.hashes = hashes.chunks_exact(8).map(le64).collect();
+        if r.at != bytes.len() {
+            return Err(FingerprintError::Damaged("trailing bytes".into()));
+        }
+        Ok(h)
+    }
 }
 
-impl RecordSink for Hashed<'_> {
+impl crate::read::parts::PartSink for Hashed {
+    fn append(&mut self, other: Hashed, _lines: u32) {
+        let records = u32::try_from(self.len()).unwrap_or(u32::MAX);
+        let hashes = u32::try_from(self.hashes.len()).unwrap_or(u32::MAX);
+        let text = u32::try_from(self.keys.text.len()).unwrap_or(u32::MAX);
+        self.keys.text.push_str(&other.keys.text);
+        self.keys
+            .ends
+            .extend(other.keys.ends.iter().map(|e| e.saturating_add(text)));
+        self.active.extend(other.active);
+        self.rows.extend(other.rows);
+        self.detail.extend(other.detail.into_iter().map(|d| Detail {
+            record: d.record.saturating_add(records),
+            start: d.start.saturating_add(hashes),
+            needed: d.needed,
+        }));
+        self.hashes.extend(other.hashes);
+    }
+}
+
+impl RecordSink for Hashed {
     fn record(&mut self, _line: u32, values: &[&str]) {
         let value = |slot: usize| values.get(slot).copied().unwrap_or("");
         let start = self.hashes.len();
         self.hashes.extend(
             self.slots
                 .iter()
-                .zip(&self.fp.synced)
+                .zip(&self.synced)
                 .map(|(s, f)| hash_field(*f, value(*s))),
         );
         let row = combine(self.hashes[start..].iter().copied());
-        let key = match_key(&self.fp.rules, value(self.number_slot));
+        let key = match_key(&self.rules, value(self.number_slot));
         // As `Record::active` reads it.
         let active = value(self.active_slot) != "false";
         let needed = !self.needs_fields.is_empty() && self.needs_fields.contains_key(key.as_ref());

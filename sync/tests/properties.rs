@@ -291,3 +291,137 @@ proptest! {
         prop_assert_eq!(fp.counts(hashed), expect);
     }
 }
+
+/// A generated file of about 330 KB (past `parts::HEAD_BYTES`): plain rows,
+/// with `specials` (a kind of awkward row each) put at the given rows.
+fn awkward_file(specials: &[(usize, u8)], crlf: bool, start: u8, active_empty: bool) -> Vec<u8> {
+    let nl: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+    let mut f: Vec<u8> = Vec::new();
+    match start {
+        1 => f.extend_from_slice(b"\xEF\xBB\xBF"),
+        2 => {
+            f.extend_from_slice(b"sep=;");
+            f.extend_from_slice(nl);
+        }
+        _ => {}
+    }
+    f.extend_from_slice(b"Kundenummer;Navn;Poststed;E-post;Aktiv");
+    f.extend_from_slice(nl);
+    for i in 0..9000usize {
+        let active: &[u8] = if active_empty {
+            b""
+        } else if i % 7 == 0 {
+            b"nei"
+        } else {
+            b"ja"
+        };
+        let special = specials.iter().find(|(at, _)| *at == i).map(|s| s.1);
+        let row: Vec<u8> = match special {
+            // A quoted line break (two, one a blank line) in the name.
+            Some(0) => format!("{i:06};\"Kunde {i}\n\navd. nord\";Oslo;k{i}@x.no;").into_bytes(),
+            // Quotes doubled inside, and text after the closing quote.
+            Some(1) => format!("{i:06};\"Kunde \"\"{i}\"\"\" AS;Bergen;k{i}@x.no;").into_bytes(),
+            // Blank lines and a row of empty cells.
+            Some(2) => {
+                let mut r = nl.repeat(2);
+                r.extend_from_slice(b";;;;");
+                r.extend_from_slice(nl);
+                r.extend_from_slice(format!("{i:06};Kunde {i};Oslo;k{i}@x.no;").as_bytes());
+                r
+            }
+            // A row error: no number.
+            Some(3) => format!(";Kunde {i};Oslo;k{i}@x.no;").into_bytes(),
+            // A Windows-1252 byte (not UTF-8).
+            Some(4) => {
+                let mut r = format!("{i:06};Kunde {i};Troms").into_bytes();
+                r.push(0xF8);
+                r.extend_from_slice(format!(";k{i}@x.no;").as_bytes());
+                r
+            }
+            // UTF-8 letters.
+            Some(5) => format!("{i:06};Kunde {i} Øst;Tromsø;k{i}@x.no;").into_bytes(),
+            // A repeated number (the rules see it; the reader keeps both).
+            Some(6) => format!("{:06};Kunde {i};Oslo;k{i}@x.no;", i.saturating_sub(1)).into_bytes(),
+            // A quote left open to the end of the file.
+            Some(7) => format!("{i:06};\"Kunde {i};Oslo;k{i}@x.no;").into_bytes(),
+            _ => format!("{i:06};Kunde {i} AS;Oslo;k{i}@x.no;").into_bytes(),
+        };
+        f.extend_from_slice(&row);
+        f.extend_from_slice(active);
+        f.extend_from_slice(nl);
+    }
+    f
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Reading a file in parts cut anywhere gives exactly what reading it
+    /// whole gives: records, row errors with their lines, counts, notes,
+    /// and the preview's hashes.
+    #[test]
+    fn parts_read_as_the_whole_file(
+        specials in prop::collection::vec((0usize..9000, 0u8..8), 0..6),
+        crlf in any::<bool>(),
+        start in 0u8..3,
+        active_empty in prop::bool::weighted(0.2),
+        cuts in prop::collection::vec(0.0f64..1.0, 1..4),
+        s in state(),
+    ) {
+        use sync::read::parts::{self, HEAD_BYTES};
+        let file = awkward_file(&specials, crlf, start, active_empty);
+        let options = ReadOptions::default();
+        let name = Some("k.csv");
+        // Cut at random offsets, each moved just past the next line feed.
+        let mut starts: Vec<usize> = cuts
+            .iter()
+            .filter_map(|c| {
+                let at = (c * file.len() as f64) as usize;
+                parts::cut(&file[at..]).map(|n| at + n)
+            })
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        let whole = read(&file, name, Kind::Customer, &options);
+        let by_parts = parts::read_in_parts(&file, name, Kind::Customer, &options, &starts, || {
+            sync::read::Records::new(Kind::Customer)
+        })
+        .map(|(mut out, sink)| {
+            out.records = sink.records;
+            out
+        });
+        prop_assert_eq!(&by_parts, &whole);
+        // The same parts on threads, as the server reads.
+        let threaded = parts::read_threaded(&file, name, Kind::Customer, &options, cuts.len() + 1);
+        prop_assert_eq!(&threaded, &whole);
+
+        // The preview's hasher: the same hashes, byte for byte.
+        let fp = Fingerprint::from_state(&s, Side::Theirs);
+        let hashed_whole = read_into(&file, name, Kind::Customer, &options, fp.hashed())
+            .map(|(out, h)| (out, h.encode()));
+        let hashed_parts = parts::read_in_parts(&file, name, Kind::Customer, &options, &starts, || fp.hashed())
+            .map(|(out, h)| (out, h.encode()));
+        prop_assert_eq!(hashed_parts, hashed_whole);
+
+        // Parts are really read as parts unless a reason says otherwise.
+        let Some(plan) = parts::plan(&file[..HEAD_BYTES], file.len() as u64, name, &options) else {
+            return Err(TestCaseError::fail("a plain semicolon file is planned in parts"));
+        };
+        let mut bounds = vec![0];
+        bounds.extend(starts.iter().copied().filter(|s| *s < file.len()));
+        bounds.push(file.len());
+        let read_parts: Vec<_> = bounds
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| parts::read_part(&plan, i == 0, &file[w[0]..w[1]], Kind::Customer, &options, fp.hashed()))
+            .collect();
+        let quoted_break = specials.iter().any(|s| s.1 == 0 || s.1 == 7);
+        let mixed_encoding = specials.iter().any(|s| s.1 == 4);
+        match parts::merge(read_parts, &options) {
+            Ok(_) => {}
+            Err(parts::Whole::CutInQuotes) => prop_assert!(quoted_break),
+            Err(parts::Whole::Encoding) => prop_assert!(mixed_encoding),
+            Err(other) => prop_assert!(false, "merge refused: {other}"),
+        }
+    }
+}

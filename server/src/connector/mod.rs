@@ -161,7 +161,7 @@ pub fn read_table(
     mapping: &[sync::read::MappingEntry],
 ) -> Result<(Vec<u8>, ReadOutput), String> {
     let bytes = to_csv(table);
-    let out = sync::read::read(&bytes, Some("pulled.csv"), kind, &read_options(mapping))
+    let out = crate::service::read_file(&bytes, Some("pulled.csv"), kind, &read_options(mapping))
         .map_err(|e| e.to_string())?;
     Ok((bytes, out))
 }

@@ -8,3 +8,17 @@ pub mod runs;
 pub mod session;
 pub mod sync;
 pub mod users;
+
+/// Reads an import's file as `sync::read::read` does, a large CSV file in
+/// parts on the machine's cores at once (`sync::read::parts`): the same
+/// records, errors and lines, sooner. Every file the server reads goes
+/// through here.
+pub fn read_file(
+    bytes: &[u8],
+    name: Option<&str>,
+    kind: ::sync::schema::Kind,
+    options: &::sync::read::ReadOptions,
+) -> Result<::sync::read::ReadOutput, ::sync::read::ReadError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    ::sync::read::parts::read_threaded(bytes, name, kind, options, cores)
+}

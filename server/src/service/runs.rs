@@ -1067,7 +1067,7 @@ pub async fn edit_mapping(
                 let content = syncdb::import_content(&mut r, i.import_id).await?;
                 let options: sync::read::ReadOptions =
                     serde_json::from_str(&i.options).map_err(|e| AppError::Internal(e.into()))?;
-                match sync::read::read(&content, Some(&i.file_name), kind, &options) {
+                match super::read_file(&content, Some(&i.file_name), kind, &options) {
                     Ok(out) => out
                         .records
                         .iter()

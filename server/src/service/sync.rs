@@ -179,7 +179,7 @@ async fn their_records(
     let options: ReadOptions = serde_json::from_str(&import.options)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored import options: {e}")))?;
     let out =
-        sync::read::read(&content, Some(&import.file_name), kind, &options).map_err(read_failed)?;
+        super::read_file(&content, Some(&import.file_name), kind, &options).map_err(read_failed)?;
     let records = Arc::new(out.records);
     let mut cache = THEIRS.lock().expect("cache lock");
     cache.retain(|(k, _)| *k != cache_key);
@@ -589,7 +589,7 @@ pub async fn import(
     };
     let mut read_options = options.read_options(&conn.settings(kind).mapping);
     read_options.keep_rows = false;
-    let out = sync::read::read(bytes, Some(file_name), kind, &read_options).map_err(read_failed)?;
+    let out = super::read_file(bytes, Some(file_name), kind, &read_options).map_err(read_failed)?;
     // Stored with what the reader decided, so a re-read gives the same records.
     let mut stored = read_options.clone();
     stored.encoding = out.encoding.clone();

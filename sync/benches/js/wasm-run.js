@@ -21,4 +21,7 @@ const preview_ms = best(() => wasm.preview());
 const parse_ms = best(() => wasm.parse());
 const from_file_ms = best(() => wasm.from_file());
 const from_file_1252_ms = best(() => wasm.from_file_1252());
-console.log(JSON.stringify({ rows: Number(rows), preview_ms, parse_ms, from_file_ms, from_file_1252_ms }));
+const decode_ms = best(() => wasm.decode());
+const hash_ms = best(() => wasm.hash());
+const held_ms = best(() => wasm.held());
+console.log(JSON.stringify({ rows: Number(rows), preview_ms, parse_ms, from_file_ms, from_file_1252_ms, decode_ms, hash_ms, held_ms }));

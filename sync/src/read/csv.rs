@@ -13,6 +13,7 @@ use std::borrow::Cow;
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
+use super::parts::{PartMeta, PartPlan};
 use super::{Builder, Cells, Format, ReadError, ReadOptions, ReadOutput, RecordSink};
 use crate::schema::Kind;
 
@@ -52,23 +53,8 @@ fn detect<'a>(
     if let Some((enc, n)) = Encoding::for_bom(bytes) {
         return Ok((enc, n, None));
     }
-    // UTF-16 without a BOM: ASCII text has a zero in every other byte.
-    let sample = &bytes[..bytes.len().min(4096)];
-    if sample.len() >= 4 {
-        let pairs = sample.len() / 2;
-        let even_zero = sample.iter().step_by(2).filter(|b| **b == 0).count();
-        let odd_zero = sample
-            .iter()
-            .skip(1)
-            .step_by(2)
-            .filter(|b| **b == 0)
-            .count();
-        if odd_zero * 10 >= pairs * 7 && even_zero * 10 < pairs {
-            return Ok((UTF_16LE, 0, None));
-        }
-        if even_zero * 10 >= pairs * 7 && odd_zero * 10 < pairs {
-            return Ok((UTF_16BE, 0, None));
-        }
+    if let Some(enc) = utf16_by_zeros(bytes) {
+        return Ok((enc, 0, None));
     }
     // encoding_rs checks UTF-8 several times faster than `str::from_utf8`.
     match UTF_8.decode_without_bom_handling_and_without_replacement(bytes) {
@@ -76,6 +62,30 @@ fn detect<'a>(
         Some(Cow::Owned(_)) => Ok((UTF_8, 0, None)),
         None => Ok((WINDOWS_1252, 0, None)),
     }
+}
+
+/// UTF-16 without a BOM: ASCII text has a zero in every other byte. Looks
+/// at the first 4 KiB.
+fn utf16_by_zeros(bytes: &[u8]) -> Option<&'static Encoding> {
+    let sample = &bytes[..bytes.len().min(4096)];
+    if sample.len() < 4 {
+        return None;
+    }
+    let pairs = sample.len() / 2;
+    let even_zero = sample.iter().step_by(2).filter(|b| **b == 0).count();
+    let odd_zero = sample
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .filter(|b| **b == 0)
+        .count();
+    if odd_zero * 10 >= pairs * 7 && even_zero * 10 < pairs {
+        return Some(UTF_16LE);
+    }
+    if even_zero * 10 >= pairs * 7 && odd_zero * 10 < pairs {
+        return Some(UTF_16BE);
+    }
+    None
 }
 
 /// Decodes the file to text with the detected or named encoding.
@@ -314,6 +324,32 @@ fn estimate_rows(body: &[u8]) -> usize {
     rows + rows / 64 + 1
 }
 
+/// The delimiter the caller named, if any.
+fn named_delimiter(options: &ReadOptions) -> Result<Option<u8>, ReadError> {
+    match options.delimiter {
+        Some(c) if c.is_ascii() => Ok(Some(c as u8)),
+        Some(c) => Err(ReadError::BadDelimiter(c)),
+        None => Ok(None),
+    }
+}
+
+/// The text past Excel's "sep=;" first line, which names the delimiter and
+/// is not data: the body, its first line, and the delimiter named.
+fn past_sep_line(text: &str) -> (&str, u32, Option<u8>) {
+    let b = text.as_bytes();
+    if b.len() >= 5 && b[..4].eq_ignore_ascii_case(b"sep=") {
+        let end = b.iter().position(|b| *b == b'\n').unwrap_or(b.len());
+        let line = String::from_utf8_lossy(&b[4..end]);
+        let sep = line.trim_end_matches('\r');
+        if sep.len() == 1 {
+            // Just past a line feed (or at the end): a character boundary.
+            let body = text.get((end + 1).min(b.len())..).unwrap_or("");
+            return (body, 2, sep.bytes().next());
+        }
+    }
+    (text, 1, None)
+}
+
 /// Reads a CSV file.
 pub fn read_csv<S: RecordSink>(
     bytes: &[u8],
@@ -322,35 +358,41 @@ pub fn read_csv<S: RecordSink>(
     sink: S,
 ) -> Result<(ReadOutput, S), ReadError> {
     let (text, enc) = decode(bytes, options.encoding.as_deref())?;
-    let mut body: &str = &text;
-    let mut first_line = 1u32;
-    let mut delimiter = match options.delimiter {
-        Some(c) if c.is_ascii() => Some(c as u8),
-        Some(c) => return Err(ReadError::BadDelimiter(c)),
-        None => None,
-    };
-    // Excel's "sep=;" first line names the delimiter and is not data.
-    let b = body.as_bytes();
-    if b.len() >= 5 && b[..4].eq_ignore_ascii_case(b"sep=") {
-        let end = b.iter().position(|b| *b == b'\n').unwrap_or(b.len());
-        let line = String::from_utf8_lossy(&b[4..end]);
-        let sep = line.trim_end_matches('\r');
-        if sep.len() == 1 {
-            if delimiter.is_none() {
-                delimiter = sep.bytes().next();
-            }
-            // Just past a line feed (or at the end): a character boundary.
-            body = body.get((end + 1).min(b.len())..).unwrap_or("");
-            first_line = 2;
-        }
-    }
-    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(body.as_bytes()));
+    let (meta, sink) = read_text(&text, enc, kind, options, sink, None)?;
+    Ok(super::parts::finish(meta, sink))
+}
 
+/// Reads decoded text into `sink`: a whole file's, or the first part of a
+/// file read in parts; with `later`, a later part, which starts at a line
+/// of the file and takes its mapping from the file's first row as planned.
+fn read_text<S: RecordSink>(
+    text: &str,
+    enc: &'static Encoding,
+    kind: Kind,
+    options: &ReadOptions,
+    sink: S,
+    later: Option<&PartPlan>,
+) -> Result<(PartMeta, S), ReadError> {
+    let named = named_delimiter(options)?;
+    let (body, first_line, delimiter) = match later {
+        Some(plan) => (text, 1, plan.delimiter),
+        None => {
+            let (body, first_line, sep) = past_sep_line(text);
+            let delimiter = named
+                .or(sep)
+                .unwrap_or_else(|| sniff_delimiter(body.as_bytes()));
+            (body, first_line, delimiter)
+        }
+    };
     let mut builder = Builder::new(kind, Format::Csv, options, sink);
     {
         let out = builder.output_mut();
         out.encoding = Some(enc.name().to_string());
         out.delimiter = Some(delimiter as char);
+    }
+    if let Some(plan) = later {
+        let cells: Vec<&str> = plan.first_row.iter().map(String::as_str).collect();
+        builder.configure(&cells)?;
     }
     builder.expect_rows(estimate_rows(body.as_bytes()));
     let line = |newlines: usize| {
@@ -358,17 +400,148 @@ pub fn read_csv<S: RecordSink>(
             .unwrap_or(u32::MAX)
             .saturating_add(first_line)
     };
-    if Splitter::handles(delimiter) {
-        let mut split = Splitter::new(body, delimiter);
+    let (newlines, clean_end) = if Splitter::handles(delimiter) {
+        let mut split = Splitter::new(body, delimiter, later.is_none());
         while let Some(newlines) = split.next_record() {
             builder.push(line(newlines), &split)?;
         }
+        (split.newlines, !split.open_quote)
     } else {
+        // Never planned in parts (`plan`), so never a later part.
         each_csv_crate_record(body.as_bytes(), delimiter, |newlines, row| {
             builder.push(line(newlines), row)
         })?;
+        (0, true)
+    };
+    let (mut meta, sink) = builder.finish_part()?;
+    meta.newlines = u32::try_from(newlines)
+        .unwrap_or(u32::MAX)
+        .saturating_add(first_line - 1);
+    meta.clean_end = clean_end;
+    Ok((meta, sink))
+}
+
+/// Decides from the file's first bytes (`head`) how its parts will be read,
+/// or `None` when it must be read whole: an encoding of more than one byte
+/// per character besides UTF-8, a quote or line break as the delimiter, or
+/// a head too short to hold the delimiter guess's sample and the first row.
+pub(crate) fn plan(head: &[u8], options: &ReadOptions) -> Option<PartPlan> {
+    let (encoding, text): (Option<String>, Cow<'_, str>) = match options.encoding.as_deref() {
+        Some(label) => {
+            let enc = Encoding::for_label(label.trim().as_bytes())?;
+            let bom = match Encoding::for_bom(head) {
+                Some((e, n)) if e == enc => n,
+                _ => 0,
+            };
+            (Some(label.to_string()), decode_head(enc, &head[bom..])?)
+        }
+        None => match Encoding::for_bom(head) {
+            Some((enc, n)) if enc == UTF_8 => {
+                (Some("utf-8".to_string()), decode_head(enc, &head[n..])?)
+            }
+            Some(_) => return None,
+            None if utf16_by_zeros(head).is_some() => return None,
+            // Valid so far: UTF-8 if every part is (each part says).
+            None => match std::str::from_utf8(head) {
+                Ok(text) => (None, Cow::Borrowed(text)),
+                Err(e) if e.error_len().is_none() => (
+                    None,
+                    Cow::Borrowed(std::str::from_utf8(&head[..e.valid_up_to()]).ok()?),
+                ),
+                // Not UTF-8 here, so not anywhere: the whole file reads as
+                // Windows-1252, as `detect` would decide.
+                Err(_) => (
+                    Some("windows-1252".to_string()),
+                    decode_single_byte(WINDOWS_1252, head),
+                ),
+            },
+        },
+    };
+    let (body, _, sep) = past_sep_line(&text);
+    let delimiter = match named_delimiter(options).ok()?.or(sep) {
+        Some(d) => d,
+        // The guess must see all it would see in the whole file.
+        None if body.len() > SNIFF_BYTES => sniff_delimiter(body.as_bytes()),
+        None => return None,
+    };
+    if !Splitter::handles(delimiter) {
+        return None;
     }
-    builder.finish()
+    let mut split = Splitter::new(body, delimiter, true);
+    loop {
+        split.next_record()?;
+        // A row that reaches the end of the head may go on past it.
+        if split.pos >= body.len() || split.count() > options.limits.max_columns as usize {
+            return None;
+        }
+        if !split.is_blank() {
+            break;
+        }
+    }
+    Some(PartPlan {
+        encoding,
+        delimiter,
+        first_row: (0..split.count())
+            .map(|i| split.cell(i).to_string())
+            .collect(),
+    })
+}
+
+/// The start of a file in a one-byte encoding or UTF-8 (a character cut at
+/// the end becomes U+FFFD, past anything a plan uses).
+fn decode_head<'a>(enc: &'static Encoding, head: &'a [u8]) -> Option<Cow<'a, str>> {
+    if enc == UTF_8 {
+        Some(enc.decode_without_bom_handling(head).0)
+    } else if enc.is_single_byte() {
+        Some(decode_single_byte(enc, head))
+    } else {
+        None
+    }
+}
+
+/// Reads one part of a CSV file read in parts (`parts::plan`): the first
+/// as `read_csv` reads a file's start, a later one from its first line on,
+/// mapped by the file's first row.
+pub(crate) fn read_csv_part<S: RecordSink>(
+    plan: &PartPlan,
+    first: bool,
+    bytes: &[u8],
+    kind: Kind,
+    options: &ReadOptions,
+    sink: S,
+) -> Result<(PartMeta, S), ReadError> {
+    let mut options = options.clone();
+    options.delimiter = Some(plan.delimiter as char);
+    options.encoding.clone_from(&plan.encoding);
+    let (text, enc, utf8) = if first {
+        let (text, enc) = decode(bytes, options.encoding.as_deref())?;
+        (text, enc, plan.encoding.is_none().then_some(enc == UTF_8))
+    } else {
+        match plan.encoding.as_deref() {
+            None => match UTF_8.decode_without_bom_handling_and_without_replacement(bytes) {
+                Some(text) => (text, UTF_8, Some(true)),
+                None => (
+                    decode_single_byte(WINDOWS_1252, bytes),
+                    WINDOWS_1252,
+                    Some(false),
+                ),
+            },
+            Some(label) => {
+                let enc = Encoding::for_label(label.trim().as_bytes())
+                    .ok_or_else(|| ReadError::UnknownEncoding(label.to_string()))?;
+                let text = if enc.is_single_byte() {
+                    decode_single_byte(enc, bytes)
+                } else {
+                    enc.decode_without_bom_handling(bytes).0
+                };
+                (text, enc, None)
+            }
+        }
+    };
+    let later = (!first).then_some(plan);
+    let (mut meta, sink) = read_text(&text, enc, kind, &options, sink, later)?;
+    meta.utf8 = utf8;
+    Ok((meta, sink))
 }
 
 /// Reads `body` with the csv crate, calling `each` with the number of line
@@ -440,6 +613,9 @@ struct Splitter<'t> {
     /// `scratch`. Rare, so a cell is looked up here only when there is any.
     copied: Vec<(usize, usize, usize)>,
     scratch: String,
+    /// The last record ended inside quotes that never closed: the text ran
+    /// out first.
+    open_quote: bool,
 }
 
 impl<'t> Splitter<'t> {
@@ -450,17 +626,24 @@ impl<'t> Splitter<'t> {
         !matches!(delimiter, b'"' | b'\r' | b'\n')
     }
 
-    fn new(text: &'t str, delimiter: u8) -> Self {
+    /// A splitter over `text`; `file_start`: the text is the start of a
+    /// file, not a later part of one.
+    fn new(text: &'t str, delimiter: u8, file_start: bool) -> Self {
         Splitter {
             text,
             // The csv crate skips a byte-order mark at the very start (one
             // left after decoding, as from a file with two).
-            pos: if text.starts_with('\u{feff}') { 3 } else { 0 },
+            pos: if file_start && text.starts_with('\u{feff}') {
+                3
+            } else {
+                0
+            },
             delimiter,
             newlines: 0,
             cells: Vec::new(),
             copied: Vec::new(),
             scratch: String::new(),
+            open_quote: false,
         }
     }
 
@@ -591,6 +774,7 @@ impl<'t> Splitter<'t> {
             self.newlines += count_newlines(&bytes[start..pos]);
             add(self, start, pos);
             if pos == len {
+                self.open_quote = true;
                 break;
             }
             // A quote: doubled, it is one quote; otherwise it closes.
@@ -718,7 +902,7 @@ mod tests {
 
     fn by_splitter(text: &str, delimiter: u8) -> Split {
         let mut out = Vec::new();
-        let mut split = Splitter::new(text, delimiter);
+        let mut split = Splitter::new(text, delimiter, true);
         while let Some(n) = split.next_record() {
             out.push((
                 n,

@@ -14,6 +14,7 @@
 
 pub mod csv;
 pub mod mapping;
+pub mod parts;
 pub mod xlsx;
 
 use serde::{Deserialize, Serialize};
@@ -368,7 +369,7 @@ pub(crate) struct Builder<'o, S> {
     out: ReadOutput,
     /// Lines of rows whose `active` cell was empty, in case the whole column
     /// turns out empty (then it is ignored rather than making all inactive).
-    empty_active: Vec<usize>,
+    empty_active: Vec<u32>,
     any_active_value: bool,
     sink: S,
 }
@@ -448,6 +449,24 @@ impl<'o, S: RecordSink> Builder<'o, S> {
     }
 
     fn first_row(&mut self, line: u32, cells: &[&str]) -> Result<(), ReadError> {
+        if self.configure(cells)? {
+            if let Some(rows) = self.out.rows.as_mut() {
+                rows.push(RawRow {
+                    line,
+                    cells: cells.iter().map(|c| c.to_string()).collect(),
+                });
+            }
+            Ok(())
+        } else {
+            self.data_row(line, cells)
+        }
+    }
+
+    /// Maps the columns from the file's first row (`cells`); returns whether
+    /// it is a header. A part of a file read in parts (`parts`) is
+    /// configured this way from the file's first row, which it does not
+    /// hold.
+    pub(crate) fn configure(&mut self, cells: &[&str]) -> Result<bool, ReadError> {
         let kind = self.kind;
         let guessed: Vec<Option<Field>> = cells
             .iter()
@@ -542,17 +561,7 @@ impl<'o, S: RecordSink> Builder<'o, S> {
                 .collect(),
         );
         self.out.header = header;
-        if has_header {
-            if let Some(rows) = self.out.rows.as_mut() {
-                rows.push(RawRow {
-                    line,
-                    cells: cells.iter().map(|c| c.to_string()).collect(),
-                });
-            }
-            Ok(())
-        } else {
-            self.data_row(line, cells)
-        }
+        Ok(has_header)
     }
 
     fn data_row<C: Cells + ?Sized>(&mut self, line: u32, cells: &C) -> Result<(), ReadError> {
@@ -619,7 +628,8 @@ impl<'o, S: RecordSink> Builder<'o, S> {
         }
         if problems.is_empty() {
             if active_was_empty {
-                self.empty_active.push(self.sink.len());
+                self.empty_active
+                    .push(u32::try_from(self.sink.len()).unwrap_or(u32::MAX));
             }
             self.sink.record(line, &values[..fields.len()]);
         } else {
@@ -639,22 +649,28 @@ impl<'o, S: RecordSink> Builder<'o, S> {
         Ok(())
     }
 
-    pub(crate) fn finish(mut self) -> Result<(ReadOutput, S), ReadError> {
+    pub(crate) fn finish(self) -> Result<(ReadOutput, S), ReadError> {
+        let (meta, sink) = self.finish_part()?;
+        Ok(parts::finish(meta, sink))
+    }
+
+    /// Ends a part of a file read in parts: everything `finish` does that
+    /// does not need the other parts.
+    pub(crate) fn finish_part(mut self) -> Result<(parts::PartMeta, S), ReadError> {
         if self.columns.is_none() {
             return Err(ReadError::Empty);
         }
         self.sink.end();
-        if self.active_column.is_some() && !self.any_active_value && !self.empty_active.is_empty() {
-            // An `active` column with no value at all is an unused column,
-            // not a list of inactive records.
-            for i in std::mem::take(&mut self.empty_active) {
-                self.sink.activate(i);
-            }
-            self.out.notes.push(
-                "the active column is empty in every row: all records read as active".to_string(),
-            );
-        }
-        Ok((self.out, self.sink))
+        let meta = parts::PartMeta {
+            out: self.out,
+            newlines: 0,
+            clean_end: true,
+            utf8: None,
+            empty_active: self.empty_active,
+            any_active_value: self.any_active_value,
+            has_active_column: self.active_column.is_some(),
+        };
+        Ok((meta, self.sink))
     }
 }
 
