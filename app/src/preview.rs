@@ -10,10 +10,10 @@
 //! worker holds the fingerprint; the helpers get its `HashSpec`.
 
 use serde::{Deserialize, Serialize};
-use sync::fingerprint::{Fingerprint, HashSpec, Hashed};
+use sync::fingerprint::{Fingerprint, HashSpec, Hashed, Prepared};
 use sync::protocol::{CategoryCounts, ImportOptions, ImportRowError};
 use sync::read::parts::{self, Part, PartMeta, PartPlan};
-use sync::read::{ReadOutput, RecordSink, read_into};
+use sync::read::{ReadError, ReadOutput, RecordSink, read_into};
 use sync::schema::{Field, Kind};
 
 /// A column and the field it is mapped to (if any).
@@ -88,7 +88,8 @@ pub fn preview_with(
     let (out, hashed) = read_into(&bytes, Some(file_name), kind, &read_options, fp.hashed())
         .map_err(|e| format!("The file cannot be read: {e}."))?;
     drop(bytes);
-    Ok(result_of(out, hashed, fp, 1))
+    let record_count = hashed.len() as u32;
+    Ok(result_of(out, record_count, fp.counts(hashed), fp, 1))
 }
 
 /// The plan for previewing a file that starts with `head` in parts, as
@@ -149,17 +150,38 @@ pub fn decode_part(bytes: &[u8], spec: &HashSpec) -> Result<Part<Hashed>, String
     Ok(Part { meta, sink })
 }
 
-/// The previewing worker's side of a read in parts: its own part (the
-/// file's first, `first`) and the helpers' (`others`, in file order, each
-/// `None` where a helper failed). `Ok(None)`: the parts cannot stand for the
-/// whole file (a cut inside quotes, say) and it must be read whole.
-pub fn preview_parts(
+/// The previewing worker's own part of a read in parts, the file's first
+/// (`bytes`), read into hashes while the helpers read theirs.
+pub fn read_first_part(
     plan: &PartPlan,
-    first: &[u8],
+    bytes: &[u8],
+    kind: Kind,
+    options: &ImportOptions,
+    spec: &HashSpec,
+) -> Result<Part<Hashed>, ReadError> {
+    parts::read_part(
+        plan,
+        true,
+        bytes,
+        kind,
+        &options.read_options(&[]),
+        Hashed::new(spec),
+    )
+}
+
+/// The previewing worker's side of a read in parts: its own part (`first`,
+/// from `read_first_part`) and the helpers' (`others`, in file order, each
+/// `None` where a helper failed) put together and counted against `fp`,
+/// whose side of the input the worker made while the helpers read
+/// (`prepared`). `Ok(None)`: the parts cannot stand for the whole file (a
+/// cut inside quotes, say) and it must be read whole.
+pub fn preview_parts(
+    first: Result<Part<Hashed>, ReadError>,
     others: Vec<Option<Vec<u8>>>,
     kind: Kind,
     options: &ImportOptions,
     fp: &Fingerprint,
+    prepared: Prepared<'_>,
 ) -> Result<Option<PreviewResult>, String> {
     if fp.kind != kind {
         return Err(format!(
@@ -170,29 +192,28 @@ pub fn preview_parts(
     let read_options = options.read_options(&[]);
     let spec = fp.hash_spec();
     let count = others.len() as u32 + 1;
-    let mut all = vec![parts::read_part(
-        plan,
-        true,
-        first,
-        kind,
-        &read_options,
-        Hashed::new(&spec),
-    )];
+    let mut all = vec![first];
     for o in others {
         match o.map(|b| decode_part(&b, &spec)) {
             Some(Ok(part)) => all.push(Ok(part)),
             _ => return Ok(None),
         }
     }
-    Ok(parts::merge(all, &read_options)
-        .ok()
-        .map(|(out, hashed)| result_of(out, hashed, fp, count)))
+    Ok(parts::merge(all, &read_options).ok().map(|(out, hashed)| {
+        let record_count = hashed.len() as u32;
+        let counts = fp.counts_prepared(prepared, hashed);
+        result_of(out, record_count, counts, fp, count)
+    }))
 }
 
-/// The preview of a read's output and hashes.
-fn result_of(out: ReadOutput, hashed: Hashed, fp: &Fingerprint, parts: u32) -> PreviewResult {
-    let record_count = hashed.len() as u32;
-    let counts = fp.counts(hashed);
+/// The preview of a read's output and counts.
+fn result_of(
+    out: ReadOutput,
+    record_count: u32,
+    counts: CategoryCounts,
+    fp: &Fingerprint,
+    parts: u32,
+) -> PreviewResult {
     let mut columns: Vec<PreviewColumn> = out
         .mapping
         .iter()
@@ -340,15 +361,8 @@ mod tests {
             .windows(2)
             .map(|w| preview_part(&plan, &file[w[0]..w[1]], Kind::Customer, &options, &spec).ok())
             .collect();
-        preview_parts(
-            &plan,
-            &file[..bounds[1]],
-            others,
-            Kind::Customer,
-            &options,
-            fp,
-        )
-        .expect("no error")
+        let first = read_first_part(&plan, &file[..bounds[1]], Kind::Customer, &options, &spec);
+        preview_parts(first, others, Kind::Customer, &options, fp, fp.prepare()).expect("no error")
     }
 
     #[test]

@@ -6,7 +6,9 @@
 
 use std::cell::RefCell;
 
-use app::preview::{PreviewResult, plan_parts, preview_part as read_part_for, preview_parts};
+use app::preview::{
+    PreviewResult, plan_parts, preview_part as read_part_for, preview_parts, read_first_part,
+};
 use sync::fingerprint::{Fingerprint, HashSpec};
 use sync::protocol::ImportOptions;
 use sync::read::parts::{self, HEAD_BYTES, PartPlan};
@@ -132,28 +134,31 @@ pub async fn preview_file(
     report("Parsing and comparing", 50.0);
     let mut result: Option<PreviewResult> = None;
     if let (Some(plan), Some(others)) = (&plan, others) {
-        let answers = js_sys::Array::from(&others.await?);
-        let mut others: Vec<Option<Vec<u8>>> = answers
-            .iter()
-            .map(|a| a.dyn_into::<js_sys::Uint8Array>().ok().map(|u| u.to_vec()))
-            .collect();
-        if others.len() != cuts.len() {
-            // An answer short: as if a helper had failed.
-            others = vec![None];
+        // This worker's part while the helpers read theirs.
+        let first = read_first_part(plan, &std::mem::take(&mut bytes), kind, &options, &spec);
+        report("Putting the parts together", 80.0);
+        // Out of its cell while borrowed across the wait, and back after.
+        let fp = HELD
+            .with_borrow_mut(Option::take)
+            .ok_or_else(|| JsValue::from_str("The server's state is missing; reload the page."))?;
+        let outcome = async {
+            // The fingerprint's side of the count, while the helpers finish.
+            let prepared = fp.prepare();
+            let answers = js_sys::Array::from(&others.await?);
+            let mut others: Vec<Option<Vec<u8>>> = answers
+                .iter()
+                .map(|a| a.dyn_into::<js_sys::Uint8Array>().ok().map(|u| u.to_vec()))
+                .collect();
+            if others.len() != cuts.len() {
+                // An answer short: as if a helper had failed.
+                others = vec![None];
+            }
+            preview_parts(first, others, kind, &options, &fp, prepared)
+                .map_err(|e| JsValue::from_str(&e))
         }
-        result = HELD
-            .with_borrow(|fp| match fp {
-                Some(fp) => preview_parts(
-                    plan,
-                    &std::mem::take(&mut bytes),
-                    others,
-                    kind,
-                    &options,
-                    fp,
-                ),
-                None => Err("The server's state is missing; reload the page.".to_string()),
-            })
-            .map_err(|e| JsValue::from_str(&e))?;
+        .await;
+        HELD.with_borrow_mut(|h| *h = Some(fp));
+        result = outcome?;
         if result.is_none() {
             // The parts cannot stand for the file: read it whole.
             report("Reading the file whole", 50.0);

@@ -411,6 +411,47 @@ impl Fingerprint {
 
     /// The input with the imported side's entries made already.
     fn input_with<'a>(&'a self, mut input: Input<'a>, imported: Vec<Entry<'a>>) -> Input<'a> {
+        let fixed = self.fill_fixed(&mut input);
+        let (ours, theirs) = match self.imported {
+            Side::Ours => (imported, fixed),
+            Side::Theirs => (fixed, imported),
+        };
+        input.ours = ours;
+        input.theirs = theirs;
+        overlay(&mut input);
+        input
+    }
+
+    /// The fingerprint's side of a preview's input, made before the
+    /// import's hashes are all there: a worker makes it while its helpers
+    /// still read their parts (`counts_prepared` finishes it).
+    pub fn prepare(&self) -> Prepared<'_> {
+        let mut input = Input::new(self.synced.len());
+        let fixed = self.fill_fixed(&mut input);
+        match self.imported {
+            Side::Ours => input.theirs = fixed,
+            Side::Theirs => input.ours = fixed,
+        }
+        Prepared { input }
+    }
+
+    /// `counts`, with the fingerprint's side made beforehand (`prepare`).
+    pub fn counts_prepared(&self, prepared: Prepared<'_>, mut imported: Hashed) -> CategoryCounts {
+        let keys = std::mem::take(&mut imported.keys);
+        let mut input = prepared.input;
+        let entries = imported.entries(&keys, &mut input);
+        drop(imported);
+        match self.imported {
+            Side::Ours => input.ours = entries,
+            Side::Theirs => input.theirs = entries,
+        }
+        overlay(&mut input);
+        CategoryCounts::of_counts(count_input(&input))
+    }
+
+    /// The fixed side's entries (their field hashes pushed into `input`),
+    /// and the links, marks and pending changes set in `input`.
+    fn fill_fixed<'a>(&'a self, input: &mut Input<'a>) -> Vec<Entry<'a>> {
         let mut fixed: Vec<Entry<'a>> = Vec::with_capacity(self.fixed.len());
         for (i, e) in self.fixed.iter().enumerate() {
             let fields = self
@@ -438,12 +479,6 @@ impl Fingerprint {
                 base_fields,
             });
         }
-        let (ours, theirs) = match self.imported {
-            Side::Ours => (imported, fixed),
-            Side::Theirs => (fixed, imported),
-        };
-        input.ours = ours;
-        input.theirs = theirs;
         input.links = links;
         input.deactivated_ours = self.deactivated_ours.iter().cloned().collect();
         input.deactivated_theirs = self.deactivated_theirs.iter().cloned().collect();
@@ -473,8 +508,7 @@ impl Fingerprint {
                 },
             })
             .collect();
-        overlay(&mut input);
-        input
+        fixed
     }
 
     /// The categories an import of `records` will give: the same counts and
@@ -791,6 +825,11 @@ impl Fingerprint {
             pending,
         })
     }
+}
+
+/// The fingerprint's side of a preview's input (`Fingerprint::prepare`).
+pub struct Prepared<'a> {
+    input: Input<'a>,
 }
 
 /// What hashing an import needs of a fingerprint, without the fingerprint

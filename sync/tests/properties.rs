@@ -289,6 +289,12 @@ proptest! {
         *server.records_mut(imported_side) = records;
         let expect = CategoryCounts::of_summary(&categorize(&server).summary());
         prop_assert_eq!(fp.counts(hashed), expect);
+        // The same with the fingerprint's side made first, as the
+        // previewing worker does while its helpers read.
+        let Ok((_, again)) = read_into(file.as_bytes(), Some("k.csv"), Kind::Customer, &options, fp.hashed()) else {
+            return Err(TestCaseError::fail("the file did not read"));
+        };
+        prop_assert_eq!(fp.counts_prepared(fp.prepare(), again), expect);
     }
 }
 
