@@ -100,12 +100,14 @@ pub async fn preview_file(
         drop(bytes);
         HELD.with_borrow_mut(|h| *h = Some(fp));
     }
+    // What the helpers hash by: only for a read in parts (it walks every
+    // link of the fingerprint).
     let spec = HELD
-        .with_borrow(|fp| fp.as_ref().map(Fingerprint::hash_spec))
+        .with_borrow(|fp| fp.as_ref().map(|fp| plan.as_ref().map(|_| fp.hash_spec())))
         .ok_or_else(|| JsValue::from_str("The server's state is missing; reload the page."))?;
     // The helpers start on the later parts.
-    let others = match &plan {
-        Some(plan) => {
+    let others = match (&plan, &spec) {
+        (Some(plan), Some(spec)) => {
             let ranges: Vec<f64> = cuts
                 .iter()
                 .zip(cuts.iter().skip(1).chain(std::iter::once(&size)))
@@ -125,7 +127,7 @@ pub async fn preview_file(
                 promise,
             )))
         }
-        None => None,
+        _ => None,
     };
     report("Reading the file", 20.0);
     let mut bytes = reading
@@ -133,9 +135,9 @@ pub async fn preview_file(
         .map_err(|e| JsValue::from_str(&format!("The file cannot be read: {e}")))?;
     report("Parsing and comparing", 50.0);
     let mut result: Option<PreviewResult> = None;
-    if let (Some(plan), Some(others)) = (&plan, others) {
+    if let (Some(plan), Some(spec), Some(others)) = (&plan, &spec, others) {
         // This worker's part while the helpers read theirs.
-        let first = read_first_part(plan, &std::mem::take(&mut bytes), kind, &options, &spec);
+        let first = read_first_part(plan, &std::mem::take(&mut bytes), kind, &options, spec);
         report("Putting the parts together", 80.0);
         // Out of its cell while borrowed across the wait, and back after.
         let fp = HELD

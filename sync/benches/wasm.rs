@@ -96,11 +96,9 @@ fn run_decode(s: &Setup) -> u32 {
     Fingerprint::decode(&s.fingerprint).map_or(0, |f| f.keys.len() as u32)
 }
 
-/// The file read into the hasher alone, against a decoded fingerprint.
-fn run_hash(s: &Setup) -> u32 {
-    let Some(fp) = s.decoded.as_ref() else {
-        return 0;
-    };
+/// The import read into the hasher of the decoded fingerprint.
+fn read_held(s: &Setup) -> Option<(&Fingerprint, sync::fingerprint::Hashed)> {
+    let fp = s.decoded.as_ref()?;
     sync::read::read_into(
         &s.import,
         Some("kunder.csv"),
@@ -108,23 +106,19 @@ fn run_hash(s: &Setup) -> u32 {
         &sync::read::ReadOptions::default(),
         fp.hashed(),
     )
-    .map_or(0, |(_, h)| sync::read::RecordSink::len(&h) as u32)
+    .ok()
+    .map(|(_, h)| (fp, h))
+}
+
+/// The file read into the hasher alone, against a decoded fingerprint.
+fn run_hash(s: &Setup) -> u32 {
+    read_held(s).map_or(0, |(_, h)| sync::read::RecordSink::len(&h) as u32)
 }
 
 /// Read into the hasher and counted, against a decoded fingerprint: what a
 /// second preview does (the worker holds the fingerprint).
 fn run_held(s: &Setup) -> u32 {
-    let Some(fp) = s.decoded.as_ref() else {
-        return 0;
-    };
-    sync::read::read_into(
-        &s.import,
-        Some("kunder.csv"),
-        sync::schema::Kind::Customer,
-        &sync::read::ReadOptions::default(),
-        fp.hashed(),
-    )
-    .map_or(0, |(_, h)| fp.counts(h).synchronized)
+    read_held(s).map_or(0, |(fp, h)| fp.counts(h).synchronized)
 }
 
 fn with<T>(f: impl FnOnce(&Setup) -> T) -> Option<T> {
