@@ -1,7 +1,8 @@
 //! Change tracking on generated files: Partnersync's diff of a new export
 //! against the stored snapshot of the old one, beside the `csv-diff` crate
-//! and daff (JavaScript, run with Node) on the same two files. Prints a
-//! table and the ratios.
+//! and daff (JavaScript, run with Node) on the same two files. Partnersync
+//! reads and diffs on the machine's cores as the server does; csv-diff uses
+//! them too. Prints a table and the ratios.
 //!
 //! `DIFF_ROWS=1000000 cargo bench -p sync --bench diff` (default 100k). The
 //! files go to `DIFF_DIR` (default: a folder in the system's temp dir).
@@ -20,10 +21,37 @@ use std::time::Instant;
 
 use csv_diff::csv::Csv;
 use csv_diff::csv_diff::CsvByteDiffLocal;
+use sync::read::ReadOptions;
+use sync::read::parts::read_threaded;
 use sync::schema::Kind;
-use sync::track::{Snapshot, diff};
+use sync::schema::Record;
+use sync::track::{Snapshot, diff_threaded};
 
-use common::{new_csv, old_csv, parse};
+use common::{new_csv, old_csv};
+
+/// The threads the server reads and diffs with (`service::read_file`):
+/// the machine's cores, at most eight. csv-diff uses them all too.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+/// A file read as the server reads it: in parts on `threads()`.
+fn parse(bytes: &[u8]) -> Vec<Record> {
+    read_threaded(
+        bytes,
+        Some("kunder.csv"),
+        Kind::Customer,
+        &ReadOptions::default(),
+        threads(),
+    )
+    .map(|o| o.records)
+    .unwrap_or_default()
+}
+
+/// The diff as the server runs it.
+fn diff(snapshot: &Snapshot, records: &[Record]) -> sync::track::Diff {
+    diff_threaded(snapshot, records, threads())
+}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -50,7 +78,7 @@ fn ours_from_snapshot(snapshot: &Path, new: &Path) -> (f64, f64, f64, usize) {
     let t = Instant::now();
     let snap = fs::read(snapshot)
         .ok()
-        .and_then(|b| Snapshot::decode(&b).ok())
+        .and_then(|b| Snapshot::decode_owned(b).ok())
         .expect("the snapshot written above");
     let t_decode = t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -223,10 +251,15 @@ fn main() {
         t_decode * 1e3
     );
     println!(
-        "    parse new file                 {:9.1} ms",
+        "    parse new file ({} threads)     {:9.1} ms",
+        threads(),
         t_parse * 1e3
     );
-    println!("    diff                           {:9.1} ms", t_diff * 1e3);
+    println!(
+        "    diff ({} threads)               {:9.1} ms",
+        threads(),
+        t_diff * 1e3
+    );
     println!(
         "    total                          {:9.1} ms   ({ours_found} changes)",
         ours_total * 1e3

@@ -234,17 +234,27 @@ fn peak_child(dir: &Path, what: &str) {
         }
         _ => {
             // As the server's run does it (service::runs): the new data
-            // read first, then the previous snapshot loaded and decoded,
-            // its bytes dropped once decoded.
+            // read first, then the previous snapshot loaded and decoded
+            // (its field hashes left in its bytes).
             let import = read_import();
-            let records = parse(&import);
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+            let records = sync::read::parts::read_threaded(
+                &import,
+                Some("kunder.csv"),
+                sync::schema::Kind::Customer,
+                &ReadOptions::default(),
+                threads,
+            )
+            .map(|o| o.records)
+            .unwrap_or_default();
             drop(import);
             let snap = std::fs::read(dir.join("old.snapshot")).unwrap_or_default();
-            let Ok(snapshot) = Snapshot::decode(&snap) else {
+            let Ok(snapshot) = Snapshot::decode_owned(snap) else {
                 return;
             };
-            drop(snap);
-            diff(&snapshot, &records).changed.len()
+            sync::track::diff_threaded(&snapshot, &records, threads)
+                .changed
+                .len()
         }
     };
     let peak = peak_rss().unwrap_or(0);

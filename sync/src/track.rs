@@ -40,18 +40,26 @@ use crate::normalize::{FnvValueHash, combine, fnv1a, hash_field, hash_field_with
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record};
 
-/// One record of a snapshot, borrowed from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One record of a snapshot. Its field hashes are borrowed from a snapshot
+/// made from records, and read from the stored bytes of a decoded one.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotEntry<'a> {
     pub key: &'a str,
     pub row: u64,
-    pub fields: &'a [u64],
+    pub fields: Cow<'a, [u64]>,
 }
 
 /// A data set reduced to fingerprints, sorted by key. Stored flat (all keys
 /// in one string, all hashes in one vector) rather than as a `String` and a
 /// `Vec` per record: a million records are then a few allocations.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// A decoded snapshot keeps its field hashes in the bytes it was decoded
+/// from (`FieldHashes::Encoded`): a diff needs them only for the records
+/// whose row hash changed, and the bytes are about half the size of the
+/// hashes written out (a server run holds the new data set's records and
+/// the previous snapshot at once, so that half is its peak memory's).
+/// Equality compares entries, not how they are kept.
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     pub kind: Kind,
     pub rules: NumberRules,
@@ -63,17 +71,59 @@ pub struct Snapshot {
     /// Per entry, `combine` of its field hashes.
     rows: Vec<u64>,
     /// Per entry, `fields.len()` field hashes.
-    hashes: Vec<u64>,
+    hashes: FieldHashes,
     /// The format whose value hash the hashes are: formats 1 and 2 hashed
     /// values with FNV-1a, format 3 with `normalize::ValueHash`. A diff
     /// hashes the new records the snapshot's way, so a snapshot stored by an
     /// older build still tells unchanged records from changed ones.
-    #[serde(default = "current_version")]
     version: u32,
 }
 
-fn current_version() -> u32 {
-    SNAPSHOT_VERSION
+/// Where a snapshot's field hashes are.
+#[derive(Debug, Clone)]
+enum FieldHashes {
+    /// Written out, `fields.len()` per entry (a snapshot made from records).
+    Plain(Vec<u64>),
+    /// Left in the encoded bytes the snapshot was decoded from (checked
+    /// whole by `decode`): per entry where its field codes start, and per
+    /// column the hashes that codes number.
+    Encoded {
+        bytes: Vec<u8>,
+        at: Vec<u32>,
+        columns: Vec<Vec<u64>>,
+    },
+}
+
+impl PartialEq for Snapshot {
+    fn eq(&self, other: &Snapshot) -> bool {
+        self.kind == other.kind
+            && self.rules == other.rules
+            && self.fields == other.fields
+            && self.version == other.version
+            && self.keys == other.keys
+            && self.rows == other.rows
+            && self.entries().eq(other.entries())
+    }
+}
+
+impl Eq for Snapshot {}
+
+/// A field hash at `r`: a column's number (`n + 1`) or `0` and the hash.
+/// `column` holds the numbered hashes.
+fn column_hash(r: &mut Cursor<'_>, column: &[u64]) -> Result<u64, SnapshotError> {
+    match r.varint()? {
+        0 => Ok(r.u64()?),
+        id => numbered(id, column),
+    }
+}
+
+/// The hash numbered `id` (1-based) in `column`.
+fn numbered(id: u64, column: &[u64]) -> Result<u64, SnapshotError> {
+    usize::try_from(id - 1)
+        .ok()
+        .and_then(|i| column.get(i))
+        .copied()
+        .ok_or_else(|| SnapshotError::Damaged("hash id".into()))
 }
 
 impl Snapshot {
@@ -89,7 +139,7 @@ impl Snapshot {
                 k
             },
             rows: Vec::with_capacity(capacity),
-            hashes: Vec::with_capacity(capacity * width),
+            hashes: FieldHashes::Plain(Vec::with_capacity(capacity * width)),
             version: SNAPSHOT_VERSION,
         }
     }
@@ -106,10 +156,12 @@ impl Snapshot {
     /// Appends an entry (keys must come in order); its row hash is computed.
     fn push(&mut self, key: &str, fields: impl IntoIterator<Item = u64>) {
         self.keys.push(key);
-        let start = self.hashes.len();
-        self.hashes.extend(fields);
-        self.rows
-            .push(combine(self.hashes[start..].iter().copied()));
+        let FieldHashes::Plain(hashes) = &mut self.hashes else {
+            return;
+        };
+        let start = hashes.len();
+        hashes.extend(fields);
+        self.rows.push(combine(hashes[start..].iter().copied()));
     }
 
     /// Fingerprints `records`. A key on several records keeps its first
@@ -161,11 +213,27 @@ impl Snapshot {
 
     /// Entry `i`, if there is one.
     pub fn entry(&self, i: usize) -> Option<SnapshotEntry<'_>> {
-        let width = self.fields.len();
         Some(SnapshotEntry {
             key: self.key(i),
             row: *self.rows.get(i)?,
-            fields: self.hashes.get(i * width..(i + 1) * width)?,
+            fields: self.fields_at(i)?,
+        })
+    }
+
+    /// The field hashes of entry `i`.
+    fn fields_at(&self, i: usize) -> Option<Cow<'_, [u64]>> {
+        let width = self.fields.len();
+        Some(match &self.hashes {
+            FieldHashes::Plain(hashes) => Cow::Borrowed(hashes.get(i * width..(i + 1) * width)?),
+            FieldHashes::Encoded { bytes, at, columns } => {
+                let mut r = Cursor {
+                    bytes,
+                    at: *at.get(i)? as usize,
+                };
+                let fields: Result<Vec<u64>, _> =
+                    columns.iter().map(|c| column_hash(&mut r, c)).collect();
+                Cow::Owned(fields.ok()?)
+            }
         })
     }
 
@@ -179,10 +247,10 @@ impl Snapshot {
     /// lookup, no allocation (what a report asks of every row).
     pub fn unchanged(&self, record: &Record) -> bool {
         let key = match_key(&self.rules, record.number());
-        let Some(old) = self.find(&key).and_then(|at| self.entry(at)) else {
+        let Some(old_row) = self.find(&key).and_then(|at| self.rows.get(at)) else {
             return false;
         };
-        combine(self.fields.iter().map(|f| self.hash(*f, record.get(*f)))) == old.row
+        combine(self.fields.iter().map(|f| self.hash(*f, record.get(*f)))) == *old_row
     }
 
     fn find(&self, key: &str) -> Option<usize> {
@@ -227,7 +295,7 @@ impl Snapshot {
             put_varint(&mut w, (key.len() - shared) as u64);
             w.extend_from_slice(&key[shared..]);
             prev = key;
-            for (column, h) in columns.iter_mut().zip(e.fields) {
+            for (column, h) in columns.iter_mut().zip(e.fields.iter()) {
                 if let Some(id) = column.get(h) {
                     put_varint(&mut w, *id);
                     continue;
@@ -246,6 +314,23 @@ impl Snapshot {
 
     /// Reads the binary form; refuses other versions and damaged bytes.
     pub fn decode(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+        Snapshot::decode_owned(bytes.to_vec())
+    }
+
+    /// `decode`, keeping `bytes` for the field hashes rather than writing
+    /// them out (see `Snapshot`): what a server run does with the stored
+    /// snapshot it loaded.
+    pub fn decode_owned(bytes: Vec<u8>) -> Result<Snapshot, SnapshotError> {
+        let (mut snap, at, columns) = Snapshot::decode_index(&bytes)?;
+        snap.hashes = FieldHashes::Encoded { bytes, at, columns };
+        Ok(snap)
+    }
+
+    /// Checks `bytes` whole and reads the keys and row hashes; answers
+    /// also where each entry's field codes start and the columns' numbered
+    /// hashes.
+    #[allow(clippy::type_complexity)]
+    fn decode_index(bytes: &[u8]) -> Result<(Snapshot, Vec<u32>, Vec<Vec<u64>>), SnapshotError> {
         if bytes.len() < 4 || &bytes[..4] != SNAPSHOT_MAGIC {
             return Err(SnapshotError::BadMagic);
         }
@@ -298,8 +383,12 @@ impl Snapshot {
         }
         // An entry is at least two key varints and a byte per field.
         let n = r.count(2 + width)?;
-        let mut snap = Snapshot::empty(kind, rules, fields, n);
+        let mut snap = Snapshot::empty(kind, rules, fields, 0);
+        snap.keys.reserve(n, 0);
+        snap.rows.reserve(n);
         snap.version = version;
+        let mut at: Vec<u32> = Vec::with_capacity(n);
+        let mut entry: Vec<u64> = Vec::with_capacity(width);
         let mut columns: Vec<Vec<u64>> = vec![Vec::new(); width];
         let mut key_buf: Vec<u8> = Vec::new();
         for _ in 0..n {
@@ -315,7 +404,8 @@ impl Snapshot {
             if !snap.is_empty() && snap.key(snap.keys.len() - 1) >= key {
                 return Err(SnapshotError::Damaged("keys out of order".into()));
             }
-            let start = snap.hashes.len();
+            at.push(u32::try_from(r.at).map_err(|_| SnapshotError::Damaged("too large".into()))?);
+            entry.clear();
             for column in &mut columns {
                 let h = match r.varint()? {
                     0 => {
@@ -325,21 +415,17 @@ impl Snapshot {
                         }
                         h
                     }
-                    id => *usize::try_from(id - 1)
-                        .ok()
-                        .and_then(|i| column.get(i))
-                        .ok_or_else(|| SnapshotError::Damaged("hash id".into()))?,
+                    id => numbered(id, column)?,
                 };
-                snap.hashes.push(h);
+                entry.push(h);
             }
             snap.keys.push(key);
-            snap.rows
-                .push(combine(snap.hashes[start..].iter().copied()));
+            snap.rows.push(combine(entry.iter().copied()));
         }
         if r.at != r.bytes.len() {
             return Err(SnapshotError::Damaged("trailing bytes".into()));
         }
-        Ok(snap)
+        Ok((snap, at, columns))
     }
 }
 
@@ -432,6 +518,14 @@ pub struct Diff {
 
 /// Compares `records` with `snapshot`.
 pub fn diff(snapshot: &Snapshot, records: &[Record]) -> Diff {
+    diff_threaded(snapshot, records, 1)
+}
+
+/// `diff`, with the records' row hashes (most of its time) computed in
+/// `threads` parts at once natively: the same answer, sooner. The server
+/// diffs this way.
+pub fn diff_threaded(snapshot: &Snapshot, records: &[Record], threads: usize) -> Diff {
+    let rows = row_hashes(snapshot, records, threads);
     let mut out = Diff::default();
     // Keys the snapshot has are marked by position; only added keys need a
     // set of their own (for repeats).
@@ -461,19 +555,21 @@ pub fn diff(snapshot: &Snapshot, records: &[Record]) -> Diff {
             out.duplicates.push(i as u32);
             continue;
         }
-        let Some(old) = snapshot.entry(at) else {
+        if snapshot.rows.get(at) == rows.get(i) {
+            out.unchanged += 1;
+            continue;
+        }
+        // The field hashes only for a record that changed (a decoded
+        // snapshot reads its old ones from its bytes).
+        let Some(old_fields) = snapshot.fields_at(at) else {
             continue;
         };
         hashes.clear();
         hashes.extend(snapshot.fields.iter().map(|f| snapshot.hash(*f, r.get(*f))));
-        if combine(hashes.iter().copied()) == old.row {
-            out.unchanged += 1;
-            continue;
-        }
         let fields = snapshot
             .fields
             .iter()
-            .zip(hashes.iter().zip(old.fields))
+            .zip(hashes.iter().zip(old_fields.iter()))
             .filter(|(_, (a, b))| a != b)
             .map(|(f, _)| *f)
             .collect();
@@ -491,6 +587,33 @@ pub fn diff(snapshot: &Snapshot, records: &[Record]) -> Diff {
         .map(|(i, _)| snapshot.key(i).to_string())
         .collect();
     out
+}
+
+/// The row hash of each of `records` as `snapshot` hashes them, in
+/// `threads` parts at once (natively, for many records).
+fn row_hashes(snapshot: &Snapshot, records: &[Record], threads: usize) -> Vec<u64> {
+    let row = |r: &Record| combine(snapshot.fields.iter().map(|f| snapshot.hash(*f, r.get(*f))));
+    let mut rows = vec![0u64; records.len()];
+    #[cfg(not(target_arch = "wasm32"))]
+    if threads > 1 && records.len() >= 1 << 16 {
+        let per = records.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            for (out, part) in rows.chunks_mut(per).zip(records.chunks(per)) {
+                s.spawn(move || {
+                    for (o, r) in out.iter_mut().zip(part) {
+                        *o = row(r);
+                    }
+                });
+            }
+        });
+        return rows;
+    }
+    #[cfg(target_arch = "wasm32")]
+    let _ = threads;
+    for (o, r) in rows.iter_mut().zip(records) {
+        *o = row(r);
+    }
+    rows
 }
 
 /// Limits on deletions in one run: a fraction of the snapshot, a count, or
@@ -693,10 +816,8 @@ mod tests {
         let sum = fnv1a(&v1);
         v1.extend_from_slice(&sum.to_le_bytes());
         let read = Snapshot::decode(&v1).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            (read.version, &read.keys, &read.hashes),
-            (1, &snap.keys, &snap.hashes)
-        );
+        assert_eq!(read.version, 1);
+        assert!(read.entries().eq(snap.entries()));
         assert_eq!(diff(&read, &old).unchanged, 2);
         // A format 1 body with a format 2 checksum is damage.
         let mut mixed = v1[..v1.len() - 8].to_vec();
@@ -788,6 +909,41 @@ mod tests {
             let decoded = Snapshot::decode(&snap.encode());
             assert_eq!(decoded.map(|s| diff(&s, &new)), Ok(got), "case {case}");
         }
+    }
+
+    /// A decoded snapshot reads its field hashes from its bytes only when
+    /// asked: past a column's numbered hashes (written out) as well as
+    /// within them, they are the hashes the snapshot was made with.
+    #[test]
+    fn a_decoded_snapshot_reads_field_hashes_from_its_bytes() {
+        let n = COLUMN_IDS + 100;
+        let old: Vec<Record> = (0..n)
+            .map(|i| cust(&format!("{i:06}"), "A", &format!("City {i}")))
+            .collect();
+        let snap = Snapshot::of(Kind::Customer, &NumberRules::default(), &old);
+        let bytes = snap.encode();
+        let decoded = Snapshot::decode_owned(bytes.clone()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(decoded.hashes, FieldHashes::Encoded { .. }));
+        assert_eq!(decoded, snap);
+        for i in [0, 1, COLUMN_IDS - 1, COLUMN_IDS, n - 1] {
+            assert_eq!(decoded.entry(i), snap.entry(i), "entry {i}");
+        }
+        assert_eq!(decoded.encode(), bytes);
+        let mut new = old.clone();
+        new[n - 1] = cust(&format!("{:06}", n - 1), "A", "Elsewhere");
+        new[3] = cust("000003", "B", "City 3");
+        let d = diff(&decoded, &new);
+        assert_eq!(d, diff(&snap, &new));
+        assert_eq!(diff_threaded(&decoded, &new, 3), d);
+        let changed: Vec<(u32, Vec<Field>)> = d
+            .changed
+            .iter()
+            .map(|c| (c.index, c.fields.clone()))
+            .collect();
+        assert_eq!(
+            changed,
+            vec![(3, vec![Field::Name]), (n as u32 - 1, vec![Field::City])]
+        );
     }
 
     #[test]

@@ -19,6 +19,19 @@ pub fn read_file(
     kind: ::sync::schema::Kind,
     options: &::sync::read::ReadOptions,
 ) -> Result<::sync::read::ReadOutput, ::sync::read::ReadError> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    ::sync::read::parts::read_threaded(bytes, name, kind, options, cores)
+    ::sync::read::parts::read_threaded(bytes, name, kind, options, cores())
+}
+
+/// `sync::track::diff` on the machine's cores at once: the same diff,
+/// sooner. Every diff the server makes goes through here.
+pub fn diff(
+    snapshot: &::sync::track::Snapshot,
+    records: &[::sync::schema::Record],
+) -> ::sync::track::Diff {
+    ::sync::track::diff_threaded(snapshot, records, cores())
+}
+
+/// The threads a read or a diff uses: the machine's cores, at most eight.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }

@@ -20,11 +20,12 @@ use sync::protocol::{
 };
 use sync::report::{Outcome, RunFacts, Whose, report};
 use sync::schema::{Field, Kind, Record, Side};
-use sync::track::{DeleteGuard, Snapshot, diff};
+use sync::track::{DeleteGuard, Snapshot};
 
 use crate::auth::now_ms;
 use crate::connector::{self, Connector, ConnectorError};
 use crate::error::{AppError, AppResult};
+use crate::service::diff;
 use crate::service::sync::{
     Actor, Loaded, connection, invalid_ours, load, map_values, write_state,
 };
@@ -408,7 +409,7 @@ async fn run_kind(
         let i = syncdb::latest_import(&mut r, id, kind).await?;
         (t, o, i)
     };
-    let decode = |b: Option<Vec<u8>>| b.and_then(|b| Snapshot::decode(&b).ok());
+    let decode = |b: Option<Vec<u8>>| b.and_then(|b| Snapshot::decode_owned(b).ok());
     let (prev_theirs, prev_ours) = (decode(prev_theirs), decode(prev_ours));
     let mut d = match &prev_theirs {
         Some(s) => diff(s, &out.records),

@@ -667,12 +667,13 @@ pub async fn import(
             },
         )
         .await?;
-        let snapshot = |b: Option<Vec<u8>>| b.and_then(|b| sync::track::Snapshot::decode(&b).ok());
+        let snapshot =
+            |b: Option<Vec<u8>>| b.and_then(|b| sync::track::Snapshot::decode_owned(b).ok());
         let prev_ours = snapshot(rdb::load_snapshot(&mut tx, id, kind, Side::Ours).await?);
         let prev_theirs = snapshot(rdb::load_snapshot(&mut tx, id, kind, Side::Theirs).await?);
         let changes = match &prev_theirs {
             Some(s) => {
-                let d = sync::track::diff(s, &l.state.theirs);
+                let d = super::diff(s, &l.state.theirs);
                 sync::protocol::ChangeCounts {
                     added: d.added.len() as u32,
                     changed: d.changed.len() as u32,
