@@ -1096,14 +1096,14 @@ impl crate::read::parts::PartSink for Hashed {
 impl RecordSink for Hashed {
     fn record(&mut self, _line: u32, values: &[&str]) {
         let value = |slot: usize| values.get(slot).copied().unwrap_or("");
-        let start = self.hashes.len();
-        self.hashes.extend(
-            self.slots
-                .iter()
-                .zip(&self.synced)
-                .map(|(s, f)| hash_field(*f, value(*s))),
-        );
-        let row = combine(self.hashes[start..].iter().copied());
+        // On the stack: most records keep only their row hash.
+        let mut fields = [0u64; MAX_VALUES];
+        let width = self.slots.len().min(MAX_VALUES);
+        for ((h, s), f) in fields.iter_mut().zip(&self.slots).zip(&self.synced) {
+            *h = hash_field(*f, value(*s));
+        }
+        let fields = &fields[..width];
+        let row = combine(fields.iter().copied());
         let key = match_key(&self.rules, value(self.number_slot));
         // As `Record::active` reads it.
         let active = value(self.active_slot) != "false";
@@ -1111,11 +1111,10 @@ impl RecordSink for Hashed {
         if needed || !active {
             self.detail.push(Detail {
                 record: self.rows.len() as u32,
-                start: start as u32,
+                start: self.hashes.len() as u32,
                 needed,
             });
-        } else {
-            self.hashes.truncate(start);
+            self.hashes.extend_from_slice(fields);
         }
         self.keys.push(&key);
         self.active.push(active);
