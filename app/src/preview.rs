@@ -6,7 +6,8 @@
 //! A large CSV file is read in parts, one per core (`sync::read::parts`):
 //! helper workers each read a part into hashes (`preview_part`) and hand
 //! the bytes of `encode_part` to the previewing worker, which reads the
-//! first part itself and puts them together (`preview_parts`). Only that
+//! first part itself and puts them all together (`preview_parts`, which
+//! also takes several parts of the worker's own). Only that
 //! worker holds the fingerprint; the helpers get its `HashSpec`.
 
 use serde::{Deserialize, Serialize};
@@ -150,10 +151,11 @@ pub fn decode_part(bytes: &[u8], spec: &HashSpec) -> Result<Part<Hashed>, String
     Ok(Part { meta, sink })
 }
 
-/// The previewing worker's own part of a read in parts, the file's first
-/// (`bytes`), read into hashes while the helpers read theirs.
-pub fn read_first_part(
+/// One of the previewing worker's own parts of a read in parts (`first`:
+/// the file's first), read into hashes while the helpers read theirs.
+pub fn read_own_part(
     plan: &PartPlan,
+    first: bool,
     bytes: &[u8],
     kind: Kind,
     options: &ImportOptions,
@@ -161,7 +163,7 @@ pub fn read_first_part(
 ) -> Result<Part<Hashed>, ReadError> {
     parts::read_part(
         plan,
-        true,
+        first,
         bytes,
         kind,
         &options.read_options(&[]),
@@ -169,18 +171,22 @@ pub fn read_first_part(
     )
 }
 
-/// The previewing worker's side of a read in parts: its own part (`first`,
-/// from `read_first_part`) and the helpers' (`others`, in file order, each
-/// `None` where a helper failed) put together and counted against `fp`,
-/// whose side of the input the worker made while the helpers read
-/// (`prepared`). `Ok(None)`: the parts cannot stand for the whole file (a
-/// cut inside quotes, say) and it must be read whole.
+/// The previewing worker's side of a read in parts: its own parts (`own`,
+/// the file's first ones, from `read_own_part`) and the helpers' (`others`,
+/// in file order, each `None` where a helper failed) put together and
+/// counted against `fp`, whose side of the input the worker made while the
+/// helpers read (`prepared`); `spec` is what the parts were hashed by and
+/// `workers` how many workers read them. `Ok(None)`: the parts cannot stand
+/// for the whole file (a cut inside quotes, say) and it must be read whole.
+#[allow(clippy::too_many_arguments)]
 pub fn preview_parts(
-    first: Result<Part<Hashed>, ReadError>,
+    own: Vec<Result<Part<Hashed>, ReadError>>,
     others: Vec<Option<Vec<u8>>>,
+    workers: u32,
     kind: Kind,
     options: &ImportOptions,
     fp: &Fingerprint,
+    spec: &HashSpec,
     prepared: Prepared<'_>,
 ) -> Result<Option<PreviewResult>, String> {
     if fp.kind != kind {
@@ -190,11 +196,9 @@ pub fn preview_parts(
         ));
     }
     let read_options = options.read_options(&[]);
-    let spec = fp.hash_spec();
-    let count = others.len() as u32 + 1;
-    let mut all = vec![first];
+    let mut all = own;
     for o in others {
-        match o.map(|b| decode_part(&b, &spec)) {
+        match o.map(|b| decode_part(&b, spec)) {
             Some(Ok(part)) => all.push(Ok(part)),
             _ => return Ok(None),
         }
@@ -202,7 +206,7 @@ pub fn preview_parts(
     Ok(parts::merge(all, &read_options).ok().map(|(out, hashed)| {
         let record_count = hashed.len() as u32;
         let counts = fp.counts_prepared(prepared, hashed);
-        result_of(out, record_count, counts, fp, count)
+        result_of(out, record_count, counts, fp, workers)
     }))
 }
 
@@ -347,9 +351,15 @@ mod tests {
         (file.into_bytes(), fp)
     }
 
-    /// What the workers do together, in one thread: the file cut at
-    /// `starts`, the later parts read and encoded as a helper would.
-    fn preview_in_parts(file: &[u8], fp: &Fingerprint, starts: &[usize]) -> Option<PreviewResult> {
+    /// What two workers do together, in one thread: the file cut at
+    /// `starts`, the first `own` parts read as the previewing worker reads
+    /// them, the others read and encoded as its helper would.
+    fn preview_in_parts(
+        file: &[u8],
+        fp: &Fingerprint,
+        starts: &[usize],
+        own: usize,
+    ) -> Option<PreviewResult> {
         let options = ImportOptions::default();
         let head = &file[..parts::HEAD_BYTES];
         let plan = plan_parts(head, file.len() as u64, "k.csv", &options).expect("planned");
@@ -357,12 +367,37 @@ mod tests {
         bounds.extend(starts);
         bounds.push(file.len());
         let spec = fp.hash_spec();
-        let others = bounds[1..]
+        let own_parts = bounds
             .windows(2)
+            .take(own)
+            .enumerate()
+            .map(|(i, w)| {
+                read_own_part(
+                    &plan,
+                    i == 0,
+                    &file[w[0]..w[1]],
+                    Kind::Customer,
+                    &options,
+                    &spec,
+                )
+            })
+            .collect();
+        let others = bounds
+            .windows(2)
+            .skip(own)
             .map(|w| preview_part(&plan, &file[w[0]..w[1]], Kind::Customer, &options, &spec).ok())
             .collect();
-        let first = read_first_part(&plan, &file[..bounds[1]], Kind::Customer, &options, &spec);
-        preview_parts(first, others, Kind::Customer, &options, fp, fp.prepare()).expect("no error")
+        preview_parts(
+            own_parts,
+            others,
+            2,
+            Kind::Customer,
+            &options,
+            fp,
+            &spec,
+            fp.prepare(),
+        )
+        .expect("no error")
     }
 
     #[test]
@@ -379,13 +414,16 @@ mod tests {
         assert_eq!(whole.parts, 1);
         assert_eq!(whole.record_count, 12_000);
         assert!(whole.counts.conflicts + whole.counts.synchronized > 0);
-        for n in [2, 3, 4] {
+        for n in [2, 3, 4, 8] {
             let starts = parts::cuts(&file, n);
             assert_eq!(starts.len(), n - 1);
-            let mut parted = preview_in_parts(&file, &fp, &starts).expect("read in parts");
-            assert_eq!(parted.parts, n as u32);
-            parted.parts = 1;
-            assert_eq!(parted, whole, "{n} parts");
+            // The worker's own parts: the first, or all but the last.
+            for own in [1, n / 2, n - 1] {
+                let mut parted = preview_in_parts(&file, &fp, &starts, own).expect("read in parts");
+                assert_eq!(parted.parts, 2);
+                parted.parts = 1;
+                assert_eq!(parted, whole, "{n} parts, {own} of them the worker's own");
+            }
         }
     }
 
@@ -398,10 +436,17 @@ mod tests {
             .position(|w| w == b"avd. nord")
             .expect("the quoted break");
         assert_eq!(file[cut - 1], b'\n');
-        assert_eq!(preview_in_parts(&file, &fp, &[cut]), None);
+        assert_eq!(preview_in_parts(&file, &fp, &[cut], 1), None);
+        // Between two of the worker's own parts as well.
+        let three_quarters = parts::cuts(&file, 4)[2];
+        assert!(three_quarters > cut);
+        assert_eq!(
+            preview_in_parts(&file, &fp, &[cut, three_quarters], 2),
+            None
+        );
         // Cut elsewhere, the same file reads in parts.
         let starts = parts::cuts(&file, 2);
-        assert!(preview_in_parts(&file, &fp, &starts).is_some());
+        assert!(preview_in_parts(&file, &fp, &starts, 1).is_some());
     }
 
     #[test]

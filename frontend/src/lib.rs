@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use app::preview::{
-    PreviewResult, plan_parts, preview_part as read_part_for, preview_parts, read_first_part,
+    PreviewResult, plan_parts, preview_part as read_part_for, preview_parts, read_own_part,
 };
 use sync::fingerprint::{Fingerprint, HashSpec};
 use sync::protocol::ImportOptions;
@@ -137,7 +137,14 @@ pub async fn preview_file(
     let mut result: Option<PreviewResult> = None;
     if let (Some(plan), Some(spec), Some(others)) = (&plan, &spec, others) {
         // This worker's part while the helpers read theirs.
-        let first = read_first_part(plan, &std::mem::take(&mut bytes), kind, &options, spec);
+        let first = read_own_part(
+            plan,
+            true,
+            &std::mem::take(&mut bytes),
+            kind,
+            &options,
+            spec,
+        );
         report("Putting the parts together", 80.0);
         // Out of its cell while borrowed across the wait, and back after.
         let fp = HELD
@@ -155,8 +162,18 @@ pub async fn preview_file(
                 // An answer short: as if a helper had failed.
                 others = vec![None];
             }
-            preview_parts(first, others, kind, &options, &fp, prepared)
-                .map_err(|e| JsValue::from_str(&e))
+            let workers = others.len() as u32 + 1;
+            preview_parts(
+                vec![first],
+                others,
+                workers,
+                kind,
+                &options,
+                &fp,
+                spec,
+                prepared,
+            )
+            .map_err(|e| JsValue::from_str(&e))
         }
         .await;
         HELD.with_borrow_mut(|h| *h = Some(fp));
