@@ -113,15 +113,7 @@ pub fn preview_part(
     options: &ImportOptions,
     spec: &HashSpec,
 ) -> Result<Vec<u8>, String> {
-    let part = parts::read_part(
-        plan,
-        false,
-        bytes,
-        kind,
-        &options.read_options(&[]),
-        Hashed::new(spec),
-    )
-    .map_err(|e| e.to_string())?;
+    let part = read_own_part(plan, false, bytes, kind, options, spec).map_err(|e| e.to_string())?;
     Ok(encode_part(&part))
 }
 
@@ -151,8 +143,9 @@ pub fn decode_part(bytes: &[u8], spec: &HashSpec) -> Result<Part<Hashed>, String
     Ok(Part { meta, sink })
 }
 
-/// One of the previewing worker's own parts of a read in parts (`first`:
-/// the file's first), read into hashes while the helpers read theirs.
+/// A part of a read in parts (`first`: the file's first) read into the
+/// hashes `spec` describes: the previewing worker's own, while the helpers
+/// read theirs, and each helper's before it is encoded (`preview_part`).
 pub fn read_own_part(
     plan: &PartPlan,
     first: bool,

@@ -21,32 +21,11 @@ use std::time::Instant;
 
 use csv_diff::csv::Csv;
 use csv_diff::csv_diff::CsvByteDiffLocal;
-use sync::read::ReadOptions;
-use sync::read::parts::read_threaded;
 use sync::schema::Kind;
 use sync::schema::Record;
 use sync::track::{Snapshot, diff_threaded};
 
-use common::{new_csv, old_csv};
-
-/// The threads the server reads and diffs with (`service::read_file`):
-/// the machine's cores, at most eight. csv-diff uses them all too.
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-}
-
-/// A file read as the server reads it: in parts on `threads()`.
-fn parse(bytes: &[u8]) -> Vec<Record> {
-    read_threaded(
-        bytes,
-        Some("kunder.csv"),
-        Kind::Customer,
-        &ReadOptions::default(),
-        threads(),
-    )
-    .map(|o| o.records)
-    .unwrap_or_default()
-}
+use common::{new_csv, old_csv, server_parse as parse, server_threads as threads};
 
 /// The diff as the server runs it.
 fn diff(snapshot: &Snapshot, records: &[Record]) -> sync::track::Diff {

@@ -237,22 +237,13 @@ fn peak_child(dir: &Path, what: &str) {
             // read first, then the previous snapshot loaded and decoded
             // (its field hashes left in its bytes).
             let import = read_import();
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-            let records = sync::read::parts::read_threaded(
-                &import,
-                Some("kunder.csv"),
-                sync::schema::Kind::Customer,
-                &ReadOptions::default(),
-                threads,
-            )
-            .map(|o| o.records)
-            .unwrap_or_default();
+            let records = common::server_parse(&import);
             drop(import);
             let snap = std::fs::read(dir.join("old.snapshot")).unwrap_or_default();
             let Ok(snapshot) = Snapshot::decode_owned(snap) else {
                 return;
             };
-            sync::track::diff_threaded(&snapshot, &records, threads)
+            sync::track::diff_threaded(&snapshot, &records, common::server_threads())
                 .changed
                 .len()
         }

@@ -38,18 +38,9 @@ fn ours(bytes: &[u8]) -> usize {
     .unwrap_or(0)
 }
 
-/// The server's read: the same reader, a large file in parts on every core.
+/// The server's read: the same reader, a large file in parts on its cores.
 fn threaded(bytes: &[u8]) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    sync::read::parts::read_threaded(
-        bytes,
-        Some("kunder.csv"),
-        Kind::Customer,
-        &ReadOptions::default(),
-        cores,
-    )
-    .map(|o| o.records.len())
-    .unwrap_or(0)
+    common::server_parse(bytes).len()
 }
 
 fn bench(c: &mut Criterion) {
@@ -91,7 +82,7 @@ fn side_by_side() {
         base,
         base / full
     );
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = common::server_threads();
     println!(
         "  the server's read, in parts on {cores} threads: {:.3} s, {:.2}x the csv loop's speed (one thread), {:.2}x the single read's",
         parts,

@@ -127,8 +127,9 @@ fn numbered(id: u64, column: &[u64]) -> Result<u64, SnapshotError> {
 }
 
 impl Snapshot {
+    /// An empty snapshot with room for `capacity` keys and rows; its field
+    /// hashes are set by whoever fills it.
     fn empty(kind: Kind, rules: NumberRules, fields: Vec<Field>, capacity: usize) -> Snapshot {
-        let width = fields.len();
         Snapshot {
             kind,
             rules,
@@ -139,7 +140,7 @@ impl Snapshot {
                 k
             },
             rows: Vec::with_capacity(capacity),
-            hashes: FieldHashes::Plain(Vec::with_capacity(capacity * width)),
+            hashes: FieldHashes::Plain(Vec::new()),
             version: SNAPSHOT_VERSION,
         }
     }
@@ -153,15 +154,9 @@ impl Snapshot {
         }
     }
 
-    /// Appends an entry (keys must come in order); its row hash is computed.
-    fn push(&mut self, key: &str, fields: impl IntoIterator<Item = u64>) {
-        self.keys.push(key);
-        let FieldHashes::Plain(hashes) = &mut self.hashes else {
-            return;
-        };
-        let start = hashes.len();
-        hashes.extend(fields);
-        self.rows.push(combine(hashes[start..].iter().copied()));
+    /// The field hashes of `record`, as this snapshot hashes them.
+    fn record_hashes<'s>(&'s self, record: &'s Record) -> impl Iterator<Item = u64> + 's {
+        self.fields.iter().map(|f| self.hash(*f, record.get(*f)))
     }
 
     /// Fingerprints `records`. A key on several records keeps its first
@@ -184,17 +179,19 @@ impl Snapshot {
             order.sort_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
         }
         order.dedup_by(|later, earlier| keys[*later as usize] == keys[*earlier as usize]);
-        let mut snap = Snapshot::empty(kind, rules.clone(), fields.clone(), order.len());
+        let width = fields.len();
+        let mut snap = Snapshot::empty(kind, rules.clone(), fields, order.len());
         snap.version = version;
         snap.keys
             .reserve(0, order.iter().map(|i| keys[*i as usize].len()).sum());
-        let mut hashes = Vec::with_capacity(fields.len());
+        let mut hashes: Vec<u64> = Vec::with_capacity(order.len() * width);
         for i in order {
-            let r = &records[i as usize];
-            hashes.clear();
-            hashes.extend(fields.iter().map(|f| snap.hash(*f, r.get(*f))));
-            snap.push(&keys[i as usize], hashes.iter().copied());
+            let start = hashes.len();
+            hashes.extend(snap.record_hashes(&records[i as usize]));
+            snap.keys.push(&keys[i as usize]);
+            snap.rows.push(combine(hashes[start..].iter().copied()));
         }
+        snap.hashes = FieldHashes::Plain(hashes);
         snap
     }
 
@@ -250,7 +247,7 @@ impl Snapshot {
         let Some(old_row) = self.find(&key).and_then(|at| self.rows.get(at)) else {
             return false;
         };
-        combine(self.fields.iter().map(|f| self.hash(*f, record.get(*f)))) == *old_row
+        combine(self.record_hashes(record)) == *old_row
     }
 
     fn find(&self, key: &str) -> Option<usize> {
@@ -383,9 +380,7 @@ impl Snapshot {
         }
         // An entry is at least two key varints and a byte per field.
         let n = r.count(2 + width)?;
-        let mut snap = Snapshot::empty(kind, rules, fields, 0);
-        snap.keys.reserve(n, 0);
-        snap.rows.reserve(n);
+        let mut snap = Snapshot::empty(kind, rules, fields, n);
         snap.version = version;
         let mut at: Vec<u32> = Vec::with_capacity(n);
         let mut entry: Vec<u64> = Vec::with_capacity(width);
@@ -565,7 +560,7 @@ pub fn diff_threaded(snapshot: &Snapshot, records: &[Record], threads: usize) ->
             continue;
         };
         hashes.clear();
-        hashes.extend(snapshot.fields.iter().map(|f| snapshot.hash(*f, r.get(*f))));
+        hashes.extend(snapshot.record_hashes(r));
         let fields = snapshot
             .fields
             .iter()
@@ -592,7 +587,7 @@ pub fn diff_threaded(snapshot: &Snapshot, records: &[Record], threads: usize) ->
 /// The row hash of each of `records` as `snapshot` hashes them, in
 /// `threads` parts at once (natively, for many records).
 fn row_hashes(snapshot: &Snapshot, records: &[Record], threads: usize) -> Vec<u64> {
-    let row = |r: &Record| combine(snapshot.fields.iter().map(|f| snapshot.hash(*f, r.get(*f))));
+    let row = |r: &Record| combine(snapshot.record_hashes(r));
     let mut rows = vec![0u64; records.len()];
     #[cfg(not(target_arch = "wasm32"))]
     if threads > 1 && records.len() >= 1 << 16 {

@@ -142,3 +142,23 @@ pub fn customer_file(n: usize) -> Vec<u8> {
     }
     s.into_bytes()
 }
+
+/// The threads the server reads and diffs with (`service::read_file`,
+/// `service::diff`): the machine's cores, at most eight.
+pub fn server_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+/// The customer file read as the server reads it: in parts on
+/// `server_threads()`.
+pub fn server_parse(bytes: &[u8]) -> Vec<Record> {
+    sync::read::parts::read_threaded(
+        bytes,
+        Some("kunder.csv"),
+        Kind::Customer,
+        &ReadOptions::default(),
+        server_threads(),
+    )
+    .map(|o| o.records)
+    .unwrap_or_default()
+}
