@@ -150,7 +150,8 @@ pub fn server_threads() -> usize {
 }
 
 /// The customer file read as the server reads it: in parts on
-/// `server_threads()`.
+/// `server_threads()` (natively; the wasm32 bench has no threads).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn server_parse(bytes: &[u8]) -> Vec<Record> {
     sync::read::parts::read_threaded(
         bytes,
