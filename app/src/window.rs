@@ -1252,6 +1252,9 @@ fn RowDetail(ctx: Ctx, row: WindowRow) -> impl IntoView {
             let f = *f;
             let ours = row.ours.as_ref().and_then(|v| v.get(i).cloned()).unwrap_or_default();
             let theirs = row.theirs.as_ref().and_then(|v| v.get(i).cloned()).unwrap_or_default();
+            // Their data has no column for it: say so rather than show an
+            // empty value as if it were one.
+            let not_in_theirs = theirs.is_empty() && row.their_missing.contains(&f);
             let conflict = differing.contains(&f);
             let chosen = move |side: Side| choice.with(|c| c.iter().any(|(x, s)| *x == f && *s == Some(side)));
             let pick = move |side: Side| {
@@ -1279,6 +1282,9 @@ fn RowDetail(ctx: Ctx, row: WindowRow) -> impl IntoView {
                     </td>
                     <td class:chosen=move || chosen(Side::Theirs)>
                         {theirs.clone()}
+                        <Show when=move || not_in_theirs>
+                            <span class="muted">"(not in their data)"</span>
+                        </Show>
                         <Show when=move || conflict>
                             <label class="pick">
                                 <input type="radio" name=format!("pick-{name}") aria-label=format!("Take their {name}")

@@ -164,6 +164,10 @@ test('partners are selected, created and resolved in the window', async ({ page 
   const nameRow = page.locator('aside.detail tr[data-field="name"]');
   await expect(nameRow).toContainText('Beta AS');
   await expect(nameRow).toContainText('Beta Øst AS');
+  // Their file has no phone column: the detail says so rather than show an
+  // empty value as theirs; the city column (mapped by hand) is theirs.
+  await expect(page.locator('aside.detail tr[data-field="phone"]')).toContainText('(not in their data)');
+  await expect(page.locator('aside.detail tr[data-field="city"]')).not.toContainText('(not in their data)');
   await page.getByLabel('Take their name').check();
   await expect(nameRow.locator('td.chosen')).toContainText('Beta Øst AS');
   await page.locator('[data-action="resolve"]').click();

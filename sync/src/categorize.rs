@@ -38,6 +38,12 @@ use crate::state::State;
 /// Hash of "no known value" in a base.
 pub const UNKNOWN: u64 = 0;
 
+/// Hash of a field a side's data does not carry (its file has no column for
+/// it; `State::missing`): it never differs from the other side's value, so
+/// it is neither a conflict nor an update in either direction. A value's
+/// hash equals it with a chance of 2^-64.
+pub const ABSENT: u64 = 0x6162_7365_6e74_2121;
+
 /// Where an entry's record lives: a record of the side, or (their side only)
 /// a partner a pending change created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -258,7 +264,9 @@ pub fn overlay(input: &mut Input) {
                 };
                 if *slot == *to {
                     arrived.push(pi as u32);
-                } else if *slot == *from {
+                } else if *slot == *from || *slot == ABSENT {
+                    // Not there yet, or their data cannot show it (no
+                    // column): the change stays pending and laid over.
                     *slot = *to;
                     e.row = combine(fields.iter().copied());
                 } else {
@@ -290,8 +298,17 @@ pub fn overlay(input: &mut Input) {
                     });
                 }
                 Some([i]) => {
+                    let e = &input.theirs[*i];
+                    // Fields their data does not carry cannot show it.
+                    let same = match e.fields.and_then(|s| s.of(&input.hashes, input.width)) {
+                        Some(have) if have.contains(&ABSENT) => have
+                            .iter()
+                            .zip(fields.iter().chain(std::iter::repeat(&UNKNOWN)))
+                            .all(|(h, f)| h == f || *h == ABSENT),
+                        _ => e.row == combine(fields.iter().copied()) && e.active == *active,
+                    };
                     let e = &mut input.theirs[*i];
-                    if e.row == combine(fields.iter().copied()) && e.active == *active {
+                    if same {
                         arrived.push(pi as u32);
                     } else {
                         e.pending_conflict = true;
@@ -401,11 +418,9 @@ fn compare(input: &Input<'_>, o: &Entry<'_>, t: &Entry<'_>, link: &LinkEntry<'_>
         input.fields(link.base_fields),
     ) {
         (Some(of), Some(tf), Some(bf)) => {
-            let conflict = of
-                .iter()
-                .zip(tf)
-                .zip(bf)
-                .any(|((o, t), b)| o != t && (*b == UNKNOWN || (o != b && t != b)));
+            let conflict = of.iter().zip(tf).zip(bf).any(|((o, t), b)| {
+                o != t && *o != ABSENT && *t != ABSENT && (*b == UNKNOWN || (o != b && t != b))
+            });
             if conflict {
                 Pair::Conflict
             } else {
@@ -1023,7 +1038,12 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
         && differ
         && matches!(cr.category, Category::Conflicts | Category::Synchronized)
     {
-        for f in &state.synced {
+        // A field their data does not carry is compared by neither.
+        let their_hashes = their_entry.and_then(|e| input.fields(e.fields));
+        for (k, f) in state.synced.iter().enumerate() {
+            if their_hashes.and_then(|h| h.get(k)) == Some(&ABSENT) {
+                continue;
+            }
             let ov = normalize(*f, o.get(*f));
             let tv = normalize(*f, t.get(*f));
             if ov == tv {
@@ -1163,6 +1183,90 @@ mod tests {
         check(
             &s,
             &["conflicts: link:2:2, link:3:3", "synchronized: link:1:1"],
+        );
+    }
+
+    #[test]
+    fn fields_their_file_lacks_are_neither_conflicts_nor_updates() {
+        // Our register knows the country and the email; their file has no
+        // column for either, so their records hold empty values there.
+        let with = |n: &str, name: &str, country: &str, email: &str| {
+            Record::from_pairs(
+                Kind::Customer,
+                &[
+                    (Field::Number, n),
+                    (Field::Name, name),
+                    (Field::Country, country),
+                    (Field::Email, email),
+                ],
+            )
+        };
+        let mut s = State::new(Kind::Customer);
+        s.ours = vec![
+            with("1", "Acme", "Norge", "post@acme.no"),
+            with("2", "Bolt", "Norge", "ny@bolt.no"),
+            with("3", "Cog", "Norge", ""),
+        ];
+        s.theirs = vec![
+            with("1", "Acme", "", ""),
+            with("2", "Bolt", "", ""),
+            with("3", "Cog AS", "", ""),
+        ];
+        s.links = vec![
+            // Fresh: no base, every difference would be a conflict.
+            link(&s, "1", "1", None),
+            // Our email changed since the base.
+            link(
+                &s,
+                "2",
+                "2",
+                Some(&with("2", "Bolt", "Norge", "gammel@bolt.no")),
+            ),
+            // Their name changed since the base.
+            link(&s, "3", "3", Some(&with("3", "Cog", "Norge", ""))),
+        ];
+        s.missing = vec![Field::Country, Field::Email];
+        check(&s, &["synchronized: link:1:1, link:2:2, link:3:3"]);
+        let c = categorize(&s);
+        // The name still flows over; the missing fields flow nowhere.
+        let planned: Vec<(&str, Field, Side)> = c
+            .synchronized
+            .iter()
+            .flat_map(|r| {
+                r.planned
+                    .iter()
+                    .map(move |p| (r.key.as_str(), p.field, p.side))
+            })
+            .collect();
+        assert_eq!(planned, vec![("link:3:3", Field::Name, Side::Ours)]);
+
+        // A pending change of a field their data cannot show stays
+        // pending, laid over, neither arrived nor a conflict.
+        s.pending = vec![PendingChange::Set {
+            number: "1".into(),
+            field: Field::Email,
+            from: "".into(),
+            to: "post@acme.no".into(),
+        }];
+        let input = s.to_input();
+        assert!(input.arrived.is_empty());
+        check(&s, &["synchronized: link:1:1, link:2:2, link:3:3"]);
+
+        // The same file with the columns, empty: now they say something,
+        // and what they say is that their side emptied those fields.
+        s.pending.clear();
+        s.missing.clear();
+        check(
+            &s,
+            &["conflicts: link:1:1, link:2:2", "synchronized: link:3:3"],
+        );
+        let c = categorize(&s);
+        assert_eq!(c.conflicts[0].conflicts.len(), 2);
+        assert!(
+            c.synchronized[0]
+                .planned
+                .iter()
+                .any(|p| { p.field == Field::Country && p.side == Side::Ours && p.to.is_empty() })
         );
     }
 

@@ -226,6 +226,7 @@ pub fn preview_state(
     };
     let mut state = State::new(kind);
     state.ours = o.records;
+    state.missing = t.missing_fields();
     state.theirs = t.records;
     state.links = extra.links;
     state.deactivated = extra.deactivated;

@@ -34,8 +34,8 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{
-    Entry, Input, LinkEntry, PendingEntry, Slot, Source, Summary, UNKNOWN, categorize_input,
-    count_input, overlay,
+    ABSENT, Entry, Input, LinkEntry, PendingEntry, Slot, Source, Summary, UNKNOWN,
+    categorize_input, count_input, overlay,
 };
 use crate::normalize::{combine, hash_field, match_key};
 use crate::protocol::CategoryCounts;
@@ -191,7 +191,12 @@ impl Fingerprint {
             .iter()
             .map(|r| {
                 let start = hashes.len();
-                hashes.extend(state.synced.iter().map(|f| hash_field(*f, r.get(*f))));
+                hashes.extend(
+                    state
+                        .synced
+                        .iter()
+                        .map(|f| state.side_hash(fixed_side, *f, r.get(*f))),
+                );
                 rows.push(combine(hashes[start..].iter().copied()));
                 match_key(&state.rules, r.number())
             })
@@ -838,6 +843,9 @@ pub struct Prepared<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HashSpec {
     pub kind: Kind,
+    /// The side the import is of: only their data's missing columns hash
+    /// as `ABSENT` (`State::missing`).
+    pub imported: Side,
     pub synced: Vec<Field>,
     pub rules: NumberRules,
     /// The keys whose field hashes the rules may compare one by one (a link
@@ -864,6 +872,7 @@ impl Fingerprint {
         }
         HashSpec {
             kind: self.kind,
+            imported: self.imported,
             synced: self.synced.clone(),
             rules: self.rules.clone(),
             needs_fields: needs.into_iter().map(str::to_string).collect(),
@@ -887,6 +896,11 @@ pub struct Hashed {
     active_slot: usize,
     /// Position of `active` among the synced fields.
     active_at: Option<usize>,
+    /// Per synced field: the file has no column for it (`RecordSink::mapped`),
+    /// so it hashes as `ABSENT`, as `State::missing` makes the server do.
+    absent: Vec<bool>,
+    /// The import is of their side (see `HashSpec::imported`).
+    their_side: bool,
     needs_fields: FastMap<String, ()>,
     keys: Keys,
     active: Vec<bool>,
@@ -923,6 +937,8 @@ impl Hashed {
             number_slot: kind.index_of(Field::Number).unwrap_or(0),
             active_slot: kind.index_of(Field::Active).unwrap_or(usize::MAX),
             active_at: spec.synced.iter().position(|f| *f == Field::Active),
+            absent: vec![false; spec.synced.len()],
+            their_side: spec.imported == Side::Theirs,
             needs_fields: spec.needs_fields.iter().map(|k| (k.clone(), ())).collect(),
             keys: Keys::default(),
             active: Vec::new(),
@@ -1099,8 +1115,17 @@ impl RecordSink for Hashed {
         // On the stack: most records keep only their row hash.
         let mut fields = [0u64; MAX_VALUES];
         let width = self.slots.len().min(MAX_VALUES);
-        for ((h, s), f) in fields.iter_mut().zip(&self.slots).zip(&self.synced) {
-            *h = hash_field(*f, value(*s));
+        for (((h, s), f), absent) in fields
+            .iter_mut()
+            .zip(&self.slots)
+            .zip(&self.synced)
+            .zip(&self.absent)
+        {
+            *h = if *absent {
+                ABSENT
+            } else {
+                hash_field(*f, value(*s))
+            };
         }
         let fields = &fields[..width];
         let row = combine(fields.iter().copied());
@@ -1123,6 +1148,12 @@ impl RecordSink for Hashed {
 
     fn len(&self) -> usize {
         self.rows.len()
+    }
+
+    fn mapped(&mut self, fields: &[Field]) {
+        for (absent, f) in self.absent.iter_mut().zip(&self.synced) {
+            *absent = self.their_side && !fields.contains(f);
+        }
     }
 
     fn expect(&mut self, rows: usize) {

@@ -1472,6 +1472,10 @@ pub struct WindowRow {
     pub ours: Option<Vec<String>>,
     /// Their record's values (with pending changes laid over them).
     pub theirs: Option<Vec<String>>,
+    /// Fields their data has no column for: their empty value there says
+    /// nothing, and the field is not compared (`State::missing`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub their_missing: Vec<crate::schema::Field>,
     /// For a pair: whether synchronization runs.
     pub link_active: Option<bool>,
     pub no_import: bool,

@@ -19,7 +19,7 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{
-    Entry, Input, KeyIndex, LinkEntry, PendingEntry, Slot, Source, UNKNOWN, overlay,
+    ABSENT, Entry, Input, KeyIndex, LinkEntry, PendingEntry, Slot, Source, UNKNOWN, overlay,
 };
 use crate::normalize::{combine, field_hashes, hash_field, match_key, normalize};
 use crate::rules::NumberRules;
@@ -92,6 +92,13 @@ pub struct State {
     pub synced: Vec<Field>,
     pub ours: Vec<Record>,
     pub theirs: Vec<Record>,
+    /// Synced fields their data does not carry: the import had no column
+    /// for them (`ReadOutput::missing_fields`). Their records hold empty
+    /// values there, which say nothing: such a field is not compared
+    /// (`categorize::ABSENT`), never a conflict and never written to either
+    /// side from this data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<Field>,
     #[serde(default)]
     pub links: Vec<Link>,
     #[serde(default)]
@@ -110,6 +117,7 @@ impl State {
             synced: kind.synced_fields(),
             ours: Vec::new(),
             theirs: Vec::new(),
+            missing: Vec::new(),
             links: Vec::new(),
             deactivated: Vec::new(),
             pending: Vec::new(),
@@ -140,6 +148,24 @@ impl State {
         field_hashes(record, &self.synced)
     }
 
+    /// Hashes of the synced fields of a record of `side`: `ABSENT` for a
+    /// field their data does not carry.
+    pub fn side_hashes(&self, side: Side, record: &Record) -> Vec<u64> {
+        self.synced
+            .iter()
+            .map(|f| self.side_hash(side, *f, record.get(*f)))
+            .collect()
+    }
+
+    /// The hash of `value` of `field` on `side` (see `side_hashes`).
+    pub fn side_hash(&self, side: Side, field: Field, value: &str) -> u64 {
+        if side == Side::Theirs && !self.missing.is_empty() && self.missing.contains(&field) {
+            ABSENT
+        } else {
+            hash_field(field, value)
+        }
+    }
+
     /// Hashes of a base (0 for a field with no known value).
     pub fn base_hashes(&self, base: &BTreeMap<Field, String>) -> Vec<u64> {
         self.synced
@@ -162,8 +188,11 @@ impl State {
         let records = self.records(side);
         let mut out = Vec::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {
-            let (slot, row) =
-                input.push_hashed(self.synced.iter().map(|f| hash_field(*f, r.get(*f))));
+            let (slot, row) = input.push_hashed(
+                self.synced
+                    .iter()
+                    .map(|f| self.side_hash(side, *f, r.get(*f))),
+            );
             out.push(Entry {
                 key: match_key(&self.rules, r.number()),
                 active: r.active(),
@@ -233,7 +262,13 @@ impl State {
         for (i, r) in self.theirs.iter().enumerate() {
             let key = match_key(&self.rules, r.number());
             let partner = like(&key);
-            let (slot, row) = push_reusing(&mut input, &self.synced, |f| Some(r.get(f)), partner);
+            let (slot, row) = push_reusing(
+                &mut input,
+                &self.synced,
+                &self.missing,
+                |f| Some(r.get(f)),
+                partner,
+            );
             theirs.push(Entry {
                 key,
                 active: r.active(),
@@ -251,6 +286,7 @@ impl State {
             let (slot, base_row) = push_reusing(
                 &mut input,
                 &self.synced,
+                &[],
                 |f| l.base.get(&f).map(String::as_str),
                 partner,
             );
@@ -361,13 +397,15 @@ impl State {
 }
 
 /// Stores the hashes of the synced fields of `value` (`None`: no known
-/// value) in a new slot of `input`; returns the slot and the row hash. A
+/// value; a field of `missing`: `ABSENT`) in a new slot of `input`; returns
+/// the slot and the row hash. A
 /// value equal to `like`'s (a record, its slot, its row hash) reuses that
 /// record's hash, and when every field does, its row hash too: the same as
 /// hashing, since a hash depends on the raw text alone.
 fn push_reusing<'v>(
     input: &mut Input<'_>,
     synced: &[Field],
+    missing: &[Field],
     value: impl Fn(Field) -> Option<&'v str>,
     like: Option<(&Record, Slot, u64)>,
 ) -> (Slot, u64) {
@@ -377,6 +415,10 @@ fn push_reusing<'v>(
     let mut all_same = like.is_some();
     for (k, f) in synced.iter().enumerate() {
         let h = match (value(*f), like) {
+            _ if !missing.is_empty() && missing.contains(f) => {
+                all_same = false;
+                ABSENT
+            }
             (None, _) => {
                 all_same = false;
                 UNKNOWN

@@ -481,6 +481,7 @@ async fn run_kind(
     syncdb::bump_revision(&mut tx, id, kind).await?;
     let mut l: Loaded = load(&mut tx, c.clone(), kind).await?;
     l.state.theirs = out.records.clone();
+    l.state.missing = out.missing_fields();
     let mut settled = l.state.clone();
     settled.settle_pending_in_place();
     let cat = categorize(&settled);

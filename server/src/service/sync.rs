@@ -141,7 +141,7 @@ pub async fn computed(store: &Store, id: i64, kind: Kind) -> AppResult<Arc<Compu
 
 /// Parsed imports by content and options: imports never change, so the
 /// cache is right for any database. A few are kept.
-type TheirsCache = Mutex<Vec<(String, Arc<Vec<Record>>)>>;
+type TheirsCache = Mutex<Vec<(String, Arc<TheirData>)>>;
 static THEIRS: TheirsCache = Mutex::new(Vec::new());
 const THEIRS_KEPT: usize = 4;
 
@@ -160,12 +160,19 @@ fn read_failed(e: sync::read::ReadError) -> AppError {
     AppError::field("file", format!("The file cannot be read: {e}."))
 }
 
+/// What a stored import says of their side.
+struct TheirData {
+    records: Vec<Record>,
+    /// The fields it has no column for (`State::missing`).
+    missing: Vec<sync::schema::Field>,
+}
+
 /// Their records of a stored import.
 async fn their_records(
     c: &mut AnyConnection,
     kind: Kind,
     import: &ImportRow,
-) -> AppResult<Arc<Vec<Record>>> {
+) -> AppResult<Arc<TheirData>> {
     let cache_key = format!("{}:{}:{}", kind.as_str(), import.sha256, import.options);
     if let Some((_, r)) = THEIRS
         .lock()
@@ -180,7 +187,10 @@ async fn their_records(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored import options: {e}")))?;
     let out =
         super::read_file(&content, Some(&import.file_name), kind, &options).map_err(read_failed)?;
-    let records = Arc::new(out.records);
+    let records = Arc::new(TheirData {
+        missing: out.missing_fields(),
+        records: out.records,
+    });
     let mut cache = THEIRS.lock().expect("cache lock");
     cache.retain(|(k, _)| *k != cache_key);
     cache.push((cache_key, records.clone()));
@@ -217,7 +227,9 @@ pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> 
     state.ours = db::load_ours(c, kind).await?;
     let import = db::latest_import(c, id, kind).await?;
     if let Some(i) = &import {
-        state.theirs = their_records(c, kind, i).await?.as_ref().clone();
+        let their = their_records(c, kind, i).await?;
+        state.theirs = their.records.clone();
+        state.missing = their.missing.clone();
         let maps = crate::store::runs::value_mappings(c, id, kind).await?;
         map_values(&mut state.theirs, &maps);
     }
@@ -322,7 +334,14 @@ fn window_row(state: &State, index: &sync::state::PendingIndex, row: &Row) -> Wi
         .link_index
         .and_then(|i| state.links.get(i as usize))
         .map(|l| l.active);
+    // A partner a pending change creates carries every field.
+    let their_missing = if row.their_index.is_some() {
+        state.missing.clone()
+    } else {
+        Vec::new()
+    };
     let mut w = WindowRow {
+        their_missing,
         key: row.key.clone(),
         category: row.category,
         reason: row.reason.map(|r| {
@@ -615,6 +634,7 @@ pub async fn import(
     }
     let before_pending = l.pending_rows.clone();
     l.state.theirs = out.records.clone();
+    l.state.missing = out.missing_fields();
     l.state.settle_pending_in_place();
     db::save_pending(&mut tx, id, kind, &before_pending, &l.state.pending, now).await?;
     let cat = categorize(&l.state);

@@ -793,3 +793,107 @@ async fn one_sided_changes_flow_over_and_links_can_be_removed() {
     let (s, e) = act(&app, &admin, &base, json!({"op": "launch_rockets"})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
 }
+
+/// A file has columns for some fields only. Our register knows the others
+/// (street, phone, country); the file says nothing about them, so they are
+/// neither conflicts nor updates of our side (their empty cells would
+/// otherwise blank our values), until a file with such a column comes.
+#[tokio::test]
+async fn columns_the_file_lacks_are_neither_compared_nor_taken_over() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_and_supervisor().await;
+    let base = connection(&app, &admin, json!({})).await;
+    for (n, name, email, phone) in [
+        ("1", "One AS", "one@x.no", "+47 55 00 00 01"),
+        ("2", "Two AS", "two@x.no", "+47 55 00 00 02"),
+    ] {
+        let (s, b) = app
+            .call(
+                &admin,
+                Method::POST,
+                "/api/v1/customers",
+                Some(
+                    json!({"number": n, "name": name, "email": email, "city": "Bergen",
+                    "street": "Kaien 1", "phone": phone, "country": "Norge"}),
+                ),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    // Number, name, email and city only.
+    let first = their_file(&[
+        ("1", "One AS", "one@x.no", "Bergen"),
+        ("2", "Two AS", "two@x.no", "Bergen"),
+    ]);
+    assert_eq!(
+        import(&app, &admin, &base, first, None).await.0,
+        StatusCode::CREATED
+    );
+    // Fresh pairs conflict on every difference, but not on what the file
+    // cannot say.
+    let (s, r) = act(&app, &admin, &base, json!({"op": "accept_suggestions"})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["counts"]["synchronized"], 2, "{r}");
+    assert_eq!(r["counts"]["conflicts"], 0, "{r}");
+
+    // Their next export changed One's email: that flows over, and nothing
+    // else. The browser's preview says the same as the server.
+    let second = their_file(&[
+        ("1", "One AS", "billing@one.no", "Bergen"),
+        ("2", "Two AS", "two@x.no", "Bergen"),
+    ]);
+    let (preview, revision) = browser_preview(&app, &admin, &base, &second).await;
+    assert_eq!(preview.synchronized, 2);
+    assert_eq!(preview.conflicts, 0);
+    let (s, imported) = import(&app, &admin, &base, second, Some(&revision)).await;
+    assert_eq!(s, StatusCode::CREATED, "{imported}");
+    let server: CategoryCounts =
+        serde_json::from_value(counts(&app, &admin, &base).await).expect("counts");
+    assert_eq!(server, preview);
+    let synced = rows(&app, &admin, &base, "synchronized").await;
+    let one = row(&synced, "link:1:1");
+    assert_eq!(
+        one["planned"],
+        json!([{"field": "email", "side": "ours", "from": "one@x.no", "to": "billing@one.no"}]),
+        "{one}"
+    );
+    assert_eq!(row(&synced, "link:2:2")["planned"], json!([]));
+    // The row says which of their fields the data does not carry.
+    let missing = one["their_missing"].as_array().expect("their_missing");
+    assert!(missing.contains(&json!("phone")), "{one}");
+    assert!(!missing.contains(&json!("email")), "{one}");
+    let (s, r) = act(
+        &app,
+        &admin,
+        &base,
+        json!({"op": "apply_planned", "keys": ["link:1:1"]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, list) = app
+        .call(&admin, Method::GET, "/api/v1/customers?q=one", None)
+        .await;
+    let one = &list["items"][0];
+    assert_eq!(one["email"], "billing@one.no");
+    assert_eq!(one["phone"], "+47 55 00 00 01");
+    assert_eq!(one["street"], "Kaien 1");
+    assert_eq!(one["country"], "Norge");
+
+    // A file with a phone column does say something about phones: Two's
+    // differs, and no base knows the phone, so it is a conflict.
+    let mut text = String::from("Kundenummer;Navn;E-post;Poststed;Telefon\r\n");
+    text.push_str("1;One AS;billing@one.no;Bergen;+47 55 00 00 01\r\n");
+    text.push_str("2;Two AS;two@x.no;Bergen;+47 99 99 99 99\r\n");
+    let third = text.into_bytes();
+    let (preview, revision) = browser_preview(&app, &admin, &base, &third).await;
+    let (s, imported) = import(&app, &admin, &base, third, Some(&revision)).await;
+    assert_eq!(s, StatusCode::CREATED, "{imported}");
+    let server: CategoryCounts =
+        serde_json::from_value(counts(&app, &admin, &base).await).expect("counts");
+    assert_eq!(server, preview);
+    assert_eq!((server.synchronized, server.conflicts), (1, 1));
+    let conflicts = rows(&app, &admin, &base, "conflicts").await;
+    let two = row(&conflicts, "link:2:2");
+    assert_eq!(two["conflicts"].as_array().map(Vec::len), Some(1), "{two}");
+    assert_eq!(two["conflicts"][0]["field"], "phone");
+}

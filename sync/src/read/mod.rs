@@ -176,6 +176,25 @@ pub struct ReadOutput {
     pub notes: Vec<String>,
 }
 
+impl ReadOutput {
+    /// The fields of the kind (the number aside) that no column maps: the
+    /// file does not say what they hold, so the window neither compares
+    /// them nor takes them over (`State::missing`).
+    pub fn missing_fields(&self) -> Vec<Field> {
+        missing_fields(self.kind, self.mapping.iter().map(|m| m.field))
+    }
+}
+
+/// The fields of `kind` (the number aside) not among `mapped`.
+pub fn missing_fields(kind: Kind, mapped: impl IntoIterator<Item = Field>) -> Vec<Field> {
+    let mapped: Vec<Field> = mapped.into_iter().collect();
+    kind.fields()
+        .iter()
+        .copied()
+        .filter(|f| *f != Field::Number && !mapped.contains(f))
+        .collect()
+}
+
 /// Why a whole file could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum ReadError {
@@ -222,6 +241,10 @@ pub trait RecordSink {
     }
     /// About `rows` records will come.
     fn expect(&mut self, _rows: usize) {}
+    /// The fields the file has a column for, before any record comes; the
+    /// others' values are empty (and `active` true) because the file does
+    /// not say, not because they are.
+    fn mapped(&mut self, _fields: &[Field]) {}
     /// All records were taken (before any `activate`).
     fn end(&mut self) {}
     /// Record `index` (counted from 0 in the order taken) is active after
@@ -552,6 +575,8 @@ impl<'o, S: RecordSink> Builder<'o, S> {
                 }),
             }
         }
+        let mapped: Vec<Field> = slots.iter().flatten().copied().collect();
+        self.sink.mapped(&mapped);
         self.active_column = slots.iter().position(|s| *s == Some(Field::Active));
         self.columns = Some(
             slots
