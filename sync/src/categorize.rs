@@ -1027,23 +1027,29 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
         };
         row.suggestion = partner;
     }
-    // Equal row hashes mean equal fields: nothing to list (most rows).
-    let differ = match (cr.ours, cr.theirs) {
-        (Some(o), Some(t)) => {
-            input.ours.get(o as usize).map(|e| e.row) != input.theirs.get(t as usize).map(|e| e.row)
+    // Equal hashes mean equal normalized values: only fields whose hashes
+    // differ are looked at (none in most rows), and a field their data
+    // does not carry is compared by neither.
+    let our_entry = cr.ours.and_then(|i| input.ours.get(i as usize));
+    let differing: Vec<usize> = match (our_entry, their_entry) {
+        (Some(oe), Some(te)) if oe.row != te.row => {
+            match (input.fields(oe.fields), input.fields(te.fields)) {
+                (Some(oh), Some(th)) => (0..state.synced.len())
+                    .filter(|k| match (oh.get(*k), th.get(*k)) {
+                        (Some(a), Some(b)) => a != b && *b != ABSENT && *a != ABSENT,
+                        _ => true,
+                    })
+                    .collect(),
+                _ => (0..state.synced.len()).collect(),
+            }
         }
-        _ => false,
+        _ => Vec::new(),
     };
     if let (Some((_, o)), Some((_, t)), Some(l)) = (&our, &their, link)
-        && differ
+        && !differing.is_empty()
         && matches!(cr.category, Category::Conflicts | Category::Synchronized)
     {
-        // A field their data does not carry is compared by neither.
-        let their_hashes = their_entry.and_then(|e| input.fields(e.fields));
-        for (k, f) in state.synced.iter().enumerate() {
-            if their_hashes.and_then(|h| h.get(k)) == Some(&ABSENT) {
-                continue;
-            }
+        for f in differing.iter().filter_map(|k| state.synced.get(*k)) {
             let ov = normalize(*f, o.get(*f));
             let tv = normalize(*f, t.get(*f));
             if ov == tv {

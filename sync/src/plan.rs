@@ -16,7 +16,7 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{Categorized, Row};
-use crate::normalize::normalize;
+use crate::normalize::{match_key, normalize};
 use crate::rules::RuleViolation;
 use crate::schema::{Field, Record, Side};
 use crate::state::{Deactivation, Link, PendingChange, State, base_of, pending_record};
@@ -118,6 +118,11 @@ pub enum PlanError {
     },
 }
 
+/// An empty map with room for `n` entries.
+fn sized<K, V>(n: usize) -> FastMap<K, V> {
+    FastMap::with_capacity_and_hasher(n, Default::default())
+}
+
 /// Where a number was found on a side.
 enum Found {
     Record(usize),
@@ -168,23 +173,24 @@ impl Work {
             links_changed: false,
             pending: Vec::with_capacity(pending.len()),
             marks: BTreeMap::new(),
-            ours: FastMap::default(),
-            theirs: FastMap::default(),
+            // Sized up front: a million entries grown by doubling are
+            // rehashed some twenty times.
+            ours: sized(s.ours.len()),
+            theirs: sized(s.theirs.len()),
             creates: FastMap::default(),
             sets: FastMap::default(),
-            pairs: FastMap::default(),
-            by_our: FastMap::default(),
-            by_their: FastMap::default(),
+            pairs: sized(links.len()),
+            by_our: sized(links.len()),
+            by_their: sized(links.len()),
             s,
         };
         for (i, r) in w.s.ours.iter().enumerate() {
-            w.ours.entry(w.s.rules.key(r.number())).or_default().push(i);
+            let k = match_key(&w.s.rules, r.number()).into_owned();
+            w.ours.entry(k).or_default().push(i);
         }
         for (i, r) in w.s.theirs.iter().enumerate() {
-            w.theirs
-                .entry(w.s.rules.key(r.number()))
-                .or_default()
-                .push(i);
+            let k = match_key(&w.s.rules, r.number()).into_owned();
+            w.theirs.entry(k).or_default().push(i);
         }
         for l in links {
             w.add_link(l, false);
@@ -201,7 +207,7 @@ impl Work {
     }
 
     fn key(&self, n: &str) -> String {
-        self.s.rules.key(n)
+        match_key(&self.s.rules, n).into_owned()
     }
 
     fn add_link(&mut self, l: Link, fresh: bool) {

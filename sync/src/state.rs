@@ -140,7 +140,7 @@ impl State {
 
     /// The matching key of a number.
     pub fn key(&self, number: &str) -> String {
-        self.rules.key(number)
+        match_key(&self.rules, number).into_owned()
     }
 
     /// Hashes of the synced fields of a record.
