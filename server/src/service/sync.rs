@@ -7,7 +7,7 @@
 //! stores. Our side is our register; their side, for file connections, is
 //! the newest import, parsed again with the options it was stored with.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -102,14 +102,7 @@ pub async fn computed(store: &Store, id: i64, kind: Kind) -> AppResult<Arc<Compu
         db::revision(&mut c, id, kind).await?
     };
     let key = memo_key(id, kind, version, revisions);
-    if let Some(hit) = store
-        .memo
-        .lock()
-        .expect("memo lock")
-        .iter()
-        .find(|(k, _)| *k == key)
-        .and_then(|(_, v)| v.clone().downcast::<Computed>().ok())
-    {
+    if let Some(hit) = memo_get(store, &key) {
         return Ok(hit);
     }
     let loaded = {
@@ -123,20 +116,61 @@ pub async fn computed(store: &Store, id: i64, kind: Kind) -> AppResult<Arc<Compu
         (loaded.revision, loaded.register_revision),
     );
     let cat = categorize(&loaded.state);
-    let index = loaded.state.pending_index();
-    let value = Arc::new(Computed {
-        loaded,
-        cat,
-        index,
-        fingerprint: std::sync::OnceLock::new(),
-    });
+    Ok(memo_put(store, key, Computed::new(loaded, cat)))
+}
+
+impl Computed {
+    fn new(loaded: Loaded, cat: Categorized) -> Computed {
+        let index = loaded.state.pending_index();
+        Computed {
+            loaded,
+            cat,
+            index,
+            fingerprint: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn key(&self) -> String {
+        let l = &self.loaded;
+        memo_key(
+            l.connection.connection_id,
+            l.state.kind,
+            l.connection.version,
+            (l.revision, l.register_revision),
+        )
+    }
+}
+
+fn memo_get(store: &Store, key: &str) -> Option<Arc<Computed>> {
+    store
+        .memo
+        .lock()
+        .expect("memo lock")
+        .iter()
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| v.clone().downcast::<Computed>().ok())
+}
+
+fn memo_put(store: &Store, key: String, value: Computed) -> Arc<Computed> {
+    let value = Arc::new(value);
     let mut memo = store.memo.lock().expect("memo lock");
     memo.retain(|(k, _)| *k != key);
     memo.push((key, value.clone()));
     if memo.len() > COMPUTED_KEPT {
         memo.remove(0);
     }
-    Ok(value)
+    value
+}
+
+/// Puts a state's lists in one order (byte order of the numbers, whatever
+/// the database's collation): `load` gives them so, and a state an action
+/// computed is put so before it is kept as what a load would give.
+fn in_load_order(s: &mut State) {
+    s.ours.sort_by(|a, b| a.number().cmp(b.number()));
+    s.links
+        .sort_by(|a, b| (&a.our_number, &a.their_number).cmp(&(&b.our_number, &b.their_number)));
+    s.deactivated
+        .sort_by(|a, b| (a.side, &a.number).cmp(&(b.side, &b.number)));
 }
 
 /// Parsed imports by content and options: imports never change, so the
@@ -237,6 +271,7 @@ pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> 
     state.deactivated = db::load_deactivations(c, id, kind).await?;
     let pending_rows = db::load_pending(c, id, kind).await?;
     state.pending = pending_rows.iter().map(|p| p.change.clone()).collect();
+    in_load_order(&mut state);
     Ok(Loaded {
         connection,
         state,
@@ -1078,10 +1113,20 @@ pub(crate) async fn write_state(
 ) -> AppResult<()> {
     let id = l.connection.connection_id;
     let kind = l.state.kind;
-    let old: HashMap<&str, &Record> = l.state.ours.iter().map(|r| (r.number(), r)).collect();
+    // A plan keeps our records where they were (new ones come after), so
+    // each is compared with the one at its place; the lookup by number is
+    // built only if one is not there.
+    let mut by_number: Option<HashMap<&str, &Record>> = None;
     let mut ours_changed = false;
-    for r in &next.ours {
-        if old.get(r.number()).is_some_and(|o| *o == r) {
+    for (i, r) in next.ours.iter().enumerate() {
+        let old = match l.state.ours.get(i) {
+            Some(o) if o.number() == r.number() => Some(o),
+            _ => by_number
+                .get_or_insert_with(|| l.state.ours.iter().map(|r| (r.number(), r)).collect())
+                .get(r.number())
+                .copied(),
+        };
+        if old.is_some_and(|o| o == r) {
             continue;
         }
         ours_changed = true;
@@ -1134,11 +1179,29 @@ pub async fn act(
     let now = now_ms();
     let mut tx = store.begin_write().await?;
     let revision = db::bump_revision(&mut tx, id, kind).await?;
-    let l = load(&mut tx, conn, kind).await?;
-    let cat = categorize(&l.state);
-    check_expected(&l.state, &cat, &action.expect)?;
-    let plan = plan_of(&l.state, &cat, &action.op)?;
-    let next = apply(&l.state, &plan).map_err(|e| AppError::field("actions", format!("{e}.")))?;
+    // The state before this action: the window's, computed for the
+    // revision before the bump, when it is kept (the bump holds the scope's
+    // lock, so nothing wrote to the scope since); else loaded. At a million
+    // records a load and its categories take seconds.
+    let (_, register) = db::revision(&mut tx, id, kind).await?;
+    let cached = memo_get(
+        store,
+        &memo_key(id, kind, conn.version, (revision - 1, register)),
+    );
+    let fresh;
+    let (l, cat): (&Loaded, &Categorized) = match &cached {
+        Some(c) => (&c.loaded, &c.cat),
+        None => {
+            let l = load(&mut tx, conn, kind).await?;
+            let cat = categorize(&l.state);
+            fresh = (l, cat);
+            (&fresh.0, &fresh.1)
+        }
+    };
+    check_expected(&l.state, cat, &action.expect)?;
+    let plan = plan_of(&l.state, cat, &action.op)?;
+    let mut next =
+        apply(&l.state, &plan).map_err(|e| AppError::field("actions", format!("{e}.")))?;
 
     let invalid = invalid_ours(&l.state, &next);
     if !invalid.is_empty() {
@@ -1154,9 +1217,18 @@ pub async fn act(
             ),
         ));
     }
-    write_state(&mut tx, &l, &next, now).await?;
+    write_state(&mut tx, l, &next, now).await?;
 
-    let (pairs_before, pairs_after) = (Pairs::new(&l.state), Pairs::new(&next));
+    let mut named: Named = Default::default();
+    for a in &plan.actions {
+        let (our, their, _) = action_numbers(a);
+        named.0.extend(our);
+        named.1.extend(their.map(|t| l.state.key(&t)));
+    }
+    let (pairs_before, pairs_after) = (
+        Pairs::of(&l.state, Some(&named)),
+        Pairs::of(&next, Some(&named)),
+    );
     for a in &plan.actions {
         let (our, their, name) = action_numbers(a);
         let before = pairs_before.pair(our.as_deref(), their.as_deref());
@@ -1179,11 +1251,37 @@ pub async fn act(
         .await?;
     }
 
+    drop((pairs_before, pairs_after));
+    // What a load after this action gives, kept for the window's next
+    // request (and the next action) instead of loading it again.
+    let pending_rows = db::load_pending(&mut tx, id, kind).await?;
+    next.pending = pending_rows.iter().map(|p| p.change.clone()).collect();
+    in_load_order(&mut next);
+    let revisions = db::revision(&mut tx, id, kind).await?;
+    #[cfg(debug_assertions)]
+    {
+        let loaded = load(&mut tx, l.connection.clone(), kind).await?;
+        assert_eq!(loaded.state, next, "the kept state is what a load gives");
+        assert_eq!(loaded.pending_rows, pending_rows);
+        assert_eq!((loaded.revision, loaded.register_revision), revisions);
+    }
+    let next_cat = categorize(&next);
     let result = ActionResult {
         applied: plan.actions.len() as u32,
         revision,
-        counts: counts(&categorize(&next)),
+        counts: counts(&next_cat),
     };
+    let kept = Computed::new(
+        Loaded {
+            connection: l.connection.clone(),
+            state: next,
+            import: l.import.clone(),
+            pending_rows,
+            revision: revisions.0,
+            register_revision: revisions.1,
+        },
+        next_cat,
+    );
     let body = serde_json::to_string(&result).map_err(|e| AppError::Internal(e.into()))?;
     if let Some(key) = idempotency_key {
         let kept = db::KeptAnswer {
@@ -1204,6 +1302,7 @@ pub async fn act(
         }
     }
     tx.commit().await?;
+    memo_put(store, kept.key(), kept);
     Ok(Answer { status: 200, body })
 }
 
@@ -1233,20 +1332,40 @@ struct Pairs<'s> {
     created: HashMap<String, &'s PendingChange>,
 }
 
+/// Our numbers and their keys an action's audit entries name.
+type Named = (HashSet<String>, HashSet<String>);
+
 impl<'s> Pairs<'s> {
     fn new(state: &'s State) -> Pairs<'s> {
+        Pairs::of(state, None)
+    }
+
+    /// With `named`, only those records and links are indexed: an action on
+    /// a few rows of a million need not index them all.
+    fn of(state: &'s State, named: Option<&Named>) -> Pairs<'s> {
+        let ours_named = |n: &str| named.is_none_or(|(o, _)| o.contains(n));
+        let theirs_named = |k: &str| named.is_none_or(|(_, t)| t.contains(k));
         Pairs {
             state,
-            ours: state.ours.iter().map(|r| (r.number(), r)).collect(),
+            ours: state
+                .ours
+                .iter()
+                .filter(|r| ours_named(r.number()))
+                .map(|r| (r.number(), r))
+                .collect(),
             theirs: state
                 .theirs
                 .iter()
                 .enumerate()
-                .map(|(i, r)| (state.key(r.number()), i as u32))
+                .filter_map(|(i, r)| {
+                    let k = sync::normalize::match_key(&state.rules, r.number());
+                    theirs_named(&k).then(|| (k.into_owned(), i as u32))
+                })
                 .collect(),
             links: state
                 .links
                 .iter()
+                .filter(|l| ours_named(&l.our_number))
                 .map(|l| ((l.our_number.as_str(), state.key(&l.their_number)), l))
                 .collect(),
             index: state.pending_index(),
@@ -1313,8 +1432,16 @@ fn check_expected(state: &State, cat: &Categorized, expect: &[Expect]) -> AppRes
     let index = state.pending_index();
     let mut changed = false;
     let mut now = Vec::new();
+    // Rows by key when many are named (a search through a million rows
+    // each otherwise).
+    let by_key: Option<HashMap<&str, &Row>> =
+        (expect.len() > 4).then(|| cat.all().map(|r| (r.key.as_str(), r)).collect());
     for e in expect {
-        match find_row(cat, &e.key) {
+        let found = match &by_key {
+            Some(m) => m.get(e.key.as_str()).copied(),
+            None => find_row(cat, &e.key),
+        };
+        match found {
             Some(r) => {
                 let w = window_row(state, &index, r);
                 if w.token != e.token {
