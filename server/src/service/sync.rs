@@ -119,6 +119,32 @@ pub async fn computed(store: &Store, id: i64, kind: Kind) -> AppResult<Arc<Compu
     Ok(memo_put(store, key, Computed::new(loaded, cat)))
 }
 
+impl Loaded {
+    /// A copy with no records of theirs (about to be replaced).
+    fn without_theirs(&self) -> Loaded {
+        let s = &self.state;
+        Loaded {
+            connection: self.connection.clone(),
+            state: State {
+                kind: s.kind,
+                rules: s.rules.clone(),
+                required: s.required.clone(),
+                synced: s.synced.clone(),
+                ours: s.ours.clone(),
+                theirs: Vec::new(),
+                missing: s.missing.clone(),
+                links: s.links.clone(),
+                deactivated: s.deactivated.clone(),
+                pending: s.pending.clone(),
+            },
+            import: self.import.clone(),
+            pending_rows: self.pending_rows.clone(),
+            revision: self.revision,
+            register_revision: self.register_revision,
+        }
+    }
+}
+
 impl Computed {
     fn new(loaded: Loaded, cat: Categorized) -> Computed {
         let index = loaded.state.pending_index();
@@ -201,13 +227,30 @@ struct TheirData {
     missing: Vec<sync::schema::Field>,
 }
 
+/// The cache key of an import's records: its content and reader options.
+fn their_key(kind: Kind, sha256: &str, options: &str) -> String {
+    format!("{}:{}:{}", kind.as_str(), sha256, options)
+}
+
+/// Keeps an import's records as `their_records` reads them.
+fn their_records_keep(cache_key: String, data: TheirData) -> Arc<TheirData> {
+    let data = Arc::new(data);
+    let mut cache = THEIRS.lock().expect("cache lock");
+    cache.retain(|(k, _)| *k != cache_key);
+    cache.push((cache_key, data.clone()));
+    if cache.len() > THEIRS_KEPT {
+        cache.remove(0);
+    }
+    data
+}
+
 /// Their records of a stored import.
 async fn their_records(
     c: &mut AnyConnection,
     kind: Kind,
     import: &ImportRow,
 ) -> AppResult<Arc<TheirData>> {
-    let cache_key = format!("{}:{}:{}", kind.as_str(), import.sha256, import.options);
+    let cache_key = their_key(kind, &import.sha256, &import.options);
     if let Some((_, r)) = THEIRS
         .lock()
         .expect("cache lock")
@@ -221,17 +264,13 @@ async fn their_records(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored import options: {e}")))?;
     let out =
         super::read_file(&content, Some(&import.file_name), kind, &options).map_err(read_failed)?;
-    let records = Arc::new(TheirData {
-        missing: out.missing_fields(),
-        records: out.records,
-    });
-    let mut cache = THEIRS.lock().expect("cache lock");
-    cache.retain(|(k, _)| *k != cache_key);
-    cache.push((cache_key, records.clone()));
-    if cache.len() > THEIRS_KEPT {
-        cache.remove(0);
-    }
-    Ok(records)
+    Ok(their_records_keep(
+        cache_key,
+        TheirData {
+            missing: out.missing_fields(),
+            records: out.records,
+        },
+    ))
 }
 
 /// Replaces their codes by our values where a value mapping says so
@@ -656,9 +695,30 @@ pub async fn import(
 
     let mut tx = store.begin_write().await?;
     let revision = db::bump_revision(&mut tx, id, kind).await?;
-    let mut l = load(&mut tx, conn.clone(), kind).await?;
+    // As in `act`: the window's computed state for the revision before the
+    // bump when it is kept (its fingerprint too, when the browser fetched
+    // it for the preview), else a load. Their old records are not copied.
+    let (_, register) = db::revision(&mut tx, id, kind).await?;
+    let cached = memo_get(
+        store,
+        &memo_key(id, kind, conn.version, (revision - 1, register)),
+    );
+    let current_revision = |l: &Loaded| format!("{:016x}", fingerprint_of(&l.state).revision);
+    let (mut l, current) = match &cached {
+        Some(c) => {
+            let current = match c.fingerprint.get() {
+                Some((_, r)) => r.clone(),
+                None => current_revision(&c.loaded),
+            };
+            (c.loaded.without_theirs(), current)
+        }
+        None => {
+            let l = load(&mut tx, conn.clone(), kind).await?;
+            let current = current_revision(&l);
+            (l, current)
+        }
+    };
     if let Some(seen) = query.preview_revision.as_deref() {
-        let current = format!("{:016x}", fingerprint_of(&l.state).revision);
         if seen != current {
             return Err(AppError::Coded {
                 status: axum::http::StatusCode::CONFLICT,
@@ -764,7 +824,48 @@ pub async fn import(
     if query.save_mapping == Some(true) && !options.mapping.is_empty() {
         crate::store::connections::save_mapping(&mut tx, id, kind, &options.mapping, now).await?;
     }
+    // What a load after the import gives, kept for the window (a load
+    // would read the state and parse the stored file again). A load lays
+    // value mappings over their records, which the import's categories
+    // (like the browser's preview) do not: with any, nothing is kept.
+    let maps = crate::store::runs::value_mappings(&mut tx, id, kind).await?;
+    let keep = if maps.is_empty() {
+        let pending_rows = db::load_pending(&mut tx, id, kind).await?;
+        // The lists are in load order already (loaded, or kept so), and
+        // `cat`'s indices point into them as they are.
+        l.state.pending = pending_rows.iter().map(|p| p.change.clone()).collect();
+        let revisions = db::revision(&mut tx, id, kind).await?;
+        let import = db::latest_import(&mut tx, id, kind).await?;
+        #[cfg(debug_assertions)]
+        {
+            let loaded = load(&mut tx, l.connection.clone(), kind).await?;
+            assert_eq!(loaded.state, l.state, "the kept state is what a load gives");
+            assert_eq!(loaded.pending_rows, pending_rows);
+            assert_eq!(loaded.import, import);
+            assert_eq!((loaded.revision, loaded.register_revision), revisions);
+        }
+        Some(Loaded {
+            pending_rows,
+            import,
+            revision: revisions.0,
+            register_revision: revisions.1,
+            ..l
+        })
+    } else {
+        None
+    };
     tx.commit().await?;
+    if let Some(kept) = keep {
+        their_records_keep(
+            their_key(kind, &sha, &options_json),
+            TheirData {
+                records: kept.state.theirs.clone(),
+                missing: kept.state.missing.clone(),
+            },
+        );
+        let kept = Computed::new(kept, cat);
+        memo_put(store, kept.key(), kept);
+    }
     let row = ImportRow {
         import_id,
         file_name: file_name.to_string(),

@@ -137,7 +137,7 @@ pub async fn insert_details(
     for (chunk_no, chunk) in details.chunks(PER_STATEMENT).enumerate() {
         let sql = format!(
             "insert into sync_run_detail (run_id, seq, outcome, whose, number, name, email, phone, changes, message) values {}",
-            super::row_placeholders(chunk.len(), 10)
+            super::row_placeholders(c, chunk.len(), 10)
         );
         let mut q = sqlx::query(&sql);
         for (i, d) in chunk.iter().enumerate() {

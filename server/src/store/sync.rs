@@ -25,7 +25,7 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str) -> sqlx::Result<T> {
 }
 
 /// An import as stored, without its content.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportRow {
     pub import_id: i64,
     pub file_name: String,
@@ -500,7 +500,7 @@ pub async fn save_links(
     for chunk in inserts.chunks(500) {
         let sql = format!(
             "insert into sync_link (connection_id, kind, our_number, their_number, active, base, version) values {}",
-            super::row_placeholders(chunk.len(), 7)
+            super::row_placeholders(c, chunk.len(), 7)
         );
         let mut q = sqlx::query(&sql);
         for l in chunk {
