@@ -78,8 +78,17 @@ pub struct Computed {
     fingerprint: std::sync::OnceLock<(Vec<u8>, String)>,
 }
 
-/// How many computed windows a server keeps.
+/// How many computed windows a server keeps (one per scope).
 const COMPUTED_KEPT: usize = 4;
+
+/// The `id:kind:` part of a `memo_key`.
+fn memo_scope(key: &str) -> &str {
+    let mut colons = key.match_indices(':').map(|(i, _)| i);
+    match colons.nth(1) {
+        Some(i) => &key[..=i],
+        None => key,
+    }
+}
 
 fn memo_key(id: i64, kind: Kind, version: i64, revisions: (i64, i64)) -> String {
     format!(
@@ -177,10 +186,14 @@ fn memo_get(store: &Store, key: &str) -> Option<Arc<Computed>> {
         .and_then(|(_, v)| v.clone().downcast::<Computed>().ok())
 }
 
+/// Keeps `value` as the scope's computed window, in place of any other of
+/// the same scope: at a million records one takes a gigabyte, and an older
+/// revision is not asked for again.
 fn memo_put(store: &Store, key: String, value: Computed) -> Arc<Computed> {
     let value = Arc::new(value);
+    let scope = memo_scope(&key);
     let mut memo = store.memo.lock().expect("memo lock");
-    memo.retain(|(k, _)| *k != key);
+    memo.retain(|(k, _)| memo_scope(k) != scope);
     memo.push((key, value.clone()));
     if memo.len() > COMPUTED_KEPT {
         memo.remove(0);
@@ -1926,5 +1939,23 @@ mod tests {
             assert!(neutralize(bad).starts_with('\''), "{bad}");
         }
         assert_eq!(neutralize("Kari"), "Kari");
+    }
+
+    #[test]
+    fn a_scope_keeps_one_computed_window() {
+        let a = memo_key(1, Kind::Customer, 3, (10, 2));
+        assert_eq!(memo_scope(&a), "1:customer:");
+        assert_eq!(
+            memo_scope(&memo_key(1, Kind::Customer, 4, (11, 2))),
+            "1:customer:"
+        );
+        assert_ne!(
+            memo_scope(&memo_key(1, Kind::Employee, 3, (10, 2))),
+            "1:customer:"
+        );
+        assert_ne!(
+            memo_scope(&memo_key(12, Kind::Customer, 3, (10, 2))),
+            "1:customer:"
+        );
     }
 }

@@ -112,6 +112,29 @@ async fn import(
     )
 }
 
+/// Carries out the planned updates of the row `key`; our customers found
+/// by `q` after it.
+async fn apply_planned(app: &TestApp, c: &Client, base: &str, key: &str, q: &str) -> Value {
+    let (s, r) = act(app, c, base, json!({"op": "apply_planned", "keys": [key]})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, list) = app
+        .call(c, Method::GET, &format!("/api/v1/customers?q={q}"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    list
+}
+
+/// Imports `file` and accepts every suggested partner; the action's answer.
+async fn import_and_accept(app: &TestApp, c: &Client, base: &str, file: Vec<u8>) -> Value {
+    assert_eq!(
+        import(app, c, base, file, None).await.0,
+        StatusCode::CREATED
+    );
+    let (s, r) = act(app, c, base, json!({"op": "accept_suggestions"})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    r
+}
+
 async fn rows(app: &TestApp, c: &Client, base: &str, category: &str) -> Vec<Value> {
     let (s, page) = app
         .call(
@@ -711,12 +734,7 @@ async fn one_sided_changes_flow_over_and_links_can_be_removed() {
         ("1", "One AS", "one@x.no", "Bergen"),
         ("2", "Two AS", "two@x.no", "Bergen"),
     ]);
-    assert_eq!(
-        import(&app, &admin, &base, first, None).await.0,
-        StatusCode::CREATED
-    );
-    let (s, r) = act(&app, &admin, &base, json!({"op": "accept_suggestions"})).await;
-    assert_eq!(s, StatusCode::OK, "{r}");
+    let r = import_and_accept(&app, &admin, &base, first).await;
     assert_eq!(r["counts"]["synchronized"], 2);
 
     // Their next export changed One's email: a one-sided change is not a
@@ -734,17 +752,7 @@ async fn one_sided_changes_flow_over_and_links_can_be_removed() {
     assert_eq!(one["planned"][0]["field"], "email");
     assert_eq!(one["planned"][0]["side"], "ours");
     assert_eq!(one["planned"][0]["to"], "billing@one.no");
-    let (s, r) = act(
-        &app,
-        &admin,
-        &base,
-        json!({"op": "apply_planned", "keys": ["link:1:1"]}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{r}");
-    let (_, list) = app
-        .call(&admin, Method::GET, "/api/v1/customers?q=one", None)
-        .await;
+    let list = apply_planned(&app, &admin, &base, "link:1:1", "one").await;
     assert_eq!(list["items"][0]["email"], "billing@one.no");
     let synced = rows(&app, &admin, &base, "synchronized").await;
     assert_eq!(row(&synced, "link:1:1")["planned"], json!([]));
@@ -825,14 +833,9 @@ async fn columns_the_file_lacks_are_neither_compared_nor_taken_over() {
         ("1", "One AS", "one@x.no", "Bergen"),
         ("2", "Two AS", "two@x.no", "Bergen"),
     ]);
-    assert_eq!(
-        import(&app, &admin, &base, first, None).await.0,
-        StatusCode::CREATED
-    );
     // Fresh pairs conflict on every difference, but not on what the file
     // cannot say.
-    let (s, r) = act(&app, &admin, &base, json!({"op": "accept_suggestions"})).await;
-    assert_eq!(s, StatusCode::OK, "{r}");
+    let r = import_and_accept(&app, &admin, &base, first).await;
     assert_eq!(r["counts"]["synchronized"], 2, "{r}");
     assert_eq!(r["counts"]["conflicts"], 0, "{r}");
 
@@ -862,17 +865,7 @@ async fn columns_the_file_lacks_are_neither_compared_nor_taken_over() {
     let missing = one["their_missing"].as_array().expect("their_missing");
     assert!(missing.contains(&json!("phone")), "{one}");
     assert!(!missing.contains(&json!("email")), "{one}");
-    let (s, r) = act(
-        &app,
-        &admin,
-        &base,
-        json!({"op": "apply_planned", "keys": ["link:1:1"]}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{r}");
-    let (_, list) = app
-        .call(&admin, Method::GET, "/api/v1/customers?q=one", None)
-        .await;
+    let list = apply_planned(&app, &admin, &base, "link:1:1", "one").await;
     let one = &list["items"][0];
     assert_eq!(one["email"], "billing@one.no");
     assert_eq!(one["phone"], "+47 55 00 00 01");
