@@ -731,14 +731,16 @@ pub async fn import(
             (l, current)
         }
     };
-    if let Some(seen) = query.preview_revision.as_deref() {
-        if seen != current {
-            return Err(AppError::Coded {
-                status: axum::http::StatusCode::CONFLICT,
-                code: "stale_preview",
-                message: "The data changed since the preview was computed; the preview is computed again.".into(),
-            });
-        }
+    if let Some(seen) = query.preview_revision.as_deref()
+        && seen != current
+    {
+        return Err(AppError::Coded {
+            status: axum::http::StatusCode::CONFLICT,
+            code: "stale_preview",
+            message:
+                "The data changed since the preview was computed; the preview is computed again."
+                    .into(),
+        });
     }
     let before_pending = l.pending_rows.clone();
     l.state.theirs = out.records.clone();
