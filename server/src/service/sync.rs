@@ -474,13 +474,39 @@ fn window_row(state: &State, index: &sync::state::PendingIndex, row: &Row) -> Wi
     w
 }
 
-fn matches(w: &WindowRow, q: &str) -> bool {
-    let hit = |s: &str| s.to_lowercase().contains(q);
-    hit(&w.name)
-        || w.our_number.as_deref().is_some_and(hit)
-        || w.their_number.as_deref().is_some_and(hit)
-        || w.ours.iter().flatten().any(|v| hit(v))
-        || w.theirs.iter().flatten().any(|v| hit(v))
+/// Whether `text` contains `q` (already lower-case), ignoring case:
+/// `text.to_lowercase().contains(q)`, without a copy for ASCII text.
+fn contains_folded(text: &str, q: &str) -> bool {
+    if text.is_ascii() && q.is_ascii() {
+        let (t, q) = (text.as_bytes(), q.as_bytes());
+        q.is_empty() || t.windows(q.len()).any(|w| w.eq_ignore_ascii_case(q))
+    } else {
+        text.to_lowercase().contains(q)
+    }
+}
+
+/// Whether a row's name, numbers or either side's values contain `q`: what
+/// its `WindowRow` shows, read from the records without building it (a
+/// search tests every row of a category, a million at most).
+fn row_matches(state: &State, index: &sync::state::PendingIndex, row: &Row, q: &str) -> bool {
+    let hit = |s: &str| contains_folded(s, q);
+    if hit(&row.name)
+        || row.our_number.as_deref().is_some_and(hit)
+        || row.their_number.as_deref().is_some_and(hit)
+    {
+        return true;
+    }
+    if let Some(r) = row.our_index.and_then(|i| state.ours.get(i as usize))
+        && r.values().any(hit)
+    {
+        return true;
+    }
+    match row.their_index {
+        Some(i) => state
+            .effective_theirs_cow(sync::categorize::Source::Record(i), index)
+            .is_some_and(|r| r.values().any(hit)),
+        None => their_record(state, index, row).is_some_and(|r| r.values().any(hit)),
+    }
 }
 
 pub fn category_of(s: &str) -> AppResult<Category> {
@@ -512,7 +538,7 @@ pub async fn rows(
         Some(q) => cat
             .rows(category)
             .iter()
-            .filter(|r| matches(&window_row(&l.state, index, r), q))
+            .filter(|r| row_matches(&l.state, index, r, q))
             .collect(),
     };
     let text = |s: &Option<String>| s.clone().unwrap_or_default();
@@ -1941,6 +1967,37 @@ mod tests {
             assert!(neutralize(bad).starts_with('\''), "{bad}");
         }
         assert_eq!(neutralize("Kari"), "Kari");
+    }
+
+    #[test]
+    fn folded_contains_is_lowercase_contains() {
+        for text in [
+            "Kunde 12 AS",
+            "TROMSØ",
+            "Tromsø",
+            "post@X.no",
+            "",
+            "ÆØÅ æøå",
+            "İstanbul",
+        ] {
+            for q in [
+                "kunde",
+                "12 as",
+                "tromsø",
+                "x.no",
+                "",
+                "æø",
+                "ø",
+                "i̇stanbul",
+                "zz",
+            ] {
+                assert_eq!(
+                    contains_folded(text, q),
+                    text.to_lowercase().contains(q),
+                    "{text:?} {q:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -861,6 +861,32 @@ async fn columns_the_file_lacks_are_neither_compared_nor_taken_over() {
         "{one}"
     );
     assert_eq!(row(&synced, "link:2:2")["planned"], json!([]));
+    // Search matches names, numbers and both sides' values, in any case.
+    for (q, keys) in [
+        ("ONE%20as", vec!["link:1:1"]),
+        ("BILLING%40one", vec!["link:1:1"]),
+        ("norge", vec!["link:1:1", "link:2:2"]),
+        ("55%2000%2000%2002", vec!["link:2:2"]),
+        ("nobody", vec![]),
+    ] {
+        let (s, page) = app
+            .call(
+                &admin,
+                Method::GET,
+                &format!("{base}/window/synchronized?q={q}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        let got: Vec<&str> = page["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter_map(|r| r["key"].as_str())
+            .collect();
+        assert_eq!(got, keys, "q={q}");
+        assert_eq!(page["total"], keys.len(), "q={q}");
+    }
     // The row says which of their fields the data does not carry.
     let missing = one["their_missing"].as_array().expect("their_missing");
     assert!(missing.contains(&json!("phone")), "{one}");
