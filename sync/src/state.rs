@@ -148,16 +148,8 @@ impl State {
         field_hashes(record, &self.synced)
     }
 
-    /// Hashes of the synced fields of a record of `side`: `ABSENT` for a
-    /// field their data does not carry.
-    pub fn side_hashes(&self, side: Side, record: &Record) -> Vec<u64> {
-        self.synced
-            .iter()
-            .map(|f| self.side_hash(side, *f, record.get(*f)))
-            .collect()
-    }
-
-    /// The hash of `value` of `field` on `side` (see `side_hashes`).
+    /// The hash of `value` of `field` on `side`: `ABSENT` for a field their
+    /// data does not carry (`missing`).
     pub fn side_hash(&self, side: Side, field: Field, value: &str) -> u64 {
         if side == Side::Theirs && !self.missing.is_empty() && self.missing.contains(&field) {
             ABSENT

@@ -165,6 +165,14 @@ impl Computed {
         }
     }
 
+    /// The preview fingerprint (binary) and its revision, made once.
+    fn fingerprint(&self) -> &(Vec<u8>, String) {
+        self.fingerprint.get_or_init(|| {
+            let fp = fingerprint_of(&self.loaded.state);
+            (fp.encode(), format!("{:016x}", fp.revision))
+        })
+    }
+
     fn key(&self) -> String {
         let l = &self.loaded;
         memo_key(
@@ -210,6 +218,63 @@ fn in_load_order(s: &mut State) {
         .sort_by(|a, b| (&a.our_number, &a.their_number).cmp(&(&b.our_number, &b.their_number)));
     s.deactivated
         .sort_by(|a, b| (a.side, &a.number).cmp(&(b.side, &b.number)));
+}
+
+/// The window's computed state for the revision before this transaction
+/// bumped the scope's to `revision`, when it is kept: the bump holds the
+/// scope's lock, so nothing wrote to the scope since. Actions and imports
+/// start from it instead of loading (seconds at a million records).
+async fn kept_before_bump(
+    store: &Store,
+    tx: &mut AnyConnection,
+    conn: &Connection,
+    kind: Kind,
+    revision: i64,
+) -> AppResult<Option<Arc<Computed>>> {
+    let id = conn.connection_id;
+    let (_, register) = db::revision(tx, id, kind).await?;
+    Ok(memo_get(
+        store,
+        &memo_key(id, kind, conn.version, (revision - 1, register)),
+    ))
+}
+
+/// `state` (its lists in load order) as a load after this transaction's
+/// writes gives it: the pending rows read again (for their ids), the newest
+/// import and the revisions. Debug builds load again and assert they agree.
+async fn as_loaded(
+    tx: &mut AnyConnection,
+    connection: Connection,
+    mut state: State,
+) -> AppResult<Loaded> {
+    let (id, kind) = (connection.connection_id, state.kind);
+    let pending_rows = db::load_pending(tx, id, kind).await?;
+    state.pending = pending_rows.iter().map(|p| p.change.clone()).collect();
+    let (revision, register_revision) = db::revision(tx, id, kind).await?;
+    let import = db::latest_import(tx, id, kind).await?;
+    let kept = Loaded {
+        connection,
+        state,
+        import,
+        pending_rows,
+        revision,
+        register_revision,
+    };
+    #[cfg(debug_assertions)]
+    {
+        let loaded = load(tx, kept.connection.clone(), kind).await?;
+        assert_eq!(
+            loaded.state, kept.state,
+            "the kept state is what a load gives"
+        );
+        assert_eq!(loaded.pending_rows, kept.pending_rows);
+        assert_eq!(loaded.import, kept.import);
+        assert_eq!(
+            (loaded.revision, loaded.register_revision),
+            (kept.revision, kept.register_revision)
+        );
+    }
+    Ok(kept)
 }
 
 /// Parsed imports by content and options: imports never change, so the
@@ -381,13 +446,12 @@ fn fingerprint_of(state: &State) -> Fingerprint {
 
 /// The preview fingerprint (binary) and its revision.
 pub async fn fingerprint(store: &Store, id: i64, kind: Kind) -> AppResult<(Vec<u8>, String)> {
-    let c = computed(store, id, kind).await?;
-    Ok(c.fingerprint
-        .get_or_init(|| {
-            let fp = fingerprint_of(&c.loaded.state);
-            (fp.encode(), format!("{:016x}", fp.revision))
-        })
-        .clone())
+    Ok(computed(store, id, kind).await?.fingerprint().clone())
+}
+
+/// The revision of a state's fingerprint, as `fingerprint` sends it.
+fn fingerprint_revision(state: &State) -> String {
+    format!("{:016x}", fingerprint_of(state).revision)
 }
 
 fn values(r: &Record) -> Vec<String> {
@@ -734,31 +798,20 @@ pub async fn import(
 
     let mut tx = store.begin_write().await?;
     let revision = db::bump_revision(&mut tx, id, kind).await?;
-    // As in `act`: the window's computed state for the revision before the
-    // bump when it is kept (its fingerprint too, when the browser fetched
-    // it for the preview), else a load. Their old records are not copied.
-    let (_, register) = db::revision(&mut tx, id, kind).await?;
-    let cached = memo_get(
-        store,
-        &memo_key(id, kind, conn.version, (revision - 1, register)),
-    );
-    let current_revision = |l: &Loaded| format!("{:016x}", fingerprint_of(&l.state).revision);
-    let (mut l, current) = match &cached {
-        Some(c) => {
-            let current = match c.fingerprint.get() {
-                Some((_, r)) => r.clone(),
-                None => current_revision(&c.loaded),
-            };
-            (c.loaded.without_theirs(), current)
-        }
-        None => {
-            let l = load(&mut tx, conn.clone(), kind).await?;
-            let current = current_revision(&l);
-            (l, current)
-        }
+    // The kept state (and its fingerprint, when the browser fetched it for
+    // the preview), else a load. Their old records are not copied.
+    let cached = kept_before_bump(store, &mut tx, &conn, kind, revision).await?;
+    let mut l = match &cached {
+        Some(c) => c.loaded.without_theirs(),
+        None => load(&mut tx, conn.clone(), kind).await?,
     };
+    // Only an import that names the preview's revision needs it.
     if let Some(seen) = query.preview_revision.as_deref()
-        && seen != current
+        && seen
+            != match &cached {
+                Some(c) => c.fingerprint().1.clone(),
+                None => fingerprint_revision(&l.state),
+            }
     {
         return Err(AppError::Coded {
             status: axum::http::StatusCode::CONFLICT,
@@ -870,28 +923,10 @@ pub async fn import(
     // value mappings over their records, which the import's categories
     // (like the browser's preview) do not: with any, nothing is kept.
     let maps = crate::store::runs::value_mappings(&mut tx, id, kind).await?;
+    // The lists are in load order already (loaded, or kept so), and
+    // `cat`'s indices point into them as they are.
     let keep = if maps.is_empty() {
-        let pending_rows = db::load_pending(&mut tx, id, kind).await?;
-        // The lists are in load order already (loaded, or kept so), and
-        // `cat`'s indices point into them as they are.
-        l.state.pending = pending_rows.iter().map(|p| p.change.clone()).collect();
-        let revisions = db::revision(&mut tx, id, kind).await?;
-        let import = db::latest_import(&mut tx, id, kind).await?;
-        #[cfg(debug_assertions)]
-        {
-            let loaded = load(&mut tx, l.connection.clone(), kind).await?;
-            assert_eq!(loaded.state, l.state, "the kept state is what a load gives");
-            assert_eq!(loaded.pending_rows, pending_rows);
-            assert_eq!(loaded.import, import);
-            assert_eq!((loaded.revision, loaded.register_revision), revisions);
-        }
-        Some(Loaded {
-            pending_rows,
-            import,
-            revision: revisions.0,
-            register_revision: revisions.1,
-            ..l
-        })
+        Some(as_loaded(&mut tx, l.connection, l.state).await?)
     } else {
         None
     };
@@ -1321,15 +1356,8 @@ pub async fn act(
     let now = now_ms();
     let mut tx = store.begin_write().await?;
     let revision = db::bump_revision(&mut tx, id, kind).await?;
-    // The state before this action: the window's, computed for the
-    // revision before the bump, when it is kept (the bump holds the scope's
-    // lock, so nothing wrote to the scope since); else loaded. At a million
-    // records a load and its categories take seconds.
-    let (_, register) = db::revision(&mut tx, id, kind).await?;
-    let cached = memo_get(
-        store,
-        &memo_key(id, kind, conn.version, (revision - 1, register)),
-    );
+    // The state before this action: the kept one, else loaded.
+    let cached = kept_before_bump(store, &mut tx, &conn, kind, revision).await?;
     let fresh;
     let (l, cat): (&Loaded, &Categorized) = match &cached {
         Some(c) => (&c.loaded, &c.cat),
@@ -1396,34 +1424,15 @@ pub async fn act(
     drop((pairs_before, pairs_after));
     // What a load after this action gives, kept for the window's next
     // request (and the next action) instead of loading it again.
-    let pending_rows = db::load_pending(&mut tx, id, kind).await?;
-    next.pending = pending_rows.iter().map(|p| p.change.clone()).collect();
     in_load_order(&mut next);
-    let revisions = db::revision(&mut tx, id, kind).await?;
-    #[cfg(debug_assertions)]
-    {
-        let loaded = load(&mut tx, l.connection.clone(), kind).await?;
-        assert_eq!(loaded.state, next, "the kept state is what a load gives");
-        assert_eq!(loaded.pending_rows, pending_rows);
-        assert_eq!((loaded.revision, loaded.register_revision), revisions);
-    }
-    let next_cat = categorize(&next);
+    let kept = as_loaded(&mut tx, l.connection.clone(), next).await?;
+    let next_cat = categorize(&kept.state);
     let result = ActionResult {
         applied: plan.actions.len() as u32,
         revision,
         counts: counts(&next_cat),
     };
-    let kept = Computed::new(
-        Loaded {
-            connection: l.connection.clone(),
-            state: next,
-            import: l.import.clone(),
-            pending_rows,
-            revision: revisions.0,
-            register_revision: revisions.1,
-        },
-        next_cat,
-    );
+    let kept = Computed::new(kept, next_cat);
     let body = serde_json::to_string(&result).map_err(|e| AppError::Internal(e.into()))?;
     if let Some(key) = idempotency_key {
         let kept = db::KeptAnswer {

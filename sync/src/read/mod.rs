@@ -181,18 +181,13 @@ impl ReadOutput {
     /// file does not say what they hold, so the window neither compares
     /// them nor takes them over (`State::missing`).
     pub fn missing_fields(&self) -> Vec<Field> {
-        missing_fields(self.kind, self.mapping.iter().map(|m| m.field))
+        self.kind
+            .fields()
+            .iter()
+            .copied()
+            .filter(|f| *f != Field::Number && !self.mapping.iter().any(|m| m.field == *f))
+            .collect()
     }
-}
-
-/// The fields of `kind` (the number aside) not among `mapped`.
-pub fn missing_fields(kind: Kind, mapped: impl IntoIterator<Item = Field>) -> Vec<Field> {
-    let mapped: Vec<Field> = mapped.into_iter().collect();
-    kind.fields()
-        .iter()
-        .copied()
-        .filter(|f| *f != Field::Number && !mapped.contains(f))
-        .collect()
 }
 
 /// Why a whole file could not be read.
