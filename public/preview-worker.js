@@ -10,8 +10,11 @@
 // The same script runs as this worker's helpers (named "preview-helper"),
 // one per further core (at most three): a large CSV file is cut into parts
 // and each helper reads one (`preview_part`) while this worker reads the
-// first; their answers come back as transferred bytes. Helper messages in:
-// {type: "part", id, file, start, end, plan, spec, kind, options}; out:
+// first; their answers come back as transferred bytes. The fingerprint's
+// known rows (the rows of the import the server has) go to each helper
+// once per fingerprint, named by its revision; a helper keeps the last.
+// Helper messages in: {type: "part", id, file, start, end, plan, spec,
+// kind, options, knownId, known (bytes, or null when sent before)}; out:
 // {type: "part-done", id, bytes} | {type: "part-error", id, message}.
 // A worker named "preview-single" starts no helpers and reads every file
 // whole: the browser benchmark's one-worker baseline.
@@ -38,7 +41,7 @@ if (!isHelper && self.name !== "preview-single") {
         for (const resolve of pending.values()) resolve(null);
         pending.clear();
       };
-      helpers.push({ worker, pending });
+      helpers.push({ worker, pending, knownId: null });
     } catch {
       // No nested workers here: this worker reads every file whole.
     }
@@ -49,10 +52,12 @@ let nextId = 1;
 
 self.onmessage = async (event) => {
   if (event.data.type === "part") {
-    const { id, file, start, end, plan, spec, kind, options } = event.data;
+    const { id, file, start, end, plan, spec, kind, options, knownId, known } = event.data;
     try {
       await ready;
-      const bytes = await preview_part(file, start, end, plan, spec, kind, options);
+      const bytes = await preview_part(
+        file, start, end, plan, spec, kind, options, knownId ?? undefined, known ?? undefined,
+      );
       self.postMessage({ type: "part-done", id, bytes: bytes.buffer }, [bytes.buffer]);
     } catch (err) {
       self.postMessage({ type: "part-error", id, message: String((err && err.message) || err) });
@@ -61,17 +66,20 @@ self.onmessage = async (event) => {
   }
   const { file, kind, options, fingerprint } = event.data;
   const progress = (stage, pct) => self.postMessage({ type: "progress", stage, pct });
-  // Hands part i (ranges[2i]..ranges[2i + 1]) to helper i; resolves to
-  // their answers in order.
-  const dispatch = (plan, spec, ranges) =>
+  // Hands part i (ranges[2i]..ranges[2i + 1]) to helper i, with the known
+  // rows unless it has them; resolves to their answers in order.
+  const dispatch = (plan, spec, ranges, knownId, known) =>
     Promise.all(
       helpers.slice(0, ranges.length / 2).map(
         (h, i) =>
           new Promise((resolve) => {
             const id = nextId++;
             h.pending.set(id, resolve);
+            const send = knownId !== null && h.knownId !== knownId;
+            if (send) h.knownId = knownId;
             h.worker.postMessage({
               type: "part", id, file, start: ranges[2 * i], end: ranges[2 * i + 1], plan, spec, kind, options,
+              knownId, known: send ? known : null,
             });
           }),
       ),

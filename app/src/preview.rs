@@ -11,7 +11,9 @@
 //! worker holds the fingerprint; the helpers get its `HashSpec`.
 
 use serde::{Deserialize, Serialize};
-use sync::fingerprint::{Fingerprint, HashSpec, Hashed, Prepared};
+use std::sync::Arc;
+
+use sync::fingerprint::{Fingerprint, HashSpec, Hashed, KnownRows, Prepared};
 use sync::protocol::{CategoryCounts, ImportOptions, ImportRowError};
 use sync::read::parts::{self, Part, PartMeta, PartPlan};
 use sync::read::{ReadError, ReadOutput, RecordSink, read_into};
@@ -47,6 +49,10 @@ pub struct PreviewResult {
     /// How many workers read the file together (1: one read it whole).
     #[serde(default = "one")]
     pub parts: u32,
+    /// How many records were rows as in the import the server has: taken
+    /// as they were, not read again (`sync::fingerprint::KnownRows`).
+    #[serde(default)]
+    pub known: u32,
 }
 
 fn one() -> u32 {
@@ -89,8 +95,10 @@ pub fn preview_with(
     let (out, hashed) = read_into(&bytes, Some(file_name), kind, &read_options, fp.hashed())
         .map_err(|e| format!("The file cannot be read: {e}."))?;
     drop(bytes);
-    let record_count = hashed.len() as u32;
-    Ok(result_of(out, record_count, fp.counts(hashed), fp, 1))
+    let (record_count, known) = (hashed.len() as u32, hashed.known_taken() as u32);
+    let mut result = result_of(out, record_count, fp.counts(hashed), fp, 1);
+    result.known = known;
+    Ok(result)
 }
 
 /// The plan for previewing a file that starts with `head` in parts, as
@@ -112,8 +120,10 @@ pub fn preview_part(
     kind: Kind,
     options: &ImportOptions,
     spec: &HashSpec,
+    known: Option<Arc<KnownRows>>,
 ) -> Result<Vec<u8>, String> {
-    let part = read_own_part(plan, false, bytes, kind, options, spec).map_err(|e| e.to_string())?;
+    let part =
+        read_own_part(plan, false, bytes, kind, options, spec, known).map_err(|e| e.to_string())?;
     Ok(encode_part(&part))
 }
 
@@ -146,6 +156,8 @@ pub fn decode_part(bytes: &[u8], spec: &HashSpec) -> Result<Part<Hashed>, String
 /// A part of a read in parts (`first`: the file's first) read into the
 /// hashes `spec` describes: the previewing worker's own, while the helpers
 /// read theirs, and each helper's before it is encoded (`preview_part`).
+/// With `known`, the rows of the server's stored import are taken as they
+/// were (`KnownRows`).
 pub fn read_own_part(
     plan: &PartPlan,
     first: bool,
@@ -153,6 +165,7 @@ pub fn read_own_part(
     kind: Kind,
     options: &ImportOptions,
     spec: &HashSpec,
+    known: Option<Arc<KnownRows>>,
 ) -> Result<Part<Hashed>, ReadError> {
     parts::read_part(
         plan,
@@ -160,7 +173,7 @@ pub fn read_own_part(
         bytes,
         kind,
         &options.read_options(&[]),
-        Hashed::new(spec),
+        Hashed::new(spec).with_known(known),
     )
 }
 
@@ -197,9 +210,11 @@ pub fn preview_parts(
         }
     }
     Ok(parts::merge(all, &read_options).ok().map(|(out, hashed)| {
-        let record_count = hashed.len() as u32;
+        let (record_count, known) = (hashed.len() as u32, hashed.known_taken() as u32);
         let counts = fp.counts_prepared(prepared, hashed);
-        result_of(out, record_count, counts, fp, workers)
+        let mut result = result_of(out, record_count, counts, fp, workers);
+        result.known = known;
+        result
     }))
 }
 
@@ -248,6 +263,7 @@ fn result_of(
         revision: format!("{:016x}", fp.revision),
         millis: None,
         parts,
+        known: 0,
     }
 }
 
@@ -360,6 +376,9 @@ mod tests {
         bounds.extend(starts);
         bounds.push(file.len());
         let spec = fp.hash_spec();
+        // The helper gets the known rows as bytes.
+        let sent = fp.known.as_ref().map(|k| k.to_bytes());
+        let helper_known = sent.map(|b| Arc::new(KnownRows::from_bytes(&b).expect("decodes")));
         let own_parts = bounds
             .windows(2)
             .take(own)
@@ -372,13 +391,18 @@ mod tests {
                     Kind::Customer,
                     &options,
                     &spec,
+                    fp.known.clone(),
                 )
             })
             .collect();
         let others = bounds
             .windows(2)
             .skip(own)
-            .map(|w| preview_part(&plan, &file[w[0]..w[1]], Kind::Customer, &options, &spec).ok())
+            .map(|w| {
+                let part = &file[w[0]..w[1]];
+                let known = helper_known.clone();
+                preview_part(&plan, part, Kind::Customer, &options, &spec, known).ok()
+            })
             .collect();
         preview_parts(
             own_parts,
@@ -417,6 +441,52 @@ mod tests {
                 parted.parts = 1;
                 assert_eq!(parted, whole, "{n} parts, {own} of them the worker's own");
             }
+        }
+    }
+
+    /// With the rows of the import the server has, a file previews as read
+    /// row by row, whole or in parts, and says how many rows it knew.
+    #[test]
+    fn known_rows_preview_as_every_row_read() {
+        use sync::read::{ReadOptions, RowHashes, read, read_into};
+        let (file, fp) = big_file_and_state(None);
+        // The last import: the same customers, two named otherwise then.
+        let old = String::from_utf8(file.clone())
+            .expect("text")
+            .replace(";Kunde 10;", ";Kunde ti;")
+            .replace(";Kunde 7000;", ";Kunde sju tusen;");
+        let (kind, options) = (Kind::Customer, ReadOptions::default());
+        let records = read(old.as_bytes(), Some("k.csv"), kind, &options)
+            .expect("reads")
+            .records;
+        let (_, rows) = read_into(
+            old.as_bytes(),
+            Some("k.csv"),
+            kind,
+            &options,
+            RowHashes::default(),
+        )
+        .expect("reads");
+        let known = fp.clone().with_known_rows(&records, &rows);
+        let whole = |fp: &Fingerprint| {
+            preview_with(file.clone(), "k.csv", kind, &ImportOptions::default(), fp)
+                .expect("previews")
+        };
+        let every_row = whole(&fp);
+        assert_eq!(every_row.known, 0);
+        let mut with_known = whole(&known);
+        // Rows 10 and 7000 changed; ours changed since the last sync at
+        // every 1000th (12, 7000 among them), which the rules compare field
+        // by field: read as usual.
+        assert_eq!(with_known.known, 12_000 - 13);
+        with_known.known = 0;
+        assert_eq!(with_known, every_row);
+        for n in [2, 3] {
+            let starts = parts::cuts(&file, n);
+            let mut parted = preview_in_parts(&file, &known, &starts, 1).expect("in parts");
+            assert_eq!(parted.known, 12_000 - 13, "{n} parts");
+            (parted.known, parted.parts) = (0, 1);
+            assert_eq!(parted, every_row, "{n} parts");
         }
     }
 

@@ -873,7 +873,12 @@ fn Import(ctx: Ctx, connection: LocalResource<Result<Connection, ApiError>>) -> 
                     </table>
                     <p class="muted">{p.millis.map(|m| {
                         let by = if p.parts > 1 { format!(" by {} workers", p.parts) } else { String::new() };
-                        format!("Previewed in your browser in {m:.0} ms{by}. Nothing is stored before you submit.")
+                        let known = if p.known > 0 {
+                            format!(" {} of {} rows are as in the last import.", p.known, p.record_count)
+                        } else {
+                            String::new()
+                        };
+                        format!("Previewed in your browser in {m:.0} ms{by}.{known} Nothing is stored before you submit.")
                     })}</p>
                     <button class="primary" data-submit-import="" disabled=move || submitting.get() on:click=submit>
                         "Submit"

@@ -9,7 +9,9 @@ use std::cell::RefCell;
 use app::preview::{
     PreviewResult, plan_parts, preview_part as read_part_for, preview_parts, read_own_part,
 };
-use sync::fingerprint::{Fingerprint, HashSpec};
+use std::sync::Arc;
+
+use sync::fingerprint::{Fingerprint, HashSpec, KnownRows};
 use sync::protocol::ImportOptions;
 use sync::read::parts::{self, HEAD_BYTES, PartPlan};
 use wasm_bindgen::JsCast;
@@ -20,6 +22,11 @@ thread_local! {
     /// none while the server answers that it is still current (304), so a
     /// second preview neither fetches nor decodes it again.
     static HELD: RefCell<Option<Fingerprint>> = const { RefCell::new(None) };
+    /// The held fingerprint's known rows as bytes for the helpers, with the
+    /// fingerprint's revision as their name (`KnownRows::to_bytes`).
+    static HELD_KNOWN: RefCell<Option<(String, js_sys::Uint8Array)>> = const { RefCell::new(None) };
+    /// A helper's: the known rows it was last sent, by that name.
+    static HELPER_KNOWN: RefCell<Option<(String, Arc<KnownRows>)>> = const { RefCell::new(None) };
 }
 
 /// Files smaller than this are read by one worker: below it, handing parts
@@ -42,8 +49,10 @@ pub fn hydrate() {
 /// `app::preview::PreviewResult` as JSON.
 ///
 /// With `helpers` (the number of helper workers) above 0, a large CSV file
-/// is read in parts: `dispatch(plan, spec, ranges)` hands the parts after
-/// the first (`ranges`: start and end of each) to the helpers and resolves
+/// is read in parts: `dispatch(plan, spec, ranges, known_id, known)` hands
+/// the parts after the first (`ranges`: start and end of each) to the
+/// helpers, with the fingerprint's known rows (`known`, named `known_id`;
+/// sent to a helper that does not hold them yet, else null), and resolves
 /// to their answers in order (each `preview_part`'s bytes, or null where a
 /// helper failed), while this worker reads the first part; the parts are
 /// then put together. Whatever stops that (a cut inside quotes, a helper
@@ -96,8 +105,14 @@ pub async fn preview_file(
         report("Decoding the server's state", 15.0);
         // The old one goes first: two at once would double the memory.
         HELD.with_borrow_mut(|h| *h = None);
+        HELD_KNOWN.with_borrow_mut(|h| *h = None);
         let fp = Fingerprint::decode(&bytes).map_err(|e| JsValue::from_str(&e.to_string()))?;
         drop(bytes);
+        let known = fp.known.as_ref().map(|k| {
+            let id = format!("{:016x}", fp.revision);
+            (id, js_sys::Uint8Array::from(k.to_bytes().as_slice()))
+        });
+        HELD_KNOWN.with_borrow_mut(|h| *h = known);
         HELD.with_borrow_mut(|h| *h = Some(fp));
     }
     // What the helpers hash by: only for a read in parts (it walks every
@@ -117,12 +132,18 @@ pub async fn preview_file(
                 serde_json::to_string(plan).map_err(|e| JsValue::from_str(&e.to_string()))?;
             let spec_json =
                 serde_json::to_string(&spec).map_err(|e| JsValue::from_str(&e.to_string()))?;
-            let promise = dispatch.call3(
-                &JsValue::NULL,
+            let (known_id, known) = HELD_KNOWN.with_borrow(|k| match k {
+                Some((id, bytes)) => (JsValue::from_str(id), JsValue::from(bytes.clone())),
+                None => (JsValue::NULL, JsValue::NULL),
+            });
+            let args = js_sys::Array::of5(
                 &JsValue::from_str(&plan_json),
                 &JsValue::from_str(&spec_json),
                 &js_sys::Float64Array::from(ranges.as_slice()),
-            )?;
+                &known_id,
+                &known,
+            );
+            let promise = dispatch.apply(&JsValue::NULL, &args)?;
             Some(wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(
                 promise,
             )))
@@ -137,6 +158,7 @@ pub async fn preview_file(
     let mut result: Option<PreviewResult> = None;
     if let (Some(plan), Some(spec), Some(others)) = (&plan, &spec, others) {
         // This worker's part while the helpers read theirs.
+        let known = HELD.with_borrow(|fp| fp.as_ref().and_then(|fp| fp.known.clone()));
         let first = read_own_part(
             plan,
             true,
@@ -144,6 +166,7 @@ pub async fn preview_file(
             kind,
             &options,
             spec,
+            known,
         );
         report("Putting the parts together", 80.0);
         // Out of its cell while borrowed across the wait, and back after.
@@ -207,9 +230,12 @@ pub async fn preview_file(
 
 /// A helper worker's part of a preview: bytes `start..end` of `file`,
 /// which begin just past a line feed, read as `plan_json` says into the
-/// hashes `spec_json` describes. Answers `app::preview::encode_part`'s
-/// bytes.
+/// hashes `spec_json` describes, taking the known rows named `known_id`
+/// as known (`known`: their bytes when this helper does not hold them yet;
+/// rows that cannot be decoded are only not taken as known). Answers
+/// `app::preview::encode_part`'s bytes.
 #[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
 pub async fn preview_part(
     file: web_sys::File,
     start: f64,
@@ -218,6 +244,8 @@ pub async fn preview_part(
     spec_json: String,
     kind: String,
     options_json: String,
+    known_id: Option<String>,
+    known: Option<Vec<u8>>,
 ) -> Result<Vec<u8>, JsValue> {
     console_error_panic_hook::set_once();
     let err = |e: String| JsValue::from_str(&e);
@@ -229,8 +257,16 @@ pub async fn preview_part(
     };
     let plan: PartPlan = serde_json::from_str(&plan_json).map_err(|e| err(e.to_string()))?;
     let spec: HashSpec = serde_json::from_str(&spec_json).map_err(|e| err(e.to_string()))?;
+    if let (Some(id), Some(known)) = (&known_id, known) {
+        let decoded = KnownRows::from_bytes(&known).ok().map(Arc::new);
+        HELPER_KNOWN.with_borrow_mut(|h| *h = decoded.map(|k| (id.clone(), k)));
+    }
+    let known = HELPER_KNOWN.with_borrow(|h| match (h, &known_id) {
+        (Some((held, k)), Some(id)) if held == id => Some(k.clone()),
+        _ => None,
+    });
     let bytes = read_range(file.as_ref(), start, end).await?;
-    read_part_for(&plan, &bytes, kind, &options, &spec).map_err(err)
+    read_part_for(&plan, &bytes, kind, &options, &spec, known).map_err(err)
 }
 
 /// Bytes `start..end` of `blob`.

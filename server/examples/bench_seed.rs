@@ -8,7 +8,11 @@
 //! (a million rows through the REST API would take hours); the server must
 //! not be running while it writes.
 //!
-//! `cargo run --release -p server --example bench_seed -- DB_FILE CONNECTION_ID ROWS OUT_CSV`
+//! `cargo run --release -p server --example bench_seed -- DB_FILE CONNECTION_ID ROWS OUT_CSV [LAST_CSV]`
+//!
+//! With `LAST_CSV`, it also writes the export of the last synchronization
+//! (every customer as both sides had it then), for the benchmark to import
+//! as the import the server has before it previews today's file.
 //!
 //! The file differs from the register the way a real one does: 1 in 100
 //! rows has a new name on their side, 1 in 500 has a name changed on both
@@ -73,14 +77,19 @@ const CHUNK: usize = 1000;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [db, connection_id, rows, out] = args.as_slice() else {
-        bail!("usage: bench_seed DB_FILE CONNECTION_ID ROWS OUT_CSV");
+    let (db, connection_id, rows, out, last) = match args.as_slice() {
+        [db, c, rows, out] => (db, c, rows, out, None),
+        [db, c, rows, out, last] => (db, c, rows, out, Some(last)),
+        _ => bail!("usage: bench_seed DB_FILE CONNECTION_ID ROWS OUT_CSV [LAST_CSV]"),
     };
     let connection_id: i64 = connection_id.parse().context("CONNECTION_ID")?;
     let rows: u64 = rows.parse().context("ROWS")?;
 
     let started = Instant::now();
     write_file(out, rows)?;
+    if let Some(last) = last {
+        write_last_file(last, rows)?;
+    }
     eprintln!(
         "wrote {out} ({rows} rows) in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -193,19 +202,8 @@ fn base_json(c: &Customer) -> anyhow::Result<String> {
 /// changes since, then the customers only they have.
 fn write_file(out: &str, rows: u64) -> anyhow::Result<()> {
     let mut s = String::with_capacity(rows as usize * 110);
-    s.push_str("Kundenummer;Navn;Org.nr;Gateadresse;Postnr;Poststed;E-post;Telefon;Aktiv\r\n");
-    let mut push = |c: Customer| {
-        // Excel quotes a cell only when it holds the delimiter or a quote.
-        let name = if c.name.contains(';') || c.name.contains('"') {
-            format!("\"{}\"", c.name.replace('"', "\"\""))
-        } else {
-            c.name
-        };
-        s.push_str(&format!(
-            "{};{name};{};{};{};{};{};{};Ja\r\n",
-            c.number, c.organisation_number, c.street, c.postal_code, c.city, c.email, c.phone
-        ));
-    };
+    s.push_str(HEADER);
+    let mut push = |c: Customer| excel_row(&mut s, c);
     let mut written = 0;
     for i in 0..rows {
         if gone_from_file(i) {
@@ -223,7 +221,38 @@ fn write_file(out: &str, rows: u64) -> anyhow::Result<()> {
     for i in rows..rows + (rows - written) {
         push(customer(i));
     }
-    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&s);
+    write_windows_1252(out, &s)
+}
+
+/// The export of the last synchronization: every customer as both sides
+/// had it then.
+fn write_last_file(out: &str, rows: u64) -> anyhow::Result<()> {
+    let mut s = String::with_capacity(rows as usize * 110);
+    s.push_str(HEADER);
+    for i in 0..rows {
+        excel_row(&mut s, customer(i));
+    }
+    write_windows_1252(out, &s)
+}
+
+const HEADER: &str = "Kundenummer;Navn;Org.nr;Gateadresse;Postnr;Poststed;E-post;Telefon;Aktiv\r\n";
+
+/// A customer as Excel writes a row: a cell quoted only when it holds the
+/// delimiter or a quote.
+fn excel_row(s: &mut String, c: Customer) {
+    let name = if c.name.contains(';') || c.name.contains('"') {
+        format!("\"{}\"", c.name.replace('"', "\"\""))
+    } else {
+        c.name
+    };
+    s.push_str(&format!(
+        "{};{name};{};{};{};{};{};{};Ja\r\n",
+        c.number, c.organisation_number, c.street, c.postal_code, c.city, c.email, c.phone
+    ));
+}
+
+fn write_windows_1252(out: &str, s: &str) -> anyhow::Result<()> {
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(s);
     if unmappable {
         bail!("the generated file has characters Windows-1252 lacks");
     }

@@ -22,7 +22,7 @@ use sync::protocol::{
     PlannedChange, SyncDecision, SyncTarget, WindowAction, WindowOp, WindowPage, WindowQuery,
     WindowRow, WindowSummary,
 };
-use sync::read::ReadOptions;
+use sync::read::{ReadOptions, RowHashes};
 use sync::schema::{Field, Kind, Record, Side};
 use sync::state::{PendingChange, State};
 
@@ -67,6 +67,9 @@ pub struct Loaded {
     pub revision: i64,
     /// Our register's revision when loaded.
     pub register_revision: i64,
+    /// What the stored import of their side says, as read (before value
+    /// mappings): the fingerprint lists its rows (`KnownRows`).
+    their: Option<Arc<TheirData>>,
 }
 
 /// A scope's state with its categories, kept between requests while
@@ -150,6 +153,7 @@ impl Loaded {
             pending_rows: self.pending_rows.clone(),
             revision: self.revision,
             register_revision: self.register_revision,
+            their: None,
         }
     }
 }
@@ -168,7 +172,7 @@ impl Computed {
     /// The preview fingerprint (binary) and its revision, made once.
     fn fingerprint(&self) -> &(Vec<u8>, String) {
         self.fingerprint.get_or_init(|| {
-            let fp = fingerprint_of(&self.loaded.state);
+            let fp = fingerprint_of(&self.loaded);
             (fp.encode(), format!("{:016x}", fp.revision))
         })
     }
@@ -246,6 +250,7 @@ async fn as_loaded(
     tx: &mut AnyConnection,
     connection: Connection,
     mut state: State,
+    their: Option<Arc<TheirData>>,
 ) -> AppResult<Loaded> {
     let (id, kind) = (connection.connection_id, state.kind);
     let pending_rows = db::load_pending(tx, id, kind).await?;
@@ -259,6 +264,7 @@ async fn as_loaded(
         pending_rows,
         revision,
         register_revision,
+        their,
     };
     #[cfg(debug_assertions)]
     {
@@ -303,6 +309,22 @@ struct TheirData {
     records: Vec<Record>,
     /// The fields it has no column for (`State::missing`).
     missing: Vec<sync::schema::Field>,
+    /// What the reader said of its rows (a CSV file's).
+    rows: Option<RowHashes>,
+}
+
+/// The hashes of a CSV file's rows as `options` read them (`RowHashes`):
+/// a second read, a fraction of the first (no records are made).
+fn row_hashes(bytes: &[u8], name: &str, kind: Kind, options: &ReadOptions) -> Option<RowHashes> {
+    let format = options
+        .format
+        .unwrap_or_else(|| sync::read::Format::detect(bytes, Some(name)));
+    if format != sync::read::Format::Csv {
+        return None;
+    }
+    sync::read::read_into(bytes, Some(name), kind, options, RowHashes::default())
+        .ok()
+        .map(|(_, rows)| rows)
 }
 
 /// The cache key of an import's records: its content and reader options.
@@ -347,6 +369,7 @@ async fn their_records(
         TheirData {
             missing: out.missing_fields(),
             records: out.records,
+            rows: row_hashes(&content, &import.file_name, kind, &options),
         },
     ))
 }
@@ -377,12 +400,14 @@ pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> 
     state.required = set.required.clone();
     state.ours = db::load_ours(c, kind).await?;
     let import = db::latest_import(c, id, kind).await?;
+    let mut their_data = None;
     if let Some(i) = &import {
         let their = their_records(c, kind, i).await?;
         state.theirs = their.records.clone();
         state.missing = their.missing.clone();
         let maps = crate::store::runs::value_mappings(c, id, kind).await?;
         map_values(&mut state.theirs, &maps);
+        their_data = Some(their);
     }
     state.links = db::load_links(c, id, kind).await?;
     state.deactivated = db::load_deactivations(c, id, kind).await?;
@@ -396,6 +421,7 @@ pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> 
         pending_rows,
         revision,
         register_revision,
+        their: their_data,
     })
 }
 
@@ -436,10 +462,17 @@ pub async fn summary(store: &Store, id: i64, kind: Kind) -> AppResult<WindowSumm
     })
 }
 
-/// The fingerprint's revision: a hash of its content, so any change of
-/// the state the preview depends on gives another revision.
-fn fingerprint_of(state: &State) -> Fingerprint {
-    let fp = Fingerprint::from_state(state, Side::Theirs);
+/// The fingerprint, with the rows of the stored import (`KnownRows`), so
+/// that a browser previewing the next export takes the rows that did not
+/// change as they were. Its revision is a hash of its content, so any
+/// change of the state the preview depends on gives another revision.
+fn fingerprint_of(l: &Loaded) -> Fingerprint {
+    let mut fp = Fingerprint::from_state(&l.state, Side::Theirs);
+    if let Some(their) = &l.their
+        && let Some(rows) = &their.rows
+    {
+        fp = fp.with_known_rows(&their.records, rows);
+    }
     let revision = sync::normalize::fnv1a(&fp.encode());
     fp.with_revision(revision)
 }
@@ -450,8 +483,8 @@ pub async fn fingerprint(store: &Store, id: i64, kind: Kind) -> AppResult<(Vec<u
 }
 
 /// The revision of a state's fingerprint, as `fingerprint` sends it.
-fn fingerprint_revision(state: &State) -> String {
-    format!("{:016x}", fingerprint_of(state).revision)
+fn fingerprint_revision(l: &Loaded) -> String {
+    format!("{:016x}", fingerprint_of(l).revision)
 }
 
 fn values(r: &Record) -> Vec<String> {
@@ -810,7 +843,7 @@ pub async fn import(
         && seen
             != match &cached {
                 Some(c) => c.fingerprint().1.clone(),
-                None => fingerprint_revision(&l.state),
+                None => fingerprint_revision(&l),
             }
     {
         return Err(AppError::Coded {
@@ -926,19 +959,20 @@ pub async fn import(
     // The lists are in load order already (loaded, or kept so), and
     // `cat`'s indices point into them as they are.
     let keep = if maps.is_empty() {
-        Some(as_loaded(&mut tx, l.connection, l.state).await?)
+        let their = their_records_keep(
+            their_key(kind, &sha, &options_json),
+            TheirData {
+                records: l.state.theirs.clone(),
+                missing: l.state.missing.clone(),
+                rows: row_hashes(bytes, file_name, kind, &stored),
+            },
+        );
+        Some(as_loaded(&mut tx, l.connection, l.state, Some(their)).await?)
     } else {
         None
     };
     tx.commit().await?;
     if let Some(kept) = keep {
-        their_records_keep(
-            their_key(kind, &sha, &options_json),
-            TheirData {
-                records: kept.state.theirs.clone(),
-                missing: kept.state.missing.clone(),
-            },
-        );
         let kept = Computed::new(kept, cat);
         memo_put(store, kept.key(), kept);
     }
@@ -1425,7 +1459,7 @@ pub async fn act(
     // What a load after this action gives, kept for the window's next
     // request (and the next action) instead of loading it again.
     in_load_order(&mut next);
-    let kept = as_loaded(&mut tx, l.connection.clone(), next).await?;
+    let kept = as_loaded(&mut tx, l.connection.clone(), next, l.their.clone()).await?;
     let next_cat = categorize(&kept.state);
     let result = ActionResult {
         applied: plan.actions.len() as u32,

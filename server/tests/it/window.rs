@@ -70,6 +70,18 @@ async fn browser_preview(
     base: &str,
     file: &[u8],
 ) -> (CategoryCounts, String) {
+    let (counts, revision, _) = browser_preview_known(app, c, base, file).await;
+    (counts, revision)
+}
+
+/// `browser_preview`, and how many rows it took as known from the stored
+/// import (`KnownRows`).
+async fn browser_preview_known(
+    app: &TestApp,
+    c: &Client,
+    base: &str,
+    file: &[u8],
+) -> (CategoryCounts, String, usize) {
     let r = c
         .get(app.url(&format!("{base}/fingerprint")))
         .send()
@@ -90,7 +102,8 @@ async fn browser_preview(
         fp.hashed(),
     )
     .expect("reads");
-    (fp.counts(hashed), revision)
+    let known = hashed.known_taken();
+    (fp.counts(hashed), revision, known)
 }
 
 async fn import(
@@ -165,6 +178,53 @@ async fn counts(app: &TestApp, c: &Client, base: &str) -> Value {
         .await;
     assert_eq!(s, StatusCode::OK, "{w}");
     w["counts"].clone()
+}
+
+/// The fingerprint lists the rows of the stored import, and a preview of
+/// the next export takes the rows whose text did not change as they were:
+/// the same categories as the import then computes.
+#[tokio::test]
+async fn a_reimport_previews_the_rows_it_knows_as_they_were() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_and_supervisor().await;
+    let base = connection(&app, &admin, json!({})).await;
+    create_customer(&app, &admin, "100", "Alpha AS", "post@alpha.no").await;
+    create_customer(&app, &admin, "101", "Beta AS", "post@beta.no").await;
+    create_customer(&app, &admin, "102", "Gamma AS", "").await;
+    let monday = [
+        ("100", "Alpha AS", "post@alpha.no", "Bergen"),
+        ("101", "Beta AS", "post@beta.no", "Bergen"),
+        ("102", "Gamma AS", "", "Bergen"),
+        ("200", "\"Delta; Øst AS\"", "", "Tromsø"),
+        ("201", "Epsilon AS", "", "Oslo"),
+    ];
+    let (first, _, known) = browser_preview_known(&app, &admin, &base, &their_file(&monday)).await;
+    assert_eq!(known, 0, "nothing is stored yet");
+    import_and_accept(&app, &admin, &base, their_file(&monday)).await;
+    let fp = fingerprint_with(&app, &admin, &base, ("accept", "*/*")).await;
+    let fp = Fingerprint::decode(&fp.bytes().await.expect("body")).expect("decodes");
+    assert_eq!(fp.known.map(|k| k.texts.len()), Some(5));
+    assert_eq!(first.new, 3 + 5);
+
+    // Tuesday's export: Gamma moved, Delta gone, Zeta new.
+    let tuesday = their_file(&[
+        ("100", "Alpha AS", "post@alpha.no", "Bergen"),
+        ("101", "Beta AS", "post@beta.no", "Bergen"),
+        ("102", "Gamma AS", "", "Molde"),
+        ("201", "Epsilon AS", "", "Oslo"),
+        ("300", "Zeta AS", "", "Oslo"),
+    ]);
+    let (preview, revision, known) = browser_preview_known(&app, &admin, &base, &tuesday).await;
+    assert_eq!(known, 3, "Alpha, Beta and Epsilon as on Monday");
+    let (s, result) = import(&app, &admin, &base, tuesday.clone(), Some(&revision)).await;
+    assert_eq!(s, StatusCode::CREATED, "{result}");
+    let server: CategoryCounts = serde_json::from_value(result["counts"].clone()).expect("counts");
+    assert_eq!(server, preview, "the import's categories equal the preview");
+    assert_eq!((server.deleted, server.new, server.synchronized), (0, 2, 3));
+
+    // Now Tuesday's rows are the known ones.
+    let (again, _, known) = browser_preview_known(&app, &admin, &base, &tuesday).await;
+    assert_eq!((again, known), (server, 5));
 }
 
 #[tokio::test]

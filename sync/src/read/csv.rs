@@ -402,7 +402,35 @@ fn read_text<S: RecordSink>(
     };
     let (newlines, clean_end) = if Splitter::handles(delimiter) {
         let mut split = Splitter::new(body, delimiter, later.is_none());
-        while let Some(newlines) = split.next_record() {
+        loop {
+            // A sink that knows rows by their text (the preview's, against
+            // the rows of the import the server has) is offered each one
+            // first: a row it knows is not split into cells at all.
+            if builder.takes_rows() {
+                match split.plain_row() {
+                    None if split.at_end() => break,
+                    Some((start, end)) => {
+                        if builder.offer_row(split.piece(start, end))? {
+                            split.pos = end;
+                            continue;
+                        }
+                    }
+                    // A row with a quote: split, it shows where it ends.
+                    None => {
+                        let start = split.pos;
+                        let Some(newlines) = split.next_record() else {
+                            break;
+                        };
+                        if !builder.offer_row(split.piece(start, split.end))? {
+                            builder.push(line(newlines), &split)?;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let Some(newlines) = split.next_record() else {
+                break;
+            };
             builder.push(line(newlines), &split)?;
         }
         (split.newlines, !split.open_quote)
@@ -616,6 +644,8 @@ struct Splitter<'t> {
     /// The last record ended inside quotes that never closed: the text ran
     /// out first.
     open_quote: bool,
+    /// Where the last record's text ends: at its line break, or the end.
+    end: usize,
 }
 
 impl<'t> Splitter<'t> {
@@ -644,6 +674,7 @@ impl<'t> Splitter<'t> {
             copied: Vec::new(),
             scratch: String::new(),
             open_quote: false,
+            end: 0,
         }
     }
 
@@ -651,6 +682,32 @@ impl<'t> Splitter<'t> {
     /// the ends of the text, so they are always character boundaries.
     fn piece(&self, start: usize, end: usize) -> &'t str {
         self.text.get(start..end).unwrap_or("")
+    }
+
+    /// Skips blank lines, as `next_record` does, and gives where the next
+    /// record's text starts and ends (at its line break or the text's end)
+    /// when it holds no quote (a record with one may span lines: only
+    /// splitting it shows where it ends). `None` at the end of the text
+    /// (`at_end`) or for a record with a quote in it.
+    fn plain_row(&mut self) -> Option<(usize, usize)> {
+        let bytes = self.text.as_bytes();
+        let len = bytes.len();
+        let mut pos = self.pos;
+        while pos < len && matches!(bytes[pos], b'\r' | b'\n') {
+            self.newlines += usize::from(bytes[pos] == b'\n');
+            pos += 1;
+        }
+        self.pos = pos;
+        if pos == len {
+            return None;
+        }
+        // The first quote or line break.
+        let end = find_cell_end(bytes, pos, b'"');
+        (end == len || bytes[end] != b'"').then_some((pos, end))
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.text.len()
     }
 
     /// Cell `i` as unescaped into `scratch`, if it was.
@@ -697,6 +754,7 @@ impl<'t> Splitter<'t> {
                         self.cells.push(self.piece(cell_start, len));
                     }
                     self.pos = len;
+                    self.end = len;
                     return Some(line_newlines);
                 }
                 flags = lanes.flags(bytes, base);
@@ -712,6 +770,7 @@ impl<'t> Splitter<'t> {
                     pushed = true;
                     if end >= len {
                         self.pos = len;
+                        self.end = len;
                         return Some(line_newlines);
                     }
                     base = end;
@@ -741,6 +800,7 @@ impl<'t> Splitter<'t> {
                 next += 1;
             }
             self.pos = next;
+            self.end = at;
             return Some(line_newlines);
         }
     }

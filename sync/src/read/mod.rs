@@ -245,6 +245,87 @@ pub trait RecordSink {
     /// Record `index` (counted from 0 in the order taken) is active after
     /// all: its `active` cell was empty, and so was that whole column.
     fn activate(&mut self, index: usize);
+    /// The file's shape, once its columns are mapped and before any record
+    /// comes: a hash of what makes a row's text read as the same record in
+    /// two files (the kind, the delimiter, the header, the mapping of
+    /// columns to fields and the limits a value is checked against). Two
+    /// files of one shape read a row of the same text alike (a row whose
+    /// `active` cell is empty aside: see `RowHashes`), whatever their
+    /// encodings: the text is the decoded one.
+    fn shape(&mut self, _shape: u64) {}
+    /// Whether the sink wants each data row's text first (`row_text`).
+    fn wants_rows(&self) -> bool {
+        false
+    }
+    /// The text of the CSV data row about to be taken (its lines, without
+    /// the line break that ends it). `true`: the sink knows the row and
+    /// has taken it as the record it reads as (`fingerprint::KnownRows`),
+    /// so no `record` comes for it. Only asked when `wants_rows`, and never
+    /// of an xlsx file's rows.
+    fn row_text(&mut self, _text: &str) -> bool {
+        false
+    }
+    /// The record about to come had an empty `active` cell: it reads as
+    /// inactive unless the whole column turns out empty (`activate`).
+    fn empty_active(&mut self) {}
+}
+
+/// Hash of a data row's text as `RecordSink::row_text` gets it: the value
+/// hash of its bytes (never 0).
+pub fn row_hash(text: &str) -> u64 {
+    crate::normalize::value_hash(text)
+}
+
+/// The hashes of the rows that became records (`RecordSink::row_text`), in
+/// record order: 0 for a record whose text the reader did not hand over
+/// (the first row of a file without a header; any row of an xlsx file),
+/// and for one whose `active` cell was empty (what it reads as depends on
+/// the other rows' cells).
+/// The server keeps them for the stored import its state has, and the
+/// preview fingerprint tells the browser which rows it may take as known
+/// (`fingerprint::KnownRows`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowHashes {
+    /// The file's shape (`RecordSink::shape`).
+    pub shape: u64,
+    pub hashes: Vec<u64>,
+    /// Some record was made active because the whole `active` column was
+    /// empty: a row's record then depends on the other rows.
+    pub activated: bool,
+    /// The fields the file has a column for.
+    pub mapped: Vec<Field>,
+    pending: u64,
+}
+
+impl RecordSink for RowHashes {
+    fn record(&mut self, _line: u32, _values: &[&str]) {
+        self.hashes.push(std::mem::take(&mut self.pending));
+    }
+    fn len(&self) -> usize {
+        self.hashes.len()
+    }
+    fn expect(&mut self, rows: usize) {
+        self.hashes.reserve(rows);
+    }
+    fn mapped(&mut self, fields: &[Field]) {
+        self.mapped = fields.to_vec();
+    }
+    fn activate(&mut self, _index: usize) {
+        self.activated = true;
+    }
+    fn shape(&mut self, shape: u64) {
+        self.shape = shape;
+    }
+    fn wants_rows(&self) -> bool {
+        true
+    }
+    fn row_text(&mut self, text: &str) -> bool {
+        self.pending = row_hash(text);
+        false
+    }
+    fn empty_active(&mut self) {
+        self.pending = 0;
+    }
 }
 
 /// The sink `read` uses: the records themselves, their text gathered in
@@ -581,7 +662,57 @@ impl<'o, S: RecordSink> Builder<'o, S> {
                 .collect(),
         );
         self.out.header = header;
+        let shape = self.shape();
+        self.sink.shape(shape);
         Ok(has_header)
+    }
+
+    /// The file's shape (`RecordSink::shape`), once its columns are mapped.
+    fn shape(&self) -> u64 {
+        use crate::normalize::fnv1a_continue as fnv;
+        let out = &self.out;
+        let limits = &self.options.limits;
+        let mut h = crate::normalize::fnv1a(self.kind.as_str().as_bytes());
+        h = fnv(h, &out.delimiter.map_or(0, u32::from).to_le_bytes());
+        h = fnv(h, &[u8::from(out.has_header)]);
+        for cell in &out.header {
+            h = fnv(h, &(cell.len() as u64).to_le_bytes());
+            h = fnv(h, cell.as_bytes());
+        }
+        for (col, slot) in self.columns.as_deref().unwrap_or(&[]) {
+            h = fnv(h, &(*col as u64).to_le_bytes());
+            h = fnv(h, &(*slot as u64).to_le_bytes());
+        }
+        h = fnv(h, &limits.max_field_chars.to_le_bytes());
+        fnv(h, &limits.max_columns.to_le_bytes())
+    }
+
+    /// Whether the reader is to offer the next data row's text to the sink
+    /// (`offer_row`): once the columns are mapped, when the sink wants
+    /// rows and the raw rows are not kept.
+    pub(crate) fn takes_rows(&self) -> bool {
+        self.columns.is_some() && self.out.rows.is_none() && self.sink.wants_rows()
+    }
+
+    /// Offers a data row's text to the sink (`RecordSink::row_text`);
+    /// `true` when the sink took it as known, and the row is counted. The
+    /// sink knows only rows whose `active` cell (with an active column)
+    /// held a value (`RowHashes`), so such a row makes the column not
+    /// empty, and no record is made active afterwards (`activate`).
+    pub(crate) fn offer_row(&mut self, text: &str) -> Result<bool, ReadError> {
+        if !self.sink.row_text(text) {
+            return Ok(false);
+        }
+        self.out.row_count += 1;
+        if self.out.row_count > self.options.limits.max_rows {
+            return Err(ReadError::TooManyRows {
+                max: self.options.limits.max_rows,
+            });
+        }
+        if self.active_column.is_some() {
+            self.any_active_value = true;
+        }
+        Ok(true)
     }
 
     fn data_row<C: Cells + ?Sized>(&mut self, line: u32, cells: &C) -> Result<(), ReadError> {
@@ -650,6 +781,7 @@ impl<'o, S: RecordSink> Builder<'o, S> {
             if active_was_empty {
                 self.empty_active
                     .push(u32::try_from(self.sink.len()).unwrap_or(u32::MAX));
+                self.sink.empty_active();
             }
             self.sink.record(line, &values[..fields.len()]);
         } else {
