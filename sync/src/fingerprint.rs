@@ -35,7 +35,8 @@
 //! no column for hashes otherwise on their side).
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use crate::normalize::FastMap;
@@ -192,6 +193,48 @@ pub struct KnownRows {
     pub keys: Keys,
     pub rows: Vec<u64>,
     pub active: Vec<bool>,
+    /// The rows by their text's hash, made the first time a read needs it
+    /// and kept for the next reads (the worker keeps the rows).
+    index: TextIndex,
+}
+
+/// `KnownRows::index`: a cache, so not part of what the rows are.
+#[derive(Clone, Default)]
+struct TextIndex(std::sync::OnceLock<HashMap<u64, u32, BuildHasherDefault<HashHasher>>>);
+
+impl PartialEq for TextIndex {
+    fn eq(&self, _: &TextIndex) -> bool {
+        true
+    }
+}
+
+impl Eq for TextIndex {}
+
+impl std::fmt::Debug for TextIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "made"
+        } else {
+            "not made"
+        })
+    }
+}
+
+/// A `Hasher` for keys that are hashes already: the value itself, spread
+/// by one multiply (FNV would spend eight on the eight bytes).
+#[derive(Default)]
+struct HashHasher(u64);
+
+impl std::hash::Hasher for HashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = crate::normalize::fnv1a_continue(self.0, bytes);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 /// `Hashed::core`: keys' text and ends, `active`, row hashes, and the
@@ -217,13 +260,12 @@ const KNOWN_AHEAD: usize = 8;
 /// came before, and a new or changed row is not in the index either.
 const KNOWN_MISSES: u32 = 8;
 
-/// Where `KnownRows::find` is: after which row, how many rows in a row it
-/// did not find, and the index of all rows once made.
+/// Where `KnownRows::find` is: after which row, and how many rows in a row
+/// it did not find.
 #[derive(Default)]
 struct KnownCursor {
     next: usize,
     misses: u32,
-    index: Option<FastMap<u64, u32>>,
 }
 
 impl KnownRows {
@@ -237,11 +279,11 @@ impl KnownRows {
         let found = near.or_else(|| {
             // A part of a file read in parts starts anywhere: its first row
             // is looked up at once.
-            if at.index.is_none() && at.misses < KNOWN_MISSES && at.next > 0 {
+            if self.index.0.get().is_none() && at.misses < KNOWN_MISSES && at.next > 0 {
                 return None;
             }
-            let index = at.index.get_or_insert_with(|| {
-                let mut m = FastMap::with_capacity_and_hasher(self.texts.len(), Default::default());
+            let index = self.index.0.get_or_init(|| {
+                let mut m = HashMap::with_capacity_and_hasher(self.texts.len(), Default::default());
                 // The first of equal texts (they are the same record).
                 for (i, t) in self.texts.iter().enumerate().rev() {
                     m.insert(*t, i as u32);
@@ -331,6 +373,7 @@ impl KnownRows {
             keys,
             rows,
             active,
+            index: TextIndex::default(),
         })
     }
 
@@ -374,6 +417,7 @@ impl KnownRows {
             keys: Keys::default(),
             rows: Vec::with_capacity(n),
             active: Vec::with_capacity(n),
+            index: TextIndex::default(),
         };
         k.keys.reserve(n, 0);
         let mut next = 0i64;
