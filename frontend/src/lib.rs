@@ -150,32 +150,26 @@ pub async fn preview_file(
         }
         _ => None,
     };
-    report("Reading the file", 20.0);
-    let mut bytes = reading
-        .await
-        .map_err(|e| JsValue::from_str(&format!("The file cannot be read: {e}")))?;
-    report("Parsing and comparing", 50.0);
+    let cannot_read =
+        |e: gloo_file::FileReadError| JsValue::from_str(&format!("The file cannot be read: {e}"));
+    let mut bytes: Vec<u8> = Vec::new();
     let mut result: Option<PreviewResult> = None;
     if let (Some(plan), Some(spec), Some(others)) = (&plan, &spec, others) {
-        // This worker's part while the helpers read theirs.
-        let known = HELD.with_borrow(|fp| fp.as_ref().and_then(|fp| fp.known.clone()));
-        let first = read_own_part(
-            plan,
-            true,
-            &std::mem::take(&mut bytes),
-            kind,
-            &options,
-            spec,
-            known,
-        );
-        report("Putting the parts together", 80.0);
-        // Out of its cell while borrowed across the wait, and back after.
+        // Out of its cell while borrowed across the waits, and back after.
         let fp = HELD
             .with_borrow_mut(Option::take)
             .ok_or_else(|| JsValue::from_str("The server's state is missing; reload the page."))?;
         let outcome = async {
-            // The fingerprint's side of the count, while the helpers finish.
+            // The fingerprint's side of the count while this part's bytes
+            // arrive (the browser copies them from the file meanwhile).
             let prepared = fp.prepare();
+            report("Reading the file", 20.0);
+            let own = reading.await.map_err(cannot_read)?;
+            report("Parsing and comparing", 50.0);
+            // This worker's part while the helpers read theirs.
+            let first = read_own_part(plan, true, &own, kind, &options, spec, fp.known.clone());
+            drop(own);
+            report("Putting the parts together", 80.0);
             let answers = js_sys::Array::from(&others.await?);
             let mut others: Vec<Option<Vec<u8>>> = answers
                 .iter()
@@ -206,8 +200,12 @@ pub async fn preview_file(
             report("Reading the file whole", 50.0);
             bytes = gloo_file::futures::read_as_bytes(&gloo_file::Blob::from(blob.clone()))
                 .await
-                .map_err(|e| JsValue::from_str(&format!("The file cannot be read: {e}")))?;
+                .map_err(cannot_read)?;
         }
+    } else {
+        report("Reading the file", 20.0);
+        bytes = reading.await.map_err(cannot_read)?;
+        report("Parsing and comparing", 50.0);
     }
     let result = match result {
         Some(r) => r,
