@@ -131,6 +131,16 @@ fn report(n: usize) {
         }
         t
     };
+    // A connection's first import: our records, no link yet.
+    let first = {
+        let mut s = state.clone();
+        s.links.clear();
+        s.theirs.clear();
+        Fingerprint::from_state(&s, IMPORTED)
+    };
+    let t_first = best(reps, || {
+        read_hashed(new.as_bytes(), &first).map(|h| first.counts(h))
+    });
     let taken = fp_held
         .as_ref()
         .and_then(|fp| read_hashed(new.as_bytes(), fp))
@@ -193,6 +203,10 @@ fn report(n: usize) {
         "  preview, held, known rows          {}   ({taken} rows known from the last import; equals categorize: {known_ok}) = {:.2}x faster",
         ms(t_held_known),
         t_held / t_held_known
+    );
+    println!(
+        "  preview, held, first import        {}   (no link yet: no value hashed)",
+        ms(t_first)
     );
     println!(
         "  fingerprint with known rows        {:.1} MB, decode {}",

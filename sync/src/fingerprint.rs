@@ -1177,6 +1177,16 @@ pub struct HashSpec {
     /// The keys whose field hashes the rules may compare one by one (a link
     /// whose base the fingerprint has in detail, or a pending change).
     pub needs_fields: Vec<String>,
+    /// Whether any record's row hash may be compared: only a linked one's
+    /// is (a lone record's category is its key's and `active`'s), so with
+    /// no link, as before a connection's first import, the values are
+    /// not hashed at all (but for `needs_fields`).
+    #[serde(default = "yes")]
+    pub rows_compared: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Fingerprint {
@@ -1202,6 +1212,7 @@ impl Fingerprint {
             synced: self.synced.clone(),
             rules: self.rules.clone(),
             needs_fields: needs.into_iter().map(str::to_string).collect(),
+            rows_compared: !self.links.is_empty(),
         }
     }
 }
@@ -1227,6 +1238,8 @@ pub struct Hashed {
     absent: Vec<bool>,
     /// The import is of their side (see `HashSpec::imported`).
     their_side: bool,
+    /// `HashSpec::rows_compared`.
+    rows_compared: bool,
     needs_fields: FastMap<String, ()>,
     keys: Keys,
     active: Vec<bool>,
@@ -1250,6 +1263,9 @@ struct Detail {
     needed: bool,
 }
 
+/// The row hash of a record no link compares (`HashSpec::rows_compared`).
+const UNCOMPARED: u64 = 0;
+
 /// The first bytes of `Hashed::encode`'s form.
 const HASHED_MAGIC: &[u8; 4] = b"PSHP";
 
@@ -1272,6 +1288,7 @@ impl Hashed {
             absent: vec![false; spec.synced.len()],
             their_side: spec.imported == Side::Theirs,
             needs_fields: spec.needs_fields.iter().map(|k| (k.clone(), ())).collect(),
+            rows_compared: spec.rows_compared,
             keys: Keys::default(),
             active: Vec::new(),
             rows: Vec::new(),
@@ -1500,6 +1517,17 @@ impl crate::read::parts::PartSink for Hashed {
 impl RecordSink for Hashed {
     fn record(&mut self, _line: u32, values: &[&str]) {
         let value = |slot: usize| values.get(slot).copied().unwrap_or("");
+        let key = match_key(&self.rules, value(self.number_slot));
+        // As `Record::active` reads it.
+        let active = value(self.active_slot) != "false";
+        let needed = !self.needs_fields.is_empty() && self.needs_fields.contains_key(key.as_ref());
+        if !self.rows_compared && !needed {
+            // No link compares it: the key and `active` are all it counts by.
+            self.keys.push(&key);
+            self.active.push(active);
+            self.rows.push(UNCOMPARED);
+            return;
+        }
         // On the stack: most records keep only their row hash.
         let mut fields = [0u64; MAX_VALUES];
         let width = self.slots.len().min(MAX_VALUES);
@@ -1517,10 +1545,6 @@ impl RecordSink for Hashed {
         }
         let fields = &fields[..width];
         let row = combine(fields.iter().copied());
-        let key = match_key(&self.rules, value(self.number_slot));
-        // As `Record::active` reads it.
-        let active = value(self.active_slot) != "false";
-        let needed = !self.needs_fields.is_empty() && self.needs_fields.contains_key(key.as_ref());
         if needed || !active {
             self.detail.push(Detail {
                 record: self.rows.len() as u32,
@@ -1582,6 +1606,10 @@ impl RecordSink for Hashed {
     }
 
     fn activate(&mut self, index: usize) {
+        if let Some(a) = self.active.get_mut(index) {
+            *a = true;
+        }
+        // Its row hash again, when it has one (`HashSpec::rows_compared`).
         let Ok(d) = self
             .detail
             .binary_search_by_key(&index, |d| d.record as usize)
@@ -1597,7 +1625,6 @@ impl RecordSink for Hashed {
             fields[a] = hash_field(Field::Active, "true");
         }
         self.rows[index] = combine(fields.iter().copied());
-        self.active[index] = true;
     }
 }
 
@@ -1999,6 +2026,45 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(rows.activated);
         assert_eq!(plain.clone().with_known_rows(&records, &rows).known, None);
+    }
+
+    /// Before a connection's first import no link compares a record, so the
+    /// preview hashes no value (a lone record's category is its key's and
+    /// `active`'s), and still counts what the server counts, an `active`
+    /// column empty throughout included.
+    #[test]
+    fn without_links_no_value_is_hashed() {
+        use crate::read::{ReadOptions, read, read_into};
+        let mut s = synced_state(4);
+        s.links.clear();
+        let fp = Fingerprint::from_state(&s, Side::Theirs);
+        assert!(!fp.hash_spec().rows_compared);
+        let file =
+            "Kundenummer;Navn;Aktiv\r\n100000;A;ja\r\n100001;B;nei\r\n100009;C;ja\r\n100009;D;\r\n";
+        let all_empty = file
+            .replace(";ja\r\n", ";\r\n")
+            .replace(";nei\r\n", ";\r\n");
+        for file in [file.to_string(), all_empty] {
+            let options = ReadOptions::default();
+            let (_, hashed) = read_into(
+                file.as_bytes(),
+                Some("k.csv"),
+                Kind::Customer,
+                &options,
+                fp.hashed(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            assert!(hashed.hashes.is_empty() && hashed.rows.iter().all(|r| *r == UNCOMPARED));
+            let mut server = s.clone();
+            server.theirs = read(file.as_bytes(), Some("k.csv"), Kind::Customer, &options)
+                .map(|o| o.records)
+                .unwrap_or_default();
+            let expect = categorize(&server).summary();
+            assert_eq!(
+                Summary::from_core(categorize_input(&fp.input(&hashed))),
+                expect
+            );
+        }
     }
 
     #[test]
