@@ -304,6 +304,15 @@ test('a large file is read by several workers and previews what the import gives
   for (const c of categories) {
     await expect(tab(page, c)).toContainText(`(${preview[c]})`);
   }
+
+  // Dropped again, every row is as in the import the server now has: the
+  // workers take them as they were (the quoted ones too), and the preview
+  // still gives the window's categories.
+  await dropFile(page, 'ansatte.csv', file);
+  await expect(says).toContainText('20000 of 20000 rows are as in the last import');
+  for (const c of categories) {
+    await expect(tab(page, c)).toContainText(`(${await previewCount(page, c).innerText()})`);
+  }
 });
 
 test('a supervisor creates customers with each sync choice and cannot open the window', async ({ page }) => {
