@@ -974,7 +974,13 @@ pub async fn import(
     tx.commit().await?;
     if let Some(kept) = keep {
         let kept = Computed::new(kept, cat);
-        memo_put(store, kept.key(), kept);
+        let kept = memo_put(store, kept.key(), kept);
+        // The next preview (the next export) asks for the fingerprint, with
+        // the rows of this import in it: made now, off the request, rather
+        // than then (seconds at a million records).
+        tokio::task::spawn_blocking(move || {
+            kept.fingerprint();
+        });
     }
     let row = ImportRow {
         import_id,
