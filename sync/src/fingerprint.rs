@@ -1787,6 +1787,20 @@ mod tests {
             .collect()
     }
 
+    /// `file` read as the browser reads it into `fp`'s hasher.
+    fn hashed_of(fp: &Fingerprint, file: &str) -> Hashed {
+        let options = crate::read::ReadOptions::default();
+        crate::read::read_into(
+            file.as_bytes(),
+            Some("k.csv"),
+            Kind::Customer,
+            &options,
+            fp.hashed(),
+        )
+        .map(|(_, h)| h)
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn synced_state(n: u32) -> State {
         let mut s = State::new(Kind::Customer);
         s.ours = customers(n);
@@ -1833,7 +1847,7 @@ mod tests {
 
     #[test]
     fn reading_into_hashes_previews_what_the_records_preview() {
-        use crate::read::{ReadOptions, read, read_into};
+        use crate::read::{ReadOptions, read};
         let mut s = synced_state(6);
         // Our records 1 and 2 changed since their base: their links carry
         // field detail, so the import's records 1 and 2 keep field hashes.
@@ -1869,14 +1883,7 @@ mod tests {
             let out = read(file.as_bytes(), Some("k.csv"), Kind::Customer, &options);
             let records = out.map(|o| o.records).unwrap_or_default();
             assert_eq!(records.len(), 6);
-            let (_, hashed) = read_into(
-                file.as_bytes(),
-                Some("k.csv"),
-                Kind::Customer,
-                &options,
-                fp.hashed(),
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+            let hashed = hashed_of(&fp, &file);
             let mut server = s.clone();
             server.theirs = records.clone();
             let expect = CategoryCounts::of_summary(&categorize(&server).summary());
@@ -2034,7 +2041,7 @@ mod tests {
     /// column empty throughout included.
     #[test]
     fn without_links_no_value_is_hashed() {
-        use crate::read::{ReadOptions, read, read_into};
+        use crate::read::{ReadOptions, read};
         let mut s = synced_state(4);
         s.links.clear();
         let fp = Fingerprint::from_state(&s, Side::Theirs);
@@ -2046,14 +2053,7 @@ mod tests {
             .replace(";nei\r\n", ";\r\n");
         for file in [file.to_string(), all_empty] {
             let options = ReadOptions::default();
-            let (_, hashed) = read_into(
-                file.as_bytes(),
-                Some("k.csv"),
-                Kind::Customer,
-                &options,
-                fp.hashed(),
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+            let hashed = hashed_of(&fp, &file);
             assert!(hashed.hashes.is_empty() && hashed.rows.iter().all(|r| *r == UNCOMPARED));
             let mut server = s.clone();
             server.theirs = read(file.as_bytes(), Some("k.csv"), Kind::Customer, &options)

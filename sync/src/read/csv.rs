@@ -692,12 +692,7 @@ impl<'t> Splitter<'t> {
     fn plain_row(&mut self) -> Option<(usize, usize)> {
         let bytes = self.text.as_bytes();
         let len = bytes.len();
-        let mut pos = self.pos;
-        while pos < len && matches!(bytes[pos], b'\r' | b'\n') {
-            self.newlines += usize::from(bytes[pos] == b'\n');
-            pos += 1;
-        }
-        self.pos = pos;
+        let pos = self.skip_breaks();
         if pos == len {
             return None;
         }
@@ -708,6 +703,19 @@ impl<'t> Splitter<'t> {
 
     fn at_end(&self) -> bool {
         self.pos >= self.text.len()
+    }
+
+    /// Moves past blank lines and the rest of the last record's line
+    /// break, counting the line feeds; returns where that leaves it.
+    fn skip_breaks(&mut self) -> usize {
+        let bytes = self.text.as_bytes();
+        let mut pos = self.pos;
+        while pos < bytes.len() && matches!(bytes[pos], b'\r' | b'\n') {
+            self.newlines += usize::from(bytes[pos] == b'\n');
+            pos += 1;
+        }
+        self.pos = pos;
+        pos
     }
 
     /// Cell `i` as unescaped into `scratch`, if it was.
@@ -722,14 +730,8 @@ impl<'t> Splitter<'t> {
     fn next_record(&mut self) -> Option<usize> {
         let bytes = self.text.as_bytes();
         let len = bytes.len();
-        let mut pos = self.pos;
-        // Blank lines and the rest of the last record's line break.
-        while pos < len && matches!(bytes[pos], b'\r' | b'\n') {
-            self.newlines += usize::from(bytes[pos] == b'\n');
-            pos += 1;
-        }
+        let pos = self.skip_breaks();
         if pos == len {
-            self.pos = pos;
             return None;
         }
         let line_newlines = self.newlines;
