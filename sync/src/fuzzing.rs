@@ -5,12 +5,14 @@
 //! found once stays fixed. Each function panics when an invariant breaks;
 //! an input the parser rejects with an error is fine.
 
-use crate::fingerprint::Fingerprint;
-use crate::read::{Format, ReadOptions, read};
-use crate::schema::Kind;
+use crate::fingerprint::{Fingerprint, KnownRows};
+use crate::read::{Format, ReadOptions, RowHashes, read, read_into};
+use crate::schema::{Kind, Side};
+use crate::state::{Link, State, base_of};
 
 /// Any bytes read as CSV of either kind: an error, or every data row ends as
-/// a record or a row error.
+/// a record or a row error; and read again with its own rows known
+/// (`KnownRows`), the same output and categories as reading every row.
 pub fn read_csv(data: &[u8]) {
     let options = ReadOptions {
         format: Some(Format::Csv),
@@ -25,6 +27,57 @@ pub fn read_csv(data: &[u8]) {
                 "a data row went missing"
             );
         }
+    }
+    known_rows(data);
+}
+
+/// `data` read with the rows of an import of the same bytes known, against
+/// a state that links every record: what reading every row gives.
+fn known_rows(data: &[u8]) {
+    let kind = Kind::Customer;
+    let options = ReadOptions {
+        format: Some(Format::Csv),
+        ..Default::default()
+    };
+    let (Ok(out), Ok((_, rows))) = (
+        read(data, None, kind, &options),
+        read_into(data, None, kind, &options, RowHashes::default()),
+    ) else {
+        return;
+    };
+    assert_eq!(
+        rows.hashes.len(),
+        out.records.len(),
+        "a record without its row"
+    );
+    let mut state = State::new(kind);
+    state.links = out
+        .records
+        .iter()
+        .map(|r| Link {
+            our_number: r.number().to_string(),
+            their_number: r.number().to_string(),
+            active: true,
+            base: base_of(r, &state.synced),
+            version: 1,
+        })
+        .collect();
+    state.ours = out.records.clone();
+    let every_row = Fingerprint::from_state(&state, Side::Theirs);
+    let known = every_row.clone().with_known_rows(&out.records, &rows);
+    let with = read_into(data, None, kind, &options, known.hashed());
+    let without = read_into(data, None, kind, &options, every_row.hashed());
+    match (with, without) {
+        (Ok((a, with)), Ok((b, without))) => {
+            assert_eq!(a, b, "known rows read otherwise");
+            assert_eq!(
+                known.counts(with),
+                every_row.counts(without),
+                "known rows count otherwise"
+            );
+        }
+        (Err(_), Err(_)) => {}
+        _ => panic!("known rows read where every row did not, or the other way"),
     }
 }
 
@@ -46,11 +99,17 @@ pub fn read_xlsx(data: &[u8]) {
 }
 
 /// Any bytes decoded as a preview fingerprint: an error, or a fingerprint
-/// that encodes back to itself and previews without panicking.
+/// that encodes back to itself and previews without panicking; and as
+/// known rows (`KnownRows::from_bytes`): an error, or rows that do too.
 pub fn fingerprint_decode(data: &[u8]) {
     if let Ok(fp) = Fingerprint::decode(data) {
         let _ = fp.preview(&[]);
         let again = Fingerprint::decode(&fp.encode());
         assert_eq!(again.as_ref(), Ok(&fp), "decode(encode(x)) != x");
+    }
+    // The known rows as a helper worker gets them.
+    if let Ok(known) = KnownRows::from_bytes(data) {
+        let again = KnownRows::from_bytes(&known.to_bytes());
+        assert_eq!(again.as_ref(), Ok(&known), "from_bytes(to_bytes(x)) != x");
     }
 }
