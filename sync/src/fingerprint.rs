@@ -1055,10 +1055,14 @@ impl Fingerprint {
         for _ in 0..n_links {
             let our_key = keys.push(r.str()?);
             let flags = r.byte()?;
-            let their_key = if flags & 2 != 0 {
-                our_key
-            } else {
-                keys.push(r.str()?)
+            // Equal keys are one key however they were written, so a
+            // fingerprint decodes to the one its encoding gives back.
+            let their_key = match flags & 2 {
+                0 => match r.str()? {
+                    same if same == keys.get(our_key) => our_key,
+                    other => keys.push(other),
+                },
+                _ => our_key,
             };
             let fixed_key = keys.get(match imported {
                 Side::Ours => their_key,
