@@ -34,6 +34,11 @@ pub fn read_csv(data: &[u8]) {
 /// `data` read with the rows of an import of the same bytes known, against
 /// a state that links every record: what reading every row gives.
 fn known_rows(data: &[u8]) {
+    // Four reads and a state: kept to small inputs, so the campaign's
+    // time goes to the reader itself.
+    if data.len() > 16 * 1024 {
+        return;
+    }
     let kind = Kind::Customer;
     let options = ReadOptions {
         format: Some(Format::Csv),
