@@ -35,11 +35,10 @@
 //! no column for hashes otherwise on their side).
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
-use std::hash::BuildHasherDefault;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::normalize::FastMap;
+use crate::normalize::{FastMap, HashedMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -200,7 +199,7 @@ pub struct KnownRows {
 
 /// `KnownRows::index`: a cache, so not part of what the rows are.
 #[derive(Clone, Default)]
-struct TextIndex(std::sync::OnceLock<HashMap<u64, u32, BuildHasherDefault<HashHasher>>>);
+struct TextIndex(std::sync::OnceLock<HashedMap<u32>>);
 
 impl PartialEq for TextIndex {
     fn eq(&self, _: &TextIndex) -> bool {
@@ -217,23 +216,6 @@ impl std::fmt::Debug for TextIndex {
         } else {
             "not made"
         })
-    }
-}
-
-/// A `Hasher` for keys that are hashes already: the value itself, spread
-/// by one multiply (FNV would spend eight on the eight bytes).
-#[derive(Default)]
-struct HashHasher(u64);
-
-impl std::hash::Hasher for HashHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = crate::normalize::fnv1a_continue(self.0, bytes);
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -283,7 +265,8 @@ impl KnownRows {
                 return None;
             }
             let index = self.index.0.get_or_init(|| {
-                let mut m = HashMap::with_capacity_and_hasher(self.texts.len(), Default::default());
+                let mut m =
+                    HashedMap::with_capacity_and_hasher(self.texts.len(), Default::default());
                 // The first of equal texts (they are the same record).
                 for (i, t) in self.texts.iter().enumerate().rev() {
                     m.insert(*t, i as u32);

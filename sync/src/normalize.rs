@@ -292,6 +292,27 @@ impl std::hash::Hasher for FnvHasher {
     }
 }
 
+/// A `Hasher` for keys that are hashes already: the value itself, spread
+/// by one multiply (FNV would spend eight on the eight bytes).
+#[derive(Default)]
+pub(crate) struct HashHasher(u64);
+
+impl std::hash::Hasher for HashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = fnv1a_continue(self.0, bytes);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A `HashMap` keyed by hashes (`HashHasher`).
+pub(crate) type HashedMap<V> =
+    std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<HashHasher>>;
+
 /// A `HashMap` keyed through `FnvHasher`.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FnvHasher>>;
 

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::normalize::FastMap;
+use crate::normalize::{FastMap, HashedMap, value_hash};
 
 use serde::{Deserialize, Serialize};
 
@@ -119,8 +119,62 @@ pub enum PlanError {
 }
 
 /// An empty map with room for `n` entries.
-fn sized<K, V>(n: usize) -> FastMap<K, V> {
-    FastMap::with_capacity_and_hasher(n, Default::default())
+/// Indices (of records or links) by their matching key, without a `String`
+/// or a list allocated per key: a million keys were seven million small
+/// allocations per plan. Kept by the key's hash, so a list may hold an
+/// index of another key with the same hash: `Work`'s lookups keep only the
+/// indices whose key is the one asked for. In the order added.
+#[derive(Default)]
+struct ByKey(HashedMap<Indices>);
+
+enum Indices {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl ByKey {
+    fn sized(n: usize) -> ByKey {
+        ByKey(HashedMap::with_capacity_and_hasher(n, Default::default()))
+    }
+
+    fn push(&mut self, key: &str, i: usize) {
+        match self.0.entry(value_hash(key)) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Indices::One(i));
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let list = e.get_mut();
+                match list {
+                    Indices::One(j) => *list = Indices::Many(vec![*j, i]),
+                    Indices::Many(v) => v.push(i),
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &str, i: usize) {
+        let h = value_hash(key);
+        let empty = match self.0.get_mut(&h) {
+            Some(Indices::One(j)) => *j == i,
+            Some(Indices::Many(v)) => {
+                v.retain(|j| *j != i);
+                v.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            self.0.remove(&h);
+        }
+    }
+
+    /// The indices added with `key` (and any other key of its hash).
+    fn candidates(&self, key: &str) -> &[usize] {
+        match self.0.get(&value_hash(key)) {
+            Some(Indices::One(i)) => std::slice::from_ref(i),
+            Some(Indices::Many(v)) => v,
+            None => &[],
+        }
+    }
 }
 
 /// Where a number was found on a side.
@@ -150,13 +204,14 @@ struct Work {
     links_changed: bool,
     pending: Vec<Option<PendingChange>>,
     marks: BTreeMap<(Side, String), Deactivation>,
-    ours: FastMap<String, Vec<usize>>,
-    theirs: FastMap<String, Vec<usize>>,
+    /// Records by key, per side (`ByKey`).
+    ours: ByKey,
+    theirs: ByKey,
     creates: FastMap<String, Vec<usize>>,
     sets: FastMap<(String, Field), usize>,
-    pairs: FastMap<(String, String), usize>,
-    by_our: FastMap<String, Vec<usize>>,
-    by_their: FastMap<String, Vec<usize>>,
+    /// Links by our key and by their key (`ByKey`).
+    by_our: ByKey,
+    by_their: ByKey,
 }
 
 impl Work {
@@ -175,22 +230,19 @@ impl Work {
             marks: BTreeMap::new(),
             // Sized up front: a million entries grown by doubling are
             // rehashed some twenty times.
-            ours: sized(s.ours.len()),
-            theirs: sized(s.theirs.len()),
+            ours: ByKey::sized(s.ours.len()),
+            theirs: ByKey::sized(s.theirs.len()),
             creates: FastMap::default(),
             sets: FastMap::default(),
-            pairs: sized(links.len()),
-            by_our: sized(links.len()),
-            by_their: sized(links.len()),
+            by_our: ByKey::sized(links.len()),
+            by_their: ByKey::sized(links.len()),
             s,
         };
         for (i, r) in w.s.ours.iter().enumerate() {
-            let k = match_key(&w.s.rules, r.number()).into_owned();
-            w.ours.entry(k).or_default().push(i);
+            w.ours.push(&match_key(&w.s.rules, r.number()), i);
         }
         for (i, r) in w.s.theirs.iter().enumerate() {
-            let k = match_key(&w.s.rules, r.number()).into_owned();
-            w.theirs.entry(k).or_default().push(i);
+            w.theirs.push(&match_key(&w.s.rules, r.number()), i);
         }
         for l in links {
             w.add_link(l, false);
@@ -212,10 +264,9 @@ impl Work {
 
     fn add_link(&mut self, l: Link, fresh: bool) {
         let i = self.links.len();
-        let (ok, tk) = (self.key(&l.our_number), self.key(&l.their_number));
-        self.pairs.entry((ok.clone(), tk.clone())).or_insert(i);
-        self.by_our.entry(ok).or_default().push(i);
-        self.by_their.entry(tk).or_default().push(i);
+        let rules = &self.s.rules;
+        self.by_our.push(&match_key(rules, &l.our_number), i);
+        self.by_their.push(&match_key(rules, &l.their_number), i);
         self.links.push(Some(l));
         self.fresh.push(fresh);
         if fresh {
@@ -228,28 +279,40 @@ impl Work {
             return;
         };
         self.links_changed = true;
-        let (ok, tk) = (self.key(&l.our_number), self.key(&l.their_number));
-        if self.pairs.get(&(ok.clone(), tk.clone())) == Some(&i) {
-            self.pairs.remove(&(ok.clone(), tk.clone()));
-            // Another link of the same pair (a fault of an older state)
-            // takes its place.
-            if let Some(j) = self.by_our.get(&ok).and_then(|v| {
-                v.iter().copied().find(|j| {
-                    *j != i
-                        && self.links[*j]
-                            .as_ref()
-                            .is_some_and(|x| self.s.rules.key(&x.their_number) == tk)
-                })
-            }) {
-                self.pairs.insert((ok.clone(), tk.clone()), j);
-            }
-        }
-        if let Some(v) = self.by_our.get_mut(&ok) {
-            v.retain(|j| *j != i);
-        }
-        if let Some(v) = self.by_their.get_mut(&tk) {
-            v.retain(|j| *j != i);
-        }
+        let rules = &self.s.rules;
+        self.by_our.remove(&match_key(rules, &l.our_number), i);
+        self.by_their.remove(&match_key(rules, &l.their_number), i);
+    }
+
+    /// The records of `side` with `key`.
+    fn records_of<'a>(&'a self, side: Side, key: &'a str) -> impl Iterator<Item = usize> + 'a {
+        let (index, records) = match side {
+            Side::Ours => (&self.ours, &self.s.ours),
+            Side::Theirs => (&self.theirs, &self.s.theirs),
+        };
+        index
+            .candidates(key)
+            .iter()
+            .copied()
+            .filter(move |i| match_key(&self.s.rules, records[*i].number()) == key)
+    }
+
+    /// The links whose key on `side` is `key`, in the order they were
+    /// added.
+    fn links_of<'a>(&'a self, side: Side, key: &'a str) -> impl Iterator<Item = usize> + 'a {
+        let index = match side {
+            Side::Ours => &self.by_our,
+            Side::Theirs => &self.by_their,
+        };
+        index.candidates(key).iter().copied().filter(move |i| {
+            self.links[*i].as_ref().is_some_and(|l| {
+                let number = match side {
+                    Side::Ours => &l.our_number,
+                    Side::Theirs => &l.their_number,
+                };
+                match_key(&self.s.rules, number) == key
+            })
+        })
     }
 
     fn add_pending(&mut self, p: PendingChange) {
@@ -291,13 +354,10 @@ impl Work {
 
     fn find(&self, side: Side, number: &str, action: u32) -> Result<Found, PlanError> {
         let key = self.key(number);
-        let index = match side {
-            Side::Ours => &self.ours,
-            Side::Theirs => &self.theirs,
-        };
-        match index.get(&key).map(Vec::as_slice).unwrap_or(&[]) {
-            [i] => Ok(Found::Record(*i)),
-            [] => {
+        let mut found = self.records_of(side, &key);
+        match (found.next(), found.next()) {
+            (Some(i), None) => Ok(Found::Record(i)),
+            (None, _) => {
                 if side == Side::Theirs
                     && let Some(p) = self.creates.get(&key).and_then(|v| v.first())
                 {
@@ -324,16 +384,19 @@ impl Work {
         )
     }
 
+    /// The first link of the pair (more than one is a fault of an older
+    /// state).
     fn link_of(&self, our: &str, their: &str) -> Option<usize> {
-        self.pairs.get(&(self.key(our), self.key(their))).copied()
+        let (ok, tk) = (self.key(our), self.key(their));
+        self.links_of(Side::Ours, &ok).find(|i| {
+            self.links[*i]
+                .as_ref()
+                .is_some_and(|l| match_key(&self.s.rules, &l.their_number) == tk)
+        })
     }
 
     fn linked_elsewhere(&self, side: Side, number: &str) -> bool {
-        let index = match side {
-            Side::Ours => &self.by_our,
-            Side::Theirs => &self.by_their,
-        };
-        index.get(&self.key(number)).is_some_and(|v| !v.is_empty())
+        self.links_of(side, &self.key(number)).next().is_some()
     }
 
     fn set_active(&mut self, i: usize, active: bool) {
@@ -389,11 +452,7 @@ impl Work {
     fn move_bases(&mut self) {
         let mut slots: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
         for (side, key) in &self.touched {
-            let index = match side {
-                Side::Ours => &self.by_our,
-                Side::Theirs => &self.by_their,
-            };
-            slots.extend(index.get(key).map(Vec::as_slice).unwrap_or(&[]));
+            slots.extend(self.links_of(*side, key));
         }
         let synced = self.s.synced.clone();
         for li in slots {
@@ -404,10 +463,9 @@ impl Work {
                 continue;
             }
             let (ok, tk) = (self.key(&l.our_number), self.key(&l.their_number));
-            let single =
-                |m: &FastMap<String, Vec<usize>>, k: &str| m.get(k).is_some_and(|v| v.len() == 1);
-            if !single(&self.by_our, &ok)
-                || !single(&self.by_their, &tk)
+            let single = |side: Side, k: &str| self.links_of(side, k).nth(1).is_none();
+            if !single(Side::Ours, &ok)
+                || !single(Side::Theirs, &tk)
                 || self.marks.contains_key(&(Side::Ours, ok.clone()))
                 || self.marks.contains_key(&(Side::Theirs, tk.clone()))
             {
@@ -452,12 +510,8 @@ impl Work {
             };
             let ours = normalize(field, self.s.ours[i].get(field));
             let partners: Vec<String> = self
-                .by_our
-                .get(&ok)
-                .map(Vec::as_slice)
-                .unwrap_or(&[])
-                .iter()
-                .filter_map(|j| self.links[*j].as_ref())
+                .links_of(Side::Ours, &ok)
+                .filter_map(|j| self.links[j].as_ref())
                 .map(|l| self.key(&l.their_number))
                 .collect();
             for partner in partners {
@@ -735,7 +789,7 @@ fn create(w: &mut Work, side: Side, from: &str, number: &str, at: u32) -> Result
     match side {
         Side::Ours => {
             let key = w.key(&number);
-            w.ours.entry(key).or_default().push(w.s.ours.len());
+            w.ours.push(&key, w.s.ours.len());
             w.s.ours.push(wanted);
         }
         Side::Theirs => w.add_pending(PendingChange::Create {
