@@ -23,7 +23,8 @@ thread_local! {
     /// second preview neither fetches nor decodes it again.
     static HELD: RefCell<Option<Fingerprint>> = const { RefCell::new(None) };
     /// The held fingerprint's known rows as bytes for the helpers, with the
-    /// fingerprint's revision as their name (`KnownRows::to_bytes`).
+    /// fingerprint's revision as their name (`KnownRows::to_bytes`): made
+    /// when a read in parts first needs them, dropped with the fingerprint.
     static HELD_KNOWN: RefCell<Option<(String, js_sys::Uint8Array)>> = const { RefCell::new(None) };
     /// A helper's: the known rows it was last sent, by that name.
     static HELPER_KNOWN: RefCell<Option<(String, Arc<KnownRows>)>> = const { RefCell::new(None) };
@@ -108,11 +109,6 @@ pub async fn preview_file(
         HELD_KNOWN.with_borrow_mut(|h| *h = None);
         let fp = Fingerprint::decode(&bytes).map_err(|e| JsValue::from_str(&e.to_string()))?;
         drop(bytes);
-        let known = fp.known.as_ref().map(|k| {
-            let id = format!("{:016x}", fp.revision);
-            (id, js_sys::Uint8Array::from(k.to_bytes().as_slice()))
-        });
-        HELD_KNOWN.with_borrow_mut(|h| *h = known);
         HELD.with_borrow_mut(|h| *h = Some(fp));
     }
     // What the helpers hash by: only for a read in parts (it walks every
@@ -132,6 +128,16 @@ pub async fn preview_file(
                 serde_json::to_string(plan).map_err(|e| JsValue::from_str(&e.to_string()))?;
             let spec_json =
                 serde_json::to_string(&spec).map_err(|e| JsValue::from_str(&e.to_string()))?;
+            // The known rows as bytes, made the first time helpers need them.
+            if HELD_KNOWN.with_borrow(Option::is_none) {
+                let made = HELD.with_borrow(|fp| {
+                    let fp = fp.as_ref()?;
+                    let k = fp.known.as_ref()?;
+                    let id = format!("{:016x}", fp.revision);
+                    Some((id, js_sys::Uint8Array::from(k.to_bytes().as_slice())))
+                });
+                HELD_KNOWN.with_borrow_mut(|h| *h = made);
+            }
             let (known_id, known) = HELD_KNOWN.with_borrow(|k| match k {
                 Some((id, bytes)) => (JsValue::from_str(id), JsValue::from(bytes.clone())),
                 None => (JsValue::NULL, JsValue::NULL),

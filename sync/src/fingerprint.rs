@@ -75,6 +75,41 @@ pub struct Keys {
 }
 
 impl Keys {
+    /// The keys as bytes, little-endian: the text's length (u32), the
+    /// text, then where each key ends (u32 each).
+    fn write_le(&self, w: &mut Vec<u8>) {
+        let text_len = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        w.extend_from_slice(&text_len.to_le_bytes());
+        w.extend_from_slice(self.text.as_bytes());
+        for e in &self.ends {
+            w.extend_from_slice(&e.to_le_bytes());
+        }
+    }
+
+    /// Reads `n` keys as `write_le` wrote them. Sizes are checked against
+    /// the bytes before anything is allocated; ends out of order, past the
+    /// text or inside a character are damage.
+    fn read_le(r: &mut Cursor<'_>, n: usize) -> Result<Keys, FingerprintError> {
+        let b = r.take(4)?;
+        let text_len = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        let text = std::str::from_utf8(r.take(text_len)?)
+            .map_err(|_| FingerprintError::Damaged("keys are not UTF-8".into()))?;
+        let ends = r.take(n.checked_mul(4).ok_or(FingerprintError::Truncated)?)?;
+        let mut keys = Keys::default();
+        keys.ends.reserve(n);
+        let mut last = 0u32;
+        for c in ends.chunks_exact(4) {
+            let e = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            if e < last || e as usize > text_len || !text.is_char_boundary(e as usize) {
+                return Err(FingerprintError::Damaged("key ends".into()));
+            }
+            last = e;
+            keys.ends.push(e);
+        }
+        keys.text = text.to_string();
+        Ok(keys)
+    }
+
     /// Adds `key`; returns its place.
     pub fn push(&mut self, key: &str) -> Key {
         self.text.push_str(key);
@@ -299,12 +334,7 @@ impl KnownRows {
             w.extend_from_slice(&x.to_le_bytes());
         }
         w.extend(self.active.iter().map(|a| u8::from(*a)));
-        let text_len = u32::try_from(self.keys.text.len()).unwrap_or(u32::MAX);
-        w.extend_from_slice(&text_len.to_le_bytes());
-        w.extend_from_slice(self.keys.text.as_bytes());
-        for e in &self.keys.ends {
-            w.extend_from_slice(&e.to_le_bytes());
-        }
+        self.keys.write_le(&mut w);
         w
     }
 
@@ -329,24 +359,7 @@ impl KnownRows {
         let texts = words(&mut r)?;
         let rows = words(&mut r)?;
         let active = r.take(n)?.iter().map(|b| *b != 0).collect();
-        let text_len = le32(&mut r)?;
-        let text = std::str::from_utf8(r.take(text_len)?)
-            .map_err(|_| FingerprintError::Damaged("keys are not UTF-8".into()))?;
-        let mut keys = Keys::default();
-        keys.ends.reserve(n);
-        let mut last = 0u32;
-        for c in r
-            .take(n.checked_mul(4).ok_or(FingerprintError::Truncated)?)?
-            .chunks_exact(4)
-        {
-            let e = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            if e < last || e as usize > text_len || !text.is_char_boundary(e as usize) {
-                return Err(FingerprintError::Damaged("key ends".into()));
-            }
-            last = e;
-            keys.ends.push(e);
-        }
-        keys.text = text.to_string();
+        let keys = Keys::read_le(&mut r, n)?;
         if r.at != bytes.len() {
             return Err(FingerprintError::Damaged("trailing bytes".into()));
         }
@@ -1381,11 +1394,7 @@ impl Hashed {
         };
         w.extend_from_slice(HASHED_MAGIC);
         u32(&mut w, n);
-        u32(&mut w, self.keys.text.len());
-        w.extend_from_slice(self.keys.text.as_bytes());
-        for e in &self.keys.ends {
-            w.extend_from_slice(&e.to_le_bytes());
-        }
+        self.keys.write_le(&mut w);
         w.extend(self.active.iter().map(|a| u8::from(*a)));
         for r in &self.rows {
             w.extend_from_slice(&r.to_le_bytes());
@@ -1422,22 +1431,7 @@ impl Hashed {
             u64::from_le_bytes(x)
         };
         let n = le32(&mut r)? as usize;
-        let text_len = le32(&mut r)? as usize;
-        let text = std::str::from_utf8(r.take(text_len)?)
-            .map_err(|_| FingerprintError::Damaged("keys are not UTF-8".into()))?;
-        // Sizes are checked against the bytes before anything is allocated.
-        let ends = r.take(n.checked_mul(4).ok_or(FingerprintError::Truncated)?)?;
-        let mut last = 0u32;
-        h.keys.ends.reserve(n);
-        for c in ends.chunks_exact(4) {
-            let e = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            if e < last || e as usize > text_len || !text.is_char_boundary(e as usize) {
-                return Err(FingerprintError::Damaged("key ends".into()));
-            }
-            last = e;
-            h.keys.ends.push(e);
-        }
-        h.keys.text = text.to_string();
+        h.keys = Keys::read_le(&mut r, n)?;
         h.active = r.take(n)?.iter().map(|b| *b != 0).collect();
         let rows = r.take(n.checked_mul(8).ok_or(FingerprintError::Truncated)?)?;
         h.rows = rows.chunks_exact(8).map(le64).collect();
@@ -1756,7 +1750,6 @@ mod tests {
 
     use super::*;
     use crate::categorize::categorize;
-    use crate::state::{Link, base_of};
 
     fn customers(n: u32) -> Vec<Record> {
         (0..n)
@@ -1789,20 +1782,8 @@ mod tests {
     }
 
     fn synced_state(n: u32) -> State {
-        let mut s = State::new(Kind::Customer);
-        s.ours = customers(n);
+        let mut s = State::synchronized(Kind::Customer, customers(n));
         s.theirs = customers(n);
-        s.links = s
-            .ours
-            .iter()
-            .map(|r| Link {
-                our_number: r.number().to_string(),
-                their_number: r.number().to_string(),
-                active: true,
-                base: base_of(r, &s.synced),
-                version: 1,
-            })
-            .collect();
         s
     }
 

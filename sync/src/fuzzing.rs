@@ -8,7 +8,7 @@
 use crate::fingerprint::{Fingerprint, KnownRows};
 use crate::read::{Format, ReadOptions, RowHashes, read, read_into};
 use crate::schema::{Kind, Side};
-use crate::state::{Link, State, base_of};
+use crate::state::State;
 
 /// Any bytes read as CSV of either kind: an error, or every data row ends as
 /// a record or a row error; and read again with its own rows known
@@ -55,19 +55,7 @@ fn known_rows(data: &[u8]) {
         out.records.len(),
         "a record without its row"
     );
-    let mut state = State::new(kind);
-    state.links = out
-        .records
-        .iter()
-        .map(|r| Link {
-            our_number: r.number().to_string(),
-            their_number: r.number().to_string(),
-            active: true,
-            base: base_of(r, &state.synced),
-            version: 1,
-        })
-        .collect();
-    state.ours = out.records.clone();
+    let state = State::synchronized(kind, out.records.clone());
     let every_row = Fingerprint::from_state(&state, Side::Theirs);
     let known = every_row.clone().with_known_rows(&out.records, &rows);
     let with = read_into(data, None, kind, &options, known.hashed());

@@ -124,6 +124,25 @@ impl State {
         }
     }
 
+    /// Our records `ours`, each linked to the same number on their side
+    /// with its values as the base: the state after they were synchronized,
+    /// before their side's records are read again.
+    pub fn synchronized(kind: Kind, ours: Vec<Record>) -> State {
+        let mut s = State::new(kind);
+        s.links = ours
+            .iter()
+            .map(|r| Link {
+                our_number: r.number().to_string(),
+                their_number: r.number().to_string(),
+                active: true,
+                base: base_of(r, &s.synced),
+                version: 1,
+            })
+            .collect();
+        s.ours = ours;
+        s
+    }
+
     pub fn records(&self, side: Side) -> &[Record] {
         match side {
             Side::Ours => &self.ours,

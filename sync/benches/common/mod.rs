@@ -9,7 +9,7 @@
 
 use sync::read::{ReadOptions, read};
 use sync::schema::{Kind, Record, Side};
-use sync::state::{Link, State, base_of};
+use sync::state::State;
 
 /// The header of the generated customer files.
 pub const HEADER: &str =
@@ -94,18 +94,7 @@ pub fn parse(bytes: &[u8]) -> Vec<Record> {
 /// linked, base equal to our values), then their side replaced by `theirs`:
 /// the server's state when a new export of theirs arrives.
 pub fn state_of(ours: Vec<Record>, theirs: Vec<Record>) -> State {
-    let mut s = State::new(Kind::Customer);
-    s.links = ours
-        .iter()
-        .map(|r| Link {
-            our_number: r.number().to_string(),
-            their_number: r.number().to_string(),
-            active: true,
-            base: base_of(r, &s.synced),
-            version: 1,
-        })
-        .collect();
-    s.ours = ours;
+    let mut s = State::synchronized(Kind::Customer, ours);
     s.theirs = theirs;
     s
 }
