@@ -445,6 +445,19 @@ proptest! {
         // The same parts on threads, as the server reads.
         let threaded = parts::read_threaded(&file, name, Kind::Customer, &options, cuts.len() + 1);
         prop_assert_eq!(&threaded, &whole);
+        // And with the rows' hashes taken in the same read, as the server
+        // reads a stored import: the hashes of the whole read's rows.
+        let with_rows = parts::read_threaded_into(&file, name, Kind::Customer, &options, cuts.len() + 1, || {
+            sync::read::WithRowHashes::new(sync::read::Records::new(Kind::Customer))
+        });
+        let rows = read_into(&file, name, Kind::Customer, &options, sync::read::RowHashes::default());
+        if let (Ok((out, both)), Ok((_, rows))) = (with_rows, rows) {
+            prop_assert_eq!(Ok(&both.sink.records), whole.as_ref().map(|w| &w.records));
+            prop_assert_eq!(out.row_count, rows.hashes.len() as u32 + out.errors.len() as u32);
+            prop_assert_eq!(both.rows, rows);
+        } else {
+            prop_assert!(whole.is_err());
+        }
 
         // The preview's hasher: the same hashes, byte for byte.
         let fp = Fingerprint::from_state(&s, Side::Theirs);

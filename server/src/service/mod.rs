@@ -22,6 +22,24 @@ pub fn read_file(
     ::sync::read::parts::read_threaded(bytes, name, kind, options, cores())
 }
 
+/// `read_file`, and the hashes of the rows of a CSV file
+/// (`sync::read::RowHashes`; `None` for an xlsx file), in the same read.
+pub fn read_file_with_rows(
+    bytes: &[u8],
+    name: Option<&str>,
+    kind: ::sync::schema::Kind,
+    options: &::sync::read::ReadOptions,
+) -> Result<(::sync::read::ReadOutput, Option<::sync::read::RowHashes>), ::sync::read::ReadError> {
+    use ::sync::read::{Format, Records, WithRowHashes};
+    let (mut out, sink) =
+        ::sync::read::parts::read_threaded_into(bytes, name, kind, options, cores(), || {
+            WithRowHashes::new(Records::new(kind))
+        })?;
+    out.records = sink.sink.records;
+    let rows = (out.format == Format::Csv).then_some(sink.rows);
+    Ok((out, rows))
+}
+
 /// `sync::track::diff` on the machine's cores at once: the same diff,
 /// sooner. Every diff the server makes goes through here.
 pub fn diff(

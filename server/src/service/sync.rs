@@ -313,20 +313,6 @@ struct TheirData {
     rows: Option<RowHashes>,
 }
 
-/// The hashes of a CSV file's rows as `options` read them (`RowHashes`):
-/// a second read, a fraction of the first (no records are made).
-fn row_hashes(bytes: &[u8], name: &str, kind: Kind, options: &ReadOptions) -> Option<RowHashes> {
-    let format = options
-        .format
-        .unwrap_or_else(|| sync::read::Format::detect(bytes, Some(name)));
-    if format != sync::read::Format::Csv {
-        return None;
-    }
-    sync::read::read_into(bytes, Some(name), kind, options, RowHashes::default())
-        .ok()
-        .map(|(_, rows)| rows)
-}
-
 /// The cache key of an import's records: its content and reader options.
 fn their_key(kind: Kind, sha256: &str, options: &str) -> String {
     format!("{}:{}:{}", kind.as_str(), sha256, options)
@@ -362,14 +348,14 @@ async fn their_records(
     let content = db::import_content(c, import.import_id).await?;
     let options: ReadOptions = serde_json::from_str(&import.options)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored import options: {e}")))?;
-    let out =
-        super::read_file(&content, Some(&import.file_name), kind, &options).map_err(read_failed)?;
+    let (out, rows) = super::read_file_with_rows(&content, Some(&import.file_name), kind, &options)
+        .map_err(read_failed)?;
     Ok(their_records_keep(
         cache_key,
         TheirData {
             missing: out.missing_fields(),
             records: out.records,
-            rows: row_hashes(&content, &import.file_name, kind, &options),
+            rows,
         },
     ))
 }
@@ -818,7 +804,8 @@ pub async fn import(
     };
     let mut read_options = options.read_options(&conn.settings(kind).mapping);
     read_options.keep_rows = false;
-    let out = super::read_file(bytes, Some(file_name), kind, &read_options).map_err(read_failed)?;
+    let (out, row_hashes) = super::read_file_with_rows(bytes, Some(file_name), kind, &read_options)
+        .map_err(read_failed)?;
     // Stored with what the reader decided, so a re-read gives the same records.
     let mut stored = read_options.clone();
     stored.encoding = out.encoding.clone();
@@ -964,7 +951,7 @@ pub async fn import(
             TheirData {
                 records: l.state.theirs.clone(),
                 missing: l.state.missing.clone(),
-                rows: row_hashes(bytes, file_name, kind, &stored),
+                rows: row_hashes,
             },
         );
         Some(as_loaded(&mut tx, l.connection, l.state, Some(their)).await?)

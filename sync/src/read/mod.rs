@@ -366,6 +366,68 @@ impl RecordSink for Records {
     }
 }
 
+/// A sink that hands every record on to `sink` and keeps the hashes of
+/// their rows besides (`RowHashes`): one read for both, as the server reads
+/// a stored import.
+pub struct WithRowHashes<S> {
+    pub sink: S,
+    pub rows: RowHashes,
+}
+
+impl<S: RecordSink> WithRowHashes<S> {
+    pub fn new(sink: S) -> WithRowHashes<S> {
+        WithRowHashes {
+            sink,
+            rows: RowHashes::default(),
+        }
+    }
+}
+
+impl<S: RecordSink> RecordSink for WithRowHashes<S> {
+    fn record(&mut self, line: u32, values: &[&str]) {
+        self.rows.record(line, values);
+        self.sink.record(line, values);
+    }
+    fn len(&self) -> usize {
+        self.sink.len()
+    }
+    fn expect(&mut self, rows: usize) {
+        self.rows.expect(rows);
+        self.sink.expect(rows);
+    }
+    fn mapped(&mut self, fields: &[Field]) {
+        self.rows.mapped(fields);
+        self.sink.mapped(fields);
+    }
+    fn end(&mut self) {
+        self.sink.end();
+    }
+    fn activate(&mut self, index: usize) {
+        self.rows.activate(index);
+        self.sink.activate(index);
+    }
+    fn shape(&mut self, shape: u64) {
+        self.rows.shape(shape);
+        self.sink.shape(shape);
+    }
+    fn wants_rows(&self) -> bool {
+        true
+    }
+    fn row_text(&mut self, text: &str) -> bool {
+        self.rows.row_text(text);
+        let taken = self.sink.wants_rows() && self.sink.row_text(text);
+        if taken {
+            // No record comes: the row's hash stands for the one taken.
+            self.rows.record(0, &[]);
+        }
+        taken
+    }
+    fn empty_active(&mut self) {
+        self.rows.empty_active();
+        self.sink.empty_active();
+    }
+}
+
 /// Reads a CSV or xlsx file of `kind` records.
 pub fn read(
     bytes: &[u8],

@@ -74,6 +74,20 @@ pub trait PartSink: RecordSink {
     fn append(&mut self, other: Self, lines: u32);
 }
 
+impl PartSink for super::RowHashes {
+    fn append(&mut self, other: super::RowHashes, _lines: u32) {
+        self.hashes.extend(other.hashes);
+        self.activated |= other.activated;
+    }
+}
+
+impl<S: PartSink> PartSink for super::WithRowHashes<S> {
+    fn append(&mut self, other: super::WithRowHashes<S>, lines: u32) {
+        self.sink.append(other.sink, lines);
+        self.rows.append(other.rows, lines);
+    }
+}
+
 /// How many records `Records::append` moves between shrinking the part
 /// it takes them from.
 const SHRINK_EVERY: usize = 1 << 15;
@@ -261,6 +275,24 @@ pub fn read_threaded(
     options: &ReadOptions,
     threads: usize,
 ) -> Result<ReadOutput, ReadError> {
+    read_threaded_into(bytes, name, kind, options, threads, || Records::new(kind)).map(
+        |(mut out, sink)| {
+            out.records = sink.records;
+            out
+        },
+    )
+}
+
+/// `read_threaded` into the sinks `sink` makes, one per part, put together.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_threaded_into<S: PartSink + Send>(
+    bytes: &[u8],
+    name: Option<&str>,
+    kind: Kind,
+    options: &ReadOptions,
+    threads: usize,
+    sink: impl Fn() -> S + Sync,
+) -> Result<(ReadOutput, S), ReadError> {
     let head = &bytes[..bytes.len().min(HEAD_BYTES)];
     if threads > 1
         && bytes.len() >= 4 * HEAD_BYTES
@@ -269,16 +301,14 @@ pub fn read_threaded(
         let mut bounds = vec![0];
         bounds.extend(cuts(bytes, threads));
         bounds.push(bytes.len());
-        let plan = &plan;
-        let parts: Vec<Result<Part<Records>, ReadError>> = std::thread::scope(|s| {
+        let (plan, sink) = (&plan, &sink);
+        let parts: Vec<Result<Part<S>, ReadError>> = std::thread::scope(|s| {
             let running: Vec<_> = bounds
                 .windows(2)
                 .enumerate()
                 .map(|(i, w)| {
                     let part = &bytes[w[0]..w[1]];
-                    s.spawn(move || {
-                        read_part(plan, i == 0, part, kind, options, Records::new(kind))
-                    })
+                    s.spawn(move || read_part(plan, i == 0, part, kind, options, sink()))
                 })
                 .collect();
             running
@@ -289,12 +319,11 @@ pub fn read_threaded(
                 })
                 .collect()
         });
-        if let Ok((mut out, sink)) = merge(parts, options) {
-            out.records = sink.records;
-            return Ok(out);
+        if let Ok(done) = merge(parts, options) {
+            return Ok(done);
         }
     }
-    super::read(bytes, name, kind, options)
+    super::read_into(bytes, name, kind, options, sink())
 }
 
 /// Reads `bytes` in parts, one after another, at the given part starts
