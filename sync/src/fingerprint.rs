@@ -47,7 +47,7 @@ use crate::categorize::{
     categorize_input, count_input, overlay,
 };
 use crate::normalize::{combine, hash_field, match_key};
-use crate::protocol::CategoryCounts;
+use crate::protocol::{CategoryCounts, ValueMapping, mappable, mapped_value};
 use crate::read::{RecordSink, RowHashes};
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, MAX_VALUES, Record, Side};
@@ -56,7 +56,7 @@ use crate::state::State;
 /// The format version written by this build. A fingerprint of another
 /// version is refused, so a browser never previews against a layout it
 /// misreads.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 const MAGIC: &[u8; 4] = b"PSFP";
 
@@ -209,6 +209,10 @@ pub struct Fingerprint {
     /// fingerprint; not part of the serde form.
     #[serde(skip)]
     pub known: Option<Arc<KnownRows>>,
+    /// The connection's value mappings, laid over the imported records of
+    /// their side as the server lays them over their stored ones
+    /// (`protocol::mapped_value`); empty for an import of our side.
+    pub value_maps: Vec<ValueMapping>,
 }
 
 /// The rows of the import the server's state has, by the hash of their
@@ -657,7 +661,19 @@ impl Fingerprint {
                 })
                 .collect(),
             known: None,
+            value_maps: Vec::new(),
         }
+    }
+
+    /// This fingerprint with the connection's value mappings (`maps`), which
+    /// the server has laid over their records: the preview lays them over
+    /// the imported ones. Set it before `with_known_rows`, whose rows are
+    /// hashed with them. Ignored for an import of our side.
+    pub fn with_value_maps(mut self, maps: &[ValueMapping]) -> Fingerprint {
+        if self.imported == Side::Theirs {
+            self.value_maps = maps.iter().filter(|m| mappable(m.field)).cloned().collect();
+        }
+        self
     }
 
     /// The field hashes in `slot` of `hashes`.
@@ -970,6 +986,12 @@ impl Fingerprint {
                 k.encode(&mut w, &fixed_at, &self.fixed);
             }
         }
+        put_varint(&mut w, self.value_maps.len() as u64);
+        for m in &self.value_maps {
+            w.push(field_code(m.field));
+            put_str(&mut w, &m.their_value);
+            put_str(&mut w, &m.our_value);
+        }
         w
     }
 
@@ -1136,6 +1158,19 @@ impl Fingerprint {
             1 => Some(Arc::new(KnownRows::decode(&mut r, &fixed, &keys)?)),
             t => return Err(FingerprintError::Damaged(format!("known rows tag {t}"))),
         };
+        let n_maps = r.count(3)?;
+        let mut value_maps = Vec::with_capacity(n_maps);
+        for _ in 0..n_maps {
+            let code = r.byte()?;
+            let field = code_field(code)
+                .filter(|f| mappable(*f) && kind.index_of(*f).is_some())
+                .ok_or_else(|| FingerprintError::Damaged(format!("value mapping field {code}")))?;
+            value_maps.push(ValueMapping {
+                field,
+                their_value: r.string()?,
+                our_value: r.string()?,
+            });
+        }
         if r.at != bytes.len() {
             return Err(FingerprintError::Damaged("trailing bytes".into()));
         }
@@ -1154,6 +1189,7 @@ impl Fingerprint {
             deactivated_theirs,
             pending,
             known,
+            value_maps,
         })
     }
 }
@@ -1183,6 +1219,9 @@ pub struct HashSpec {
     /// not hashed at all (but for `needs_fields`).
     #[serde(default = "yes")]
     pub rows_compared: bool,
+    /// `Fingerprint::value_maps`.
+    #[serde(default)]
+    pub value_maps: Vec<ValueMapping>,
 }
 
 fn yes() -> bool {
@@ -1213,6 +1252,7 @@ impl Fingerprint {
             rules: self.rules.clone(),
             needs_fields: needs.into_iter().map(str::to_string).collect(),
             rows_compared: !self.links.is_empty(),
+            value_maps: self.value_maps.clone(),
         }
     }
 }
@@ -1240,6 +1280,9 @@ pub struct Hashed {
     their_side: bool,
     /// `HashSpec::rows_compared`.
     rows_compared: bool,
+    /// `HashSpec::value_maps`, and per synced field whether any names it.
+    value_maps: Vec<ValueMapping>,
+    mapped_fields: Vec<bool>,
     needs_fields: FastMap<String, ()>,
     keys: Keys,
     active: Vec<bool>,
@@ -1289,6 +1332,12 @@ impl Hashed {
             their_side: spec.imported == Side::Theirs,
             needs_fields: spec.needs_fields.iter().map(|k| (k.clone(), ())).collect(),
             rows_compared: spec.rows_compared,
+            value_maps: spec.value_maps.clone(),
+            mapped_fields: spec
+                .synced
+                .iter()
+                .map(|f| mappable(*f) && spec.value_maps.iter().any(|m| m.field == *f))
+                .collect(),
             keys: Keys::default(),
             active: Vec::new(),
             rows: Vec::new(),
@@ -1523,6 +1572,14 @@ impl RecordSink for Hashed {
             } else {
                 hash_field(*f, value(*s))
             };
+        }
+        if !self.value_maps.is_empty() {
+            for (i, f) in self.synced.iter().enumerate() {
+                if self.mapped_fields[i] && !self.absent[i] {
+                    fields[i] =
+                        hash_field(*f, mapped_value(&self.value_maps, *f, value(self.slots[i])));
+                }
+            }
         }
         let fields = &fields[..width];
         let row = combine(fields.iter().copied());
@@ -2033,6 +2090,116 @@ mod tests {
                 expect
             );
         }
+    }
+
+    /// A connection's value mappings turn their codes into our values
+    /// wherever their records are read: the browser's preview lays them
+    /// over the file as the server lays them over the stored import, so the
+    /// two count alike, with known rows too.
+    #[test]
+    fn value_maps_preview_as_the_server_maps() {
+        use crate::protocol::{ValueMapping, map_values};
+        use crate::read::{ReadOptions, read, read_into};
+        let map = |field, their: &str, our: &str| ValueMapping {
+            field,
+            their_value: their.to_string(),
+            our_value: our.to_string(),
+        };
+        let maps = vec![
+            map(Field::City, "OSL", "Oslo"),
+            map(Field::City, "BGO", "Bergn"),
+            // Laid over in order: BGO reads as Bergn, then as Bergen.
+            map(Field::City, "Bergn", "Bergen"),
+            // Never mapped: records are matched by their number, and
+            // `active` is a yes/no field.
+            map(Field::Number, "3", "1"),
+            map(Field::Active, "false", "true"),
+        ];
+        let ours: Vec<Record> = [
+            ("1", "A", "Oslo"),
+            ("2", "B", "Bergen"),
+            ("3", "C", "Hamar"),
+        ]
+        .iter()
+        .map(|(n, name, city)| {
+            Record::from_pairs(
+                Kind::Customer,
+                &[(Field::Number, n), (Field::Name, name), (Field::City, city)],
+            )
+        })
+        .collect();
+        let mut before = State::synchronized(Kind::Customer, ours);
+        // Our city of 1 changed since the last sync: theirs, unchanged as
+        // mapped, is to be updated; as a code it would be a conflict.
+        before.ours[0].set(Field::City, "Oslo sentrum");
+        let file = "Kundenummer;Navn;Poststed;Aktiv\r\n1;A;OSL;ja\r\n2;B;BGO;ja\r\n3;C;Hamar;nei\r\n4;D;OSL;ja\r\n";
+        let options = ReadOptions::default();
+        let records = read(file.as_bytes(), Some("k.csv"), Kind::Customer, &options)
+            .map(|o| o.records)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut server = before.clone();
+        server.theirs = records.clone();
+        map_values(&mut server.theirs, &maps);
+        assert_eq!(server.theirs[1].get(Field::City), "Bergen");
+        assert_eq!(server.theirs[2].number(), "3");
+        assert!(!server.theirs[2].active());
+        let expect = categorize(&server).summary();
+        // 1 (our change planned for theirs) and 2 synchronized, their codes
+        // being our cities; 3 too (made inactive on their side only: a
+        // planned update of ours); 4 new.
+        let counts = CategoryCounts::of_summary(&expect);
+        assert_eq!(
+            (counts.synchronized, counts.new, counts.conflicts),
+            (3, 1, 0),
+            "{counts:?}"
+        );
+
+        let fp = Fingerprint::from_state(&before, Side::Theirs).with_value_maps(&maps);
+        assert_eq!(fp.value_maps.len(), 3, "number and active are never mapped");
+        assert_eq!(Fingerprint::decode(&fp.encode()), Ok(fp.clone()));
+        let hashed = hashed_of(&fp, file);
+        assert_eq!(
+            Summary::from_core(categorize_input(&fp.input(&hashed))),
+            expect
+        );
+        // Without the mappings the preview would differ: the check has teeth.
+        let plain = Fingerprint::from_state(&before, Side::Theirs);
+        let hashed = hashed_of(&plain, file);
+        assert_ne!(
+            Summary::from_core(categorize_input(&plain.input(&hashed))),
+            expect
+        );
+
+        // Known rows are hashed with the mappings too: the stored import's
+        // records as read, before any mapping, as the server keeps them.
+        let (_, rows) = read_into(
+            file.as_bytes(),
+            Some("k.csv"),
+            Kind::Customer,
+            &options,
+            RowHashes::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let known = fp.clone().with_known_rows(&records, &rows);
+        let hashed = hashed_of(&known, file);
+        // All but 1, which the rules compare field by field (read as usual).
+        assert_eq!(hashed.known_taken(), 3);
+        assert_eq!(
+            Summary::from_core(categorize_input(&known.input(&hashed))),
+            expect
+        );
+        assert_eq!(Fingerprint::decode(&known.encode()), Ok(known.clone()));
+
+        // Of our side's import, the mappings (of their side) are not laid.
+        let ours = Fingerprint::from_state(&before, Side::Ours).with_value_maps(&maps);
+        assert!(ours.value_maps.is_empty());
+        // A mapping of the number in the binary form is damage.
+        let mut bytes = fp.encode();
+        // The same fingerprint without them ends with their count, 0.
+        let at = plain.encode().len() - 1;
+        assert_eq!(bytes[at], 3, "the mappings' count");
+        bytes[at + 1] = field_code(Field::Number);
+        assert!(Fingerprint::decode(&bytes).is_err());
     }
 
     #[test]

@@ -26,9 +26,7 @@ use crate::auth::now_ms;
 use crate::connector::{self, Connector, ConnectorError};
 use crate::error::{AppError, AppResult};
 use crate::service::diff;
-use crate::service::sync::{
-    Actor, Loaded, connection, invalid_ours, load, map_values, write_state,
-};
+use crate::service::sync::{Actor, Loaded, connection, invalid_ours, load, write_state};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::store::runs::{self as db, Finished, NewDetail, NewRun, OutboxRow};
@@ -399,7 +397,7 @@ async fn run_kind(
         let mut r = store.sync_reader().await?;
         db::value_mappings(&mut r, id, kind).await?
     };
-    map_values(&mut out.records, &maps);
+    sync::protocol::map_values(&mut out.records, &maps);
 
     // Change tracking against the previous run's snapshot of their side.
     let (prev_theirs, prev_ours, prev_import) = {
@@ -466,7 +464,7 @@ async fn run_kind(
                 Ok(x) => x,
                 Err(e) => return fail(format!("Validation error: {e}")).await,
             };
-            map_values(&mut out.records, &maps);
+            sync::protocol::map_values(&mut out.records, &maps);
             d = match &prev_theirs {
                 Some(s) => diff(s, &out.records),
                 None => d,
@@ -1044,7 +1042,7 @@ pub async fn edit_mapping(
     dry_run: bool,
 ) -> AppResult<MappingImpact> {
     let c = connection(&state.store, id).await?;
-    if kind.index_of(m.field).is_none() || m.field == Field::Number {
+    if kind.index_of(m.field).is_none() || !sync::protocol::mappable(m.field) {
         return Err(AppError::field(
             "field",
             format!(

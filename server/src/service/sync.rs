@@ -70,6 +70,10 @@ pub struct Loaded {
     /// What the stored import of their side says, as read (before value
     /// mappings): the fingerprint lists its rows (`KnownRows`).
     their: Option<Arc<TheirData>>,
+    /// The value mappings laid over their records (`state.theirs`); the
+    /// fingerprint carries them so that the browser's preview lays them
+    /// over the file it reads.
+    pub value_maps: Vec<sync::protocol::ValueMapping>,
 }
 
 /// A scope's state with its categories, kept between requests while
@@ -154,6 +158,7 @@ impl Loaded {
             revision: self.revision,
             register_revision: self.register_revision,
             their: None,
+            value_maps: self.value_maps.clone(),
         }
     }
 }
@@ -257,6 +262,7 @@ async fn as_loaded(
     state.pending = pending_rows.iter().map(|p| p.change.clone()).collect();
     let (revision, register_revision) = db::revision(tx, id, kind).await?;
     let import = db::latest_import(tx, id, kind).await?;
+    let value_maps = crate::store::runs::value_mappings(tx, id, kind).await?;
     let kept = Loaded {
         connection,
         state,
@@ -265,6 +271,7 @@ async fn as_loaded(
         revision,
         register_revision,
         their,
+        value_maps,
     };
     #[cfg(debug_assertions)]
     {
@@ -360,21 +367,6 @@ async fn their_records(
     ))
 }
 
-/// Replaces their codes by our values where a value mapping says so
-/// (e.g. sales rep code `S01` -> `anna.admin`).
-pub fn map_values(records: &mut [Record], maps: &[sync::protocol::ValueMapping]) {
-    if maps.is_empty() {
-        return;
-    }
-    for r in records.iter_mut() {
-        for m in maps {
-            if r.get(m.field) == m.their_value {
-                r.set(m.field, &m.our_value);
-            }
-        }
-    }
-}
-
 /// Loads the state of a scope through `c` (a transaction's connection when
 /// the caller will write).
 pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> AppResult<Loaded> {
@@ -386,13 +378,13 @@ pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> 
     state.required = set.required.clone();
     state.ours = db::load_ours(c, kind).await?;
     let import = db::latest_import(c, id, kind).await?;
+    let value_maps = crate::store::runs::value_mappings(c, id, kind).await?;
     let mut their_data = None;
     if let Some(i) = &import {
         let their = their_records(c, kind, i).await?;
         state.theirs = their.records.clone();
         state.missing = their.missing.clone();
-        let maps = crate::store::runs::value_mappings(c, id, kind).await?;
-        map_values(&mut state.theirs, &maps);
+        sync::protocol::map_values(&mut state.theirs, &value_maps);
         their_data = Some(their);
     }
     state.links = db::load_links(c, id, kind).await?;
@@ -408,6 +400,7 @@ pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> 
         revision,
         register_revision,
         their: their_data,
+        value_maps,
     })
 }
 
@@ -453,7 +446,7 @@ pub async fn summary(store: &Store, id: i64, kind: Kind) -> AppResult<WindowSumm
 /// change as they were. Its revision is a hash of its content, so any
 /// change of the state the preview depends on gives another revision.
 fn fingerprint_of(l: &Loaded) -> Fingerprint {
-    let mut fp = Fingerprint::from_state(&l.state, Side::Theirs);
+    let mut fp = Fingerprint::from_state(&l.state, Side::Theirs).with_value_maps(&l.value_maps);
     if let Some(their) = &l.their
         && let Some(rows) = &their.rows
     {
@@ -842,7 +835,10 @@ pub async fn import(
         });
     }
     let before_pending = l.pending_rows.clone();
+    // Their records as a load gives them: the value mappings laid over.
+    l.value_maps = crate::store::runs::value_mappings(&mut tx, id, kind).await?;
     l.state.theirs = out.records.clone();
+    sync::protocol::map_values(&mut l.state.theirs, &l.value_maps);
     l.state.missing = out.missing_fields();
     l.state.settle_pending_in_place();
     db::save_pending(&mut tx, id, kind, &before_pending, &l.state.pending, now).await?;
@@ -939,43 +935,36 @@ pub async fn import(
         crate::store::connections::save_mapping(&mut tx, id, kind, &options.mapping, now).await?;
     }
     // What a load after the import gives, kept for the window (a load
-    // would read the state and parse the stored file again). A load lays
-    // value mappings over their records, which the import's categories
-    // (like the browser's preview) do not: with any, nothing is kept.
-    let maps = crate::store::runs::value_mappings(&mut tx, id, kind).await?;
-    // The lists are in load order already (loaded, or kept so), and
-    // `cat`'s indices point into them as they are.
-    let keep = if maps.is_empty() {
-        let their = their_records_keep(
-            their_key(kind, &sha, &options_json),
-            TheirData {
-                records: l.state.theirs.clone(),
-                missing: l.state.missing.clone(),
-                rows: row_hashes,
-            },
-        );
-        Some(as_loaded(&mut tx, l.connection, l.state, Some(their)).await?)
-    } else {
-        None
-    };
+    // would read the state and parse the stored file again): their records
+    // as read are kept for the next load, mapped in the state. The lists
+    // are in load order already (loaded, or kept so), and `cat`'s indices
+    // point into them as they are.
+    let record_count = out.records.len() as i64;
+    let their = their_records_keep(
+        their_key(kind, &sha, &options_json),
+        TheirData {
+            missing: l.state.missing.clone(),
+            records: out.records,
+            rows: row_hashes,
+        },
+    );
+    let kept = as_loaded(&mut tx, l.connection, l.state, Some(their)).await?;
     tx.commit().await?;
-    if let Some(kept) = keep {
-        let kept = Computed::new(kept, cat);
-        let kept = memo_put(store, kept.key(), kept);
-        // The next preview (the next export) asks for the fingerprint, with
-        // the rows of this import in it: made now, off the request, rather
-        // than then (seconds at a million records).
-        tokio::task::spawn_blocking(move || {
-            kept.fingerprint();
-        });
-    }
+    let kept = Computed::new(kept, cat);
+    let kept = memo_put(store, kept.key(), kept);
+    // The next preview (the next export) asks for the fingerprint, with
+    // the rows of this import in it: made now, off the request, rather
+    // than then (seconds at a million records).
+    tokio::task::spawn_blocking(move || {
+        kept.fingerprint();
+    });
     let row = ImportRow {
         import_id,
         file_name: file_name.to_string(),
         sha256: sha,
         size_bytes: bytes.len() as i64,
         options: options_json,
-        record_count: out.records.len() as i64,
+        record_count,
         error_count: out.errors.len() as i64,
         summary,
         created_by: Some(actor.username.clone()),

@@ -227,6 +227,80 @@ async fn a_reimport_previews_the_rows_it_knows_as_they_were() {
     assert_eq!((again, known), (server, 5));
 }
 
+/// A value mapping (their code, our value) is laid over their records
+/// wherever they are read: the window shows it at once, and the browser's
+/// preview lays it over the next file as the import's categories do.
+#[tokio::test]
+async fn value_mappings_read_alike_in_the_window_the_preview_and_the_import() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_and_supervisor().await;
+    let base = connection(&app, &admin, json!({})).await;
+    // Our cities are Bergen.
+    create_customer(&app, &admin, "100", "Alpha AS", "post@alpha.no").await;
+    create_customer(&app, &admin, "101", "Beta AS", "post@beta.no").await;
+    let monday = their_file(&[
+        ("100", "Alpha AS", "post@alpha.no", "BGO"),
+        ("101", "Beta AS", "post@beta.no", "Bergen"),
+    ]);
+    import_and_accept(&app, &admin, &base, monday).await;
+    // Their code BGO is not our Bergen yet: Alpha conflicts on the city.
+    let c = counts(&app, &admin, &base).await;
+    assert_eq!(
+        (&c["conflicts"], &c["synchronized"]),
+        (&json!(1), &json!(1)),
+        "{c}"
+    );
+
+    let (s, impact) = app
+        .call(
+            &admin,
+            Method::PUT,
+            &format!("{base}/value-mappings"),
+            Some(json!({"field": "city", "their_value": "BGO", "our_value": "Bergen"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{impact}");
+    assert_eq!(impact["affected"], 1);
+    let c = counts(&app, &admin, &base).await;
+    assert_eq!(
+        (&c["conflicts"], &c["synchronized"]),
+        (&json!(0), &json!(2)),
+        "the window reads the mapping at once: {c}"
+    );
+    // `active` and the number are never mapped.
+    for field in ["active", "number"] {
+        let (s, e) = app
+            .call(
+                &admin,
+                Method::PUT,
+                &format!("{base}/value-mappings"),
+                Some(json!({"field": field, "their_value": "true", "our_value": "false"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {e}");
+    }
+
+    // Tuesday's export still says BGO, and has a new customer there.
+    let tuesday = their_file(&[
+        ("100", "Alpha AS", "post@alpha.no", "BGO"),
+        ("101", "Beta AS", "post@beta.no", "Bergen"),
+        ("200", "Gamma AS", "", "BGO"),
+    ]);
+    let (preview, revision, known) = browser_preview_known(&app, &admin, &base, &tuesday).await;
+    assert!(known >= 1, "Monday's rows are known, and hashed mapped");
+    let (s, result) = import(&app, &admin, &base, tuesday, Some(&revision)).await;
+    assert_eq!(s, StatusCode::CREATED, "{result}");
+    let server: CategoryCounts = serde_json::from_value(result["counts"].clone()).expect("counts");
+    assert_eq!(server, preview, "the import's categories equal the preview");
+    assert_eq!(
+        (server.conflicts, server.synchronized, server.new),
+        (0, 2, 1)
+    );
+    let window: CategoryCounts =
+        serde_json::from_value(counts(&app, &admin, &base).await).expect("counts");
+    assert_eq!(window, server, "the window equals the import's categories");
+}
+
 #[tokio::test]
 async fn the_import_equals_the_browser_preview_and_a_stale_preview_is_redone() {
     let app = spawn_app().await;
