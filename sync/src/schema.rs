@@ -281,7 +281,9 @@ const _: () = assert!(CUSTOMER_FIELDS.len() <= MAX_VALUES && EMPLOYEE_FIELDS.len
 /// comparison treats it like any other field.
 ///
 /// The values live in one string, one after another, with a fixed table of
-/// where each ends, rather than in a string each. Records read from one file
+/// where each ends (16 bits each: a record holds far less than 64 KiB;
+/// one that holds more keeps its table in its text, see `place`), rather
+/// than in a string each. Records read from one file
 /// share blocks of that text (`TextBlocks`): a million-row file takes a few
 /// thousand allocations rather than millions, and cloning a record does not
 /// copy its text (a record that outlives the others of its block keeps the
@@ -296,13 +298,15 @@ pub struct Record {
     /// from a file.
     pub line: u32,
     /// How many values the record holds: `kind.fields().len()`, unless it
-    /// was deserialized from a list of another length.
+    /// was deserialized from a list of another length; with `WIDE` set
+    /// when its values take more than 64 KiB.
     len: u8,
     /// Where the values start in `text`.
     start: u32,
     /// Where value `i` ends, counted from `start`; it starts where value
-    /// `i - 1` ends. Unused entries repeat the last end.
-    ends: [u32; MAX_VALUES],
+    /// `i - 1` ends. Unused entries repeat the last end. Unused in a `WIDE`
+    /// record.
+    ends: [u16; MAX_VALUES],
     /// A `String` rather than a `str` so that a full block is shared as it
     /// is, without copying it.
     text: Arc<String>,
@@ -314,25 +318,57 @@ struct Placed {
     line: u32,
     len: u8,
     start: u32,
-    ends: [u32; MAX_VALUES],
+    ends: [u16; MAX_VALUES],
 }
 
-/// Appends `values` to `text`; their ends counted from where they start.
-fn place(text: &mut String, values: &[&str]) -> (u8, u32, [u32; MAX_VALUES]) {
+/// The flag of `Record::len` for a record whose values take more than a
+/// 16-bit table of ends reaches: its table is in its text instead.
+const WIDE: u8 = 0x80;
+
+/// Digits of one end in a `WIDE` record's table: 32 bits in hexadecimal.
+const WIDE_DIGITS: usize = 8;
+
+/// Appends `values` to `text`; gives the record's `len`, where they start
+/// and their ends counted from there. A record takes a few hundred bytes
+/// (a read value has at most `max_field_chars` characters); one whose
+/// values take more than 64 KiB is written `WIDE`: its ends first, as
+/// `WIDE_DIGITS` hexadecimal digits each, then its values.
+fn place(text: &mut String, values: &[&str]) -> (u8, u32, [u16; MAX_VALUES]) {
     let values = &values[..values.len().min(MAX_VALUES)];
     // Records are read from files of at most a few hundred MiB, far below
     // the 4 GiB these offsets reach.
     let start = u32::try_from(text.len()).unwrap_or(u32::MAX);
-    let mut ends = [0u32; MAX_VALUES];
-    let mut end = 0u32;
+    let total: usize = values.iter().map(|v| v.len()).sum();
+    let mut ends = [0u16; MAX_VALUES];
+    if total > usize::from(u16::MAX) {
+        place_wide(text, values);
+        return (values.len() as u8 | WIDE, start, ends);
+    }
+    let mut end = 0u16;
     for (i, slot) in ends.iter_mut().enumerate() {
         if let Some(v) = values.get(i) {
             text.push_str(v);
-            end = u32::try_from(v.len()).map_or(u32::MAX, |n| end.saturating_add(n));
+            // No overflow: the total fits.
+            end += v.len() as u16;
         }
         *slot = end;
     }
     (values.len() as u8, start, ends)
+}
+
+#[cold]
+fn place_wide(text: &mut String, values: &[&str]) {
+    use std::fmt::Write;
+    let mut end = 0u32;
+    for i in 0..MAX_VALUES {
+        if let Some(v) = values.get(i) {
+            end = u32::try_from(v.len()).map_or(u32::MAX, |n| end.saturating_add(n));
+        }
+        let _ = write!(text, "{end:08x}");
+    }
+    for v in values {
+        text.push_str(v);
+    }
 }
 
 /// Text blocks that records read together share: the reader adds each
@@ -365,7 +401,10 @@ impl TextBlocks {
     /// Adds a record of `values`; it reaches `out` with its block, at a later
     /// `push` or at `flush`, in the order records were added.
     pub(crate) fn push(&mut self, line: u32, values: &[&str], out: &mut Vec<Record>) {
-        let bytes: usize = values.iter().map(|v| v.len()).sum();
+        let mut bytes: usize = values.iter().map(|v| v.len()).sum();
+        if bytes > usize::from(u16::MAX) {
+            bytes += MAX_VALUES * WIDE_DIGITS;
+        }
         if !self.text.is_empty() && self.text.len() + bytes > self.text.capacity() {
             self.flush(out);
         }
@@ -421,7 +460,7 @@ impl Record {
         }
     }
 
-    /// The values, joined.
+    /// The values, joined (not of a `WIDE` record).
     fn joined(&self) -> &str {
         let start = self.start as usize;
         let end = start + self.ends[MAX_VALUES - 1] as usize;
@@ -455,7 +494,7 @@ impl Record {
 
     /// The number of values, normally `kind.fields().len()`.
     fn count(&self) -> usize {
-        usize::from(self.len)
+        usize::from(self.len & !WIDE)
     }
 
     /// The raw value in slot `i` (the `i`th of `kind.fields()`), or `""`
@@ -464,10 +503,34 @@ impl Record {
         if i >= self.count() {
             return "";
         }
+        if self.len & WIDE != 0 {
+            return self.wide_value(i);
+        }
         let base = self.start as usize;
-        let end = base + self.ends[i] as usize;
-        let start = base + if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let end = base + usize::from(self.ends[i]);
+        let start = base
+            + if i == 0 {
+                0
+            } else {
+                usize::from(self.ends[i - 1])
+            };
         self.text.get(start..end).unwrap_or("")
+    }
+
+    /// `value_at` of a `WIDE` record: its ends are read from its text.
+    #[cold]
+    fn wide_value(&self, i: usize) -> &str {
+        let table = self.start as usize;
+        let end_of = |j: usize| {
+            let at = table + j * WIDE_DIGITS;
+            self.text
+                .get(at..at + WIDE_DIGITS)
+                .and_then(|h| usize::from_str_radix(h, 16).ok())
+                .unwrap_or(0)
+        };
+        let base = table + MAX_VALUES * WIDE_DIGITS;
+        let start = base + if i == 0 { 0 } else { end_of(i - 1) };
+        self.text.get(start..base + end_of(i)).unwrap_or("")
     }
 
     /// The raw values in `kind.fields()` order.
@@ -550,7 +613,11 @@ impl PartialEq for Record {
             && self.ends == other.ends
             // A clone is equal without a look at its text.
             && ((Arc::ptr_eq(&self.text, &other.text) && self.start == other.start)
-                || self.joined() == other.joined())
+                || if self.len & WIDE == 0 {
+                    self.joined() == other.joined()
+                } else {
+                    self.values().eq(other.values())
+                })
     }
 }
 
@@ -648,6 +715,74 @@ mod tests {
         assert_eq!(
             Record::from_pairs(Kind::Customer, &[]),
             Record::new(Kind::Customer)
+        );
+    }
+
+    /// A record whose values take more than 64 KiB (a caller's raised
+    /// field limit, a long value on the wire) keeps them all: its table of
+    /// ends is in its text, and it reads, compares and changes like any.
+    #[test]
+    fn records_over_64_kib_keep_every_value() {
+        use crate::read::{ReadOptions, read};
+        let long = "Ø".repeat(40_000); // 80,000 bytes
+        let other = "x".repeat(70_000);
+        let wide = Record::from_pairs(
+            Kind::Customer,
+            &[
+                (Field::Number, "7"),
+                (Field::Name, &long),
+                (Field::City, "Bergen"),
+            ],
+        );
+        assert_eq!(wide.len & WIDE, WIDE);
+        assert_eq!(wide.number(), "7");
+        assert_eq!(wide.get(Field::Name), long);
+        assert_eq!(wide.get(Field::City), "Bergen");
+        assert!(wide.active());
+        assert_eq!(wide.values().count(), Kind::Customer.fields().len());
+        // Equal to an equal record made apart, not to one that differs only
+        // in a later value.
+        let same = Record::from_pairs(
+            Kind::Customer,
+            &[
+                (Field::Number, "7"),
+                (Field::Name, &long),
+                (Field::City, "Bergen"),
+            ],
+        );
+        assert_eq!(wide, same);
+        let mut moved = same.clone();
+        moved.set(Field::City, "Molde");
+        assert_ne!(wide, moved);
+        assert_eq!(moved.get(Field::Name), long);
+        // Back under 64 KiB, it is a usual record again.
+        moved.set(Field::Name, "Kort AS");
+        assert_eq!(moved.len & WIDE, 0);
+        assert_eq!(
+            (moved.get(Field::Name), moved.get(Field::City)),
+            ("Kort AS", "Molde")
+        );
+        let json = serde_json::to_string(&wide).unwrap_or_default();
+        assert_eq!(serde_json::from_str::<Record>(&json).ok(), Some(wide));
+
+        // Read from a file among usual rows, with the limit raised.
+        let file = format!("Kundenummer;Navn;Poststed\n1;A;Oslo\n2;{other};{long}\n3;C;Bodø\n");
+        let mut options = ReadOptions::default();
+        options.limits.max_field_chars = 100_000;
+        let out = read(file.as_bytes(), Some("k.csv"), Kind::Customer, &options)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(&str, &str, &str)> = out
+            .records
+            .iter()
+            .map(|r| (r.number(), r.get(Field::Name), r.get(Field::City)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("1", "A", "Oslo"),
+                ("2", other.as_str(), long.as_str()),
+                ("3", "C", "Bodø")
+            ]
         );
     }
 
