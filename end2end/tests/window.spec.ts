@@ -363,3 +363,60 @@ test('a supervisor creates customers with each sync choice and cannot open the w
   await tab(page, 'new').click();
   await expect(page.locator('.vrow[data-key="ours:890"]')).toBeVisible();
 });
+
+test("a value mapping turns their code into our value in the browser's preview and the import", async ({ page }) => {
+  await signIn(page, admin);
+  // A connection of its own, two customers of ours in Bergen, and their
+  // first export, where Lambda's city is the code BGO.
+  const made = await page.request.post('/api/v1/connections', {
+    data: {
+      name: 'Mapped export',
+      customers: {
+        rules: {},
+        required: { ours: ['number', 'name'], theirs: ['number', 'name'] },
+        mapping: [],
+      },
+    },
+  });
+  expect(made.status()).toBe(201);
+  const api = `/api/v1/connections/${(await made.json()).connection_id}/customer`;
+  for (const [number, name] of [
+    ['500', 'Kappa AS'],
+    ['501', 'Lambda AS'],
+  ]) {
+    const r = await page.request.post('/api/v1/customers', { data: { number, name, city: 'Bergen' } });
+    expect(r.status()).toBe(201);
+  }
+  const first = 'Kundenummer;Navn;Poststed\r\n500;Kappa AS;Bergen\r\n501;Lambda AS;BGO\r\n';
+  const imported = await page.request.post(`${api}/imports?file_name=kunder.csv`, { data: cp1252(first) });
+  expect(imported.status()).toBe(201);
+  const accepted = await page.request.post(`${api}/actions`, { data: { op: 'accept_suggestions' } });
+  expect(accepted.status()).toBe(200);
+  expect((await accepted.json()).counts.conflicts).toBe(1);
+
+  // Their BGO is our Bergen.
+  const mapped = await page.request.put(`${api}/value-mappings`, {
+    data: { field: 'city', their_value: 'BGO', our_value: 'Bergen' },
+  });
+  expect(mapped.status()).toBe(200);
+
+  await page.goto(api.replace('/api/v1', ''));
+  await ready(page);
+  await expect(tab(page, 'conflicts')).toContainText('(0)');
+  await expect(tab(page, 'synchronized')).toContainText('(2)');
+
+  // Their next export still says BGO, and has a new customer: the preview,
+  // made in the browser, lays the mapping over it as the server does.
+  await dropFile(page, 'kunder.csv', cp1252(first + '502;My AS;BGO\r\n'));
+  await expect(page.locator('[data-records]')).toContainText('3 records');
+  await expect(previewCount(page, 'conflicts')).toHaveText('0');
+  await expect(previewCount(page, 'synchronized')).toHaveText('2');
+  const categories = ['conflicts', 'new', 'deleted', 'deactivated', 'synchronized', 'inactive'];
+  const preview: Record<string, string> = {};
+  for (const c of categories) preview[c] = await previewCount(page, c).innerText();
+  await page.locator('[data-submit-import]').click();
+  await notice(page, 'Imported 3 records from kunder.csv');
+  for (const c of categories) {
+    await expect(tab(page, c)).toContainText(`(${preview[c]})`);
+  }
+});
