@@ -47,9 +47,9 @@ use crate::categorize::{
     categorize_input, count_input, overlay,
 };
 use crate::normalize::{combine, hash_field, match_key};
-use crate::protocol::{CategoryCounts, ValueMapping, mappable, mapped_value};
+use crate::protocol::{CategoryCounts, ValueMapping};
 use crate::read::{RecordSink, RowHashes};
-use crate::rules::NumberRules;
+use crate::rules::{NumberRules, mappable, mapped_value};
 use crate::schema::{Field, Kind, MAX_VALUES, Record, Side};
 use crate::state::State;
 
@@ -211,7 +211,7 @@ pub struct Fingerprint {
     pub known: Option<Arc<KnownRows>>,
     /// The connection's value mappings, laid over the imported records of
     /// their side as the server lays them over their stored ones
-    /// (`protocol::mapped_value`); empty for an import of our side.
+    /// (`rules::mapped_value`); empty for an import of our side.
     pub value_maps: Vec<ValueMapping>,
 }
 
@@ -2098,8 +2098,9 @@ mod tests {
     /// two count alike, with known rows too.
     #[test]
     fn value_maps_preview_as_the_server_maps() {
-        use crate::protocol::{ValueMapping, map_values};
+        use crate::protocol::ValueMapping;
         use crate::read::{ReadOptions, read, read_into};
+        use crate::rules::map_values;
         let map = |field, their: &str, our: &str| ValueMapping {
             field,
             their_value: their.to_string(),

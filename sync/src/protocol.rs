@@ -1918,58 +1918,6 @@ pub struct ValueMapping {
     pub our_value: String,
 }
 
-/// Whether a value mapping may name `field`: not the number (records are
-/// matched by it) nor `active` (a yes/no field, read as one).
-pub fn mappable(field: crate::schema::Field) -> bool {
-    !matches!(
-        field,
-        crate::schema::Field::Number | crate::schema::Field::Active
-    )
-}
-
-/// `value` of `field` with the value mappings laid over it, in their
-/// order: wherever their records are read (the server's state, the
-/// browser's preview), a value equal to a mapping's `their_value` reads as
-/// its `our_value`. Mappings of fields that are not `mappable` are ignored.
-pub fn mapped_value<'a>(
-    maps: &'a [ValueMapping],
-    field: crate::schema::Field,
-    value: &'a str,
-) -> &'a str {
-    let mut v = value;
-    for m in maps {
-        if m.field == field && v == m.their_value && mappable(field) {
-            v = &m.our_value;
-        }
-    }
-    v
-}
-
-/// Lays the value mappings over `records` (their side's), as
-/// `mapped_value` reads each value.
-pub fn map_values(records: &mut [crate::schema::Record], maps: &[ValueMapping]) {
-    let mut fields: Vec<crate::schema::Field> = maps
-        .iter()
-        .map(|m| m.field)
-        .filter(|f| mappable(*f))
-        .collect();
-    fields.sort();
-    fields.dedup();
-    if fields.is_empty() {
-        return;
-    }
-    for r in records.iter_mut() {
-        for f in &fields {
-            let raw = r.get(*f);
-            let v = mapped_value(maps, *f, raw);
-            if v != raw {
-                let v = v.to_string();
-                r.set(*f, &v);
-            }
-        }
-    }
-}
-
 /// The answer to a value mapping's edit: how many records it affects
 /// (`dry_run`), or affected and re-synchronized.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

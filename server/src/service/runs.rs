@@ -397,7 +397,7 @@ async fn run_kind(
         let mut r = store.sync_reader().await?;
         db::value_mappings(&mut r, id, kind).await?
     };
-    sync::protocol::map_values(&mut out.records, &maps);
+    sync::rules::map_values(&mut out.records, &maps);
 
     // Change tracking against the previous run's snapshot of their side.
     let (prev_theirs, prev_ours, prev_import) = {
@@ -464,7 +464,7 @@ async fn run_kind(
                 Ok(x) => x,
                 Err(e) => return fail(format!("Validation error: {e}")).await,
             };
-            sync::protocol::map_values(&mut out.records, &maps);
+            sync::rules::map_values(&mut out.records, &maps);
             d = match &prev_theirs {
                 Some(s) => diff(s, &out.records),
                 None => d,
@@ -1042,7 +1042,7 @@ pub async fn edit_mapping(
     dry_run: bool,
 ) -> AppResult<MappingImpact> {
     let c = connection(&state.store, id).await?;
-    if kind.index_of(m.field).is_none() || !sync::protocol::mappable(m.field) {
+    if kind.index_of(m.field).is_none() || !sync::rules::mappable(m.field) {
         return Err(AppError::field(
             "field",
             format!(

@@ -250,19 +250,20 @@ async fn kept_before_bump(
 
 /// `state` (its lists in load order) as a load after this transaction's
 /// writes gives it: the pending rows read again (for their ids), the newest
-/// import and the revisions. Debug builds load again and assert they agree.
+/// import and the revisions; `value_maps` are those laid over `state`'s
+/// records of theirs. Debug builds load again and assert they agree.
 async fn as_loaded(
     tx: &mut AnyConnection,
     connection: Connection,
     mut state: State,
     their: Option<Arc<TheirData>>,
+    value_maps: Vec<sync::protocol::ValueMapping>,
 ) -> AppResult<Loaded> {
     let (id, kind) = (connection.connection_id, state.kind);
     let pending_rows = db::load_pending(tx, id, kind).await?;
     state.pending = pending_rows.iter().map(|p| p.change.clone()).collect();
     let (revision, register_revision) = db::revision(tx, id, kind).await?;
     let import = db::latest_import(tx, id, kind).await?;
-    let value_maps = crate::store::runs::value_mappings(tx, id, kind).await?;
     let kept = Loaded {
         connection,
         state,
@@ -282,6 +283,7 @@ async fn as_loaded(
         );
         assert_eq!(loaded.pending_rows, kept.pending_rows);
         assert_eq!(loaded.import, kept.import);
+        assert_eq!(loaded.value_maps, kept.value_maps);
         assert_eq!(
             (loaded.revision, loaded.register_revision),
             (kept.revision, kept.register_revision)
@@ -384,7 +386,7 @@ pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> 
         let their = their_records(c, kind, i).await?;
         state.theirs = their.records.clone();
         state.missing = their.missing.clone();
-        sync::protocol::map_values(&mut state.theirs, &value_maps);
+        sync::rules::map_values(&mut state.theirs, &value_maps);
         their_data = Some(their);
     }
     state.links = db::load_links(c, id, kind).await?;
@@ -835,10 +837,11 @@ pub async fn import(
         });
     }
     let before_pending = l.pending_rows.clone();
-    // Their records as a load gives them: the value mappings laid over.
-    l.value_maps = crate::store::runs::value_mappings(&mut tx, id, kind).await?;
+    // Their records as a load gives them: the value mappings laid over
+    // (the kept state's are current: editing one changes the connection's
+    // version, which the kept state is found by).
     l.state.theirs = out.records.clone();
-    sync::protocol::map_values(&mut l.state.theirs, &l.value_maps);
+    sync::rules::map_values(&mut l.state.theirs, &l.value_maps);
     l.state.missing = out.missing_fields();
     l.state.settle_pending_in_place();
     db::save_pending(&mut tx, id, kind, &before_pending, &l.state.pending, now).await?;
@@ -948,7 +951,7 @@ pub async fn import(
             rows: row_hashes,
         },
     );
-    let kept = as_loaded(&mut tx, l.connection, l.state, Some(their)).await?;
+    let kept = as_loaded(&mut tx, l.connection, l.state, Some(their), l.value_maps).await?;
     tx.commit().await?;
     let kept = Computed::new(kept, cat);
     let kept = memo_put(store, kept.key(), kept);
@@ -1441,7 +1444,14 @@ pub async fn act(
     // What a load after this action gives, kept for the window's next
     // request (and the next action) instead of loading it again.
     in_load_order(&mut next);
-    let kept = as_loaded(&mut tx, l.connection.clone(), next, l.their.clone()).await?;
+    let kept = as_loaded(
+        &mut tx,
+        l.connection.clone(),
+        next,
+        l.their.clone(),
+        l.value_maps.clone(),
+    )
+    .await?;
     let next_cat = categorize(&kept.state);
     let result = ActionResult {
         applied: plan.actions.len() as u32,
