@@ -112,7 +112,7 @@ impl Keys {
 
     /// Adds `key`; returns its place.
     pub fn push(&mut self, key: &str) -> Key {
-        self.text.push_str(key);
+        crate::append::push_str(&mut self.text, key);
         self.ends
             .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
         u32::try_from(self.ends.len() - 1).unwrap_or(u32::MAX)
@@ -142,6 +142,49 @@ impl Keys {
         };
         let end = self.ends.get(i).copied().unwrap_or(0) as usize;
         self.text.get(start..end).unwrap_or("")
+    }
+}
+
+/// `Keys` as a fingerprint's decoding reads them: bytes, checked as UTF-8
+/// once all are read (`into_keys`) instead of one key at a time; a million
+/// keys of a few bytes each made that check a tenth of decoding in the
+/// browser.
+#[derive(Default)]
+struct RawKeys {
+    text: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl RawKeys {
+    fn push(&mut self, key: &[u8]) -> Key {
+        crate::append::extend(&mut self.text, key);
+        self.ends
+            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+        u32::try_from(self.ends.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    fn get(&self, at: Key) -> &[u8] {
+        let i = at as usize;
+        let start = match i {
+            0 => 0,
+            _ => self.ends.get(i - 1).copied().unwrap_or(0) as usize,
+        };
+        let end = self.ends.get(i).copied().unwrap_or(0) as usize;
+        self.text.get(start..end).unwrap_or(&[])
+    }
+
+    /// The keys, when their text is UTF-8 and each ends between two
+    /// characters (then each key is UTF-8 by itself).
+    fn into_keys(self) -> Result<Keys, FingerprintError> {
+        let text = String::from_utf8(self.text)
+            .map_err(|_| FingerprintError::Damaged("key is not UTF-8".into()))?;
+        if !self.ends.iter().all(|e| text.is_char_boundary(*e as usize)) {
+            return Err(FingerprintError::Damaged("key is not UTF-8".into()));
+        }
+        Ok(Keys {
+            text,
+            ends: self.ends,
+        })
     }
 }
 
@@ -1050,9 +1093,11 @@ impl Fingerprint {
             }
             Ok(slot)
         };
-        let mut keys = Keys::default();
+        // The keys' bytes, checked as UTF-8 once they are all read rather
+        // than one by one (`RawKeys`).
+        let mut keys = RawKeys::default();
         for _ in 0..n_fixed {
-            let key = keys.push(r.str()?);
+            let key = keys.push(r.str_bytes()?);
             let flags = r.byte()?;
             let row = r.u64()?;
             let fields = if flags & 2 != 0 {
@@ -1071,12 +1116,12 @@ impl Fingerprint {
         let mut links = Vec::with_capacity(n_links);
         let mut next = 0i64;
         for _ in 0..n_links {
-            let our_key = keys.push(r.str()?);
+            let our_key = keys.push(r.str_bytes()?);
             let flags = r.byte()?;
             // Equal keys are one key however they were written, so a
             // fingerprint decodes to the one its encoding gives back.
             let their_key = match flags & 2 {
-                0 => match r.str()? {
+                0 => match r.str_bytes()? {
                     same if same == keys.get(our_key) => our_key,
                     other => keys.push(other),
                 },
@@ -1110,6 +1155,7 @@ impl Fingerprint {
                 base_fields,
             });
         }
+        let keys = keys.into_keys()?;
         let mut marks = [Vec::new(), Vec::new()];
         for list in &mut marks {
             let n = r.count(1)?;
@@ -1789,9 +1835,16 @@ impl<'a> Cursor<'a> {
     }
 
     fn str(&mut self) -> Result<&'a str, FingerprintError> {
-        let n = self.count(1)?;
-        let b = self.take(n)?;
+        let b = self.str_bytes()?;
         std::str::from_utf8(b).map_err(|_| FingerprintError::Damaged("key is not UTF-8".into()))
+    }
+
+    /// A string's bytes, not yet checked as UTF-8.
+    fn str_bytes(&mut self) -> Result<&'a [u8], FingerprintError> {
+        let n = self.varint()?;
+        // `take` checks the length against what is left.
+        let n = usize::try_from(n).map_err(|_| FingerprintError::Truncated)?;
+        self.take(n)
     }
 
     fn string(&mut self) -> Result<String, FingerprintError> {
@@ -2230,6 +2283,54 @@ mod tests {
                 let _ = Fingerprint::decode(&b);
             }
         }
+    }
+
+    /// Keys are checked as UTF-8 all at once: a key that is not is still
+    /// damage, and so is a character split between two keys (their text
+    /// together is UTF-8, each alone is not).
+    #[test]
+    fn keys_that_are_not_utf8_are_damage() {
+        // No links, which would name these keys again.
+        let mut state = synced_state(3);
+        state.links.clear();
+        let fp = Fingerprint::from_state(&state, Side::Ours);
+        assert_eq!(fp.fixed.len(), 3);
+        let bytes = fp.encode();
+        assert_eq!(Fingerprint::decode(&bytes), Ok(fp.clone()));
+        let at = |key: Key| {
+            let k = fp.keys.get(key).as_bytes();
+            bytes
+                .windows(k.len())
+                .position(|w| w == k)
+                .unwrap_or_else(|| panic!("key {k:?} not found"))
+        };
+        let (first, second) = (fp.fixed[0].key, fp.fixed[1].key);
+        let first_end = at(first) + fp.keys.get(first).len() - 1;
+        let second_start = at(second);
+        assert!(first_end < second_start);
+
+        let mut invalid = bytes.clone();
+        invalid[first_end] = 0xff;
+        assert_eq!(
+            Fingerprint::decode(&invalid),
+            Err(FingerprintError::Damaged("key is not UTF-8".into()))
+        );
+
+        // "å" is 0xc3 0xa5: the first key ends with half of it, the second
+        // starts with the other half.
+        let mut split = bytes.clone();
+        split[first_end] = 0xc3;
+        split[second_start] = 0xa5;
+        assert_eq!(
+            Fingerprint::decode(&split),
+            Err(FingerprintError::Damaged("key is not UTF-8".into()))
+        );
+        // Both halves in one key are a key.
+        let mut whole = bytes.clone();
+        whole[first_end - 1] = 0xc3;
+        whole[first_end] = 0xa5;
+        let decoded = Fingerprint::decode(&whole).unwrap_or_else(|e| panic!("{e}"));
+        assert!(decoded.keys.get(first).ends_with('å'));
     }
 
     #[test]

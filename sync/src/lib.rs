@@ -20,12 +20,14 @@
 //! - `fingerprint`: the compact state a browser previews against;
 //! - `report`: outcomes of a run, counted and detailed;
 //! - `cli_output`: the answers of the `inspect`, `preview` and `diff`
-//!   commands.
+//!   commands;
+//! - `append` (private): short copies as loads and stores, not a call each.
 //!
 //! Invariants: no `usize` in serialized types; no hash-map iteration order
 //! in any output (rows are sorted, maps are `BTreeMap`); hashes are the
 //! crate's own FNV-1a, never std's `DefaultHasher`.
 
+mod append;
 pub mod categorize;
 pub mod cli_output;
 pub mod fingerprint;

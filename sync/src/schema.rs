@@ -347,7 +347,7 @@ fn place(text: &mut String, values: &[&str]) -> (u8, u32, [u16; MAX_VALUES]) {
     let mut end = 0u16;
     for (i, slot) in ends.iter_mut().enumerate() {
         if let Some(v) = values.get(i) {
-            text.push_str(v);
+            crate::append::push_str(text, v);
             // No overflow: the total fits.
             end += v.len() as u16;
         }

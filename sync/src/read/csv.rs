@@ -252,12 +252,20 @@ fn find_cell_end(bytes: &[u8], mut pos: usize, delimiter: u8) -> usize {
     pos
 }
 
-/// Flags a splitter's special bytes, eight at a time.
+/// Flags a splitter's special bytes, eight at a time (`STEP`): in `flags`,
+/// byte `k` of the word at `pos` is flagged by bit `8k + 7`, so its offset
+/// is the lowest set bit's index `>> SHIFT`. Under WebAssembly with SIMD,
+/// see the other `Lanes`.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 struct Lanes {
     delimiter: u64,
 }
 
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 impl Lanes {
+    const STEP: usize = 8;
+    const SHIFT: u32 = 3;
+
     fn new(delimiter: u8) -> Self {
         Lanes {
             delimiter: lanes(delimiter),
@@ -295,6 +303,64 @@ impl Lanes {
         let mut w = [0u8; 8];
         w[..n].copy_from_slice(&bytes[pos.min(bytes.len())..]);
         self.flags_of(u64::from_le_bytes(w)) & ((1u64 << (8 * n)) - 1)
+    }
+}
+
+/// `Lanes` with WebAssembly's 128-bit SIMD, sixteen bytes at a time: four
+/// byte-wise compares and one `i8x16.bitmask` give bit `k` for byte `k`
+/// (`SHIFT` 0), exactly the delimiters, quotes, `\r` and `\n`. V8 runs the
+/// eight-byte word arithmetic of the other `Lanes` as written, one
+/// operation after another; this is half the operations per byte, and the
+/// splitter was a third of reading a file in the browser.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+struct Lanes {
+    delimiter: core::arch::wasm32::v128,
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+impl Lanes {
+    const STEP: usize = 16;
+    const SHIFT: u32 = 0;
+
+    fn new(delimiter: u8) -> Self {
+        Lanes {
+            delimiter: core::arch::wasm32::u8x16_splat(delimiter),
+        }
+    }
+
+    /// Bit `k` set for each special byte `k` of the sixteen at `pos`; none
+    /// past the end of `bytes`.
+    #[inline]
+    fn flags(&self, bytes: &[u8], pos: usize) -> u64 {
+        if pos + 16 <= bytes.len() {
+            self.flags_of(word(bytes, pos), word(bytes, pos + 8))
+        } else {
+            self.flags_of_tail(bytes, pos)
+        }
+    }
+
+    #[inline]
+    fn flags_of(&self, low: u64, high: u64) -> u64 {
+        use core::arch::wasm32::{i8x16_eq, u8x16_bitmask, u8x16_splat, u64x2, v128_or};
+        let v = u64x2(low, high);
+        let special = v128_or(
+            v128_or(i8x16_eq(v, self.delimiter), i8x16_eq(v, u8x16_splat(b'"'))),
+            v128_or(
+                i8x16_eq(v, u8x16_splat(b'\r')),
+                i8x16_eq(v, u8x16_splat(b'\n')),
+            ),
+        );
+        u64::from(u8x16_bitmask(special))
+    }
+
+    #[cold]
+    fn flags_of_tail(&self, bytes: &[u8], pos: usize) -> u64 {
+        let n = bytes.len().saturating_sub(pos);
+        let mut w = [0u8; 16];
+        w[..n].copy_from_slice(&bytes[pos.min(bytes.len())..]);
+        let low = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let high = u64::from_le_bytes([w[8], w[9], w[10], w[11], w[12], w[13], w[14], w[15]]);
+        self.flags_of(low, high) & ((1u64 << n) - 1)
     }
 }
 
@@ -750,7 +816,7 @@ impl<'t> Splitter<'t> {
         let mut pushed = false;
         loop {
             while flags == 0 {
-                base += 8;
+                base += Lanes::STEP;
                 if base >= len {
                     if !pushed {
                         self.cells.push(self.piece(cell_start, len));
@@ -761,7 +827,7 @@ impl<'t> Splitter<'t> {
                 }
                 flags = lanes.flags(bytes, base);
             }
-            let at = base + (flags.trailing_zeros() / 8) as usize;
+            let at = base + (flags.trailing_zeros() >> Lanes::SHIFT) as usize;
             flags &= flags - 1;
             let b = bytes[at];
             if b == b'"' {

@@ -1,0 +1,110 @@
+//! Appending short strings and byte slices as plain loads and stores.
+//!
+//! A copy of a length known only when running is a call: `memcpy` natively,
+//! `memory.copy` under WebAssembly, which V8 runs as a call of about 5 ns
+//! whatever the length. The engine appends millions of values and keys of a
+//! few bytes each (a record's values into its text block, the keys of a
+//! fingerprint and of the browser's hasher). These append a slice of up to
+//! 32 bytes as two pieces of a fixed width that overlap: its first and its
+//! last `w` bytes, for the `w` in 1, 2, 4, 8, 16 with `w <= len <= 2w`, the
+//! second written over the end of the first. Longer slices are appended as
+//! usual.
+
+/// `text.push_str(v)`.
+#[inline]
+pub(crate) fn push_str(text: &mut String, v: &str) {
+    let copied = match v.len() {
+        0 => true,
+        1 => push_overlapping::<1>(text, v),
+        2..=3 => push_overlapping::<2>(text, v),
+        4..=7 => push_overlapping::<4>(text, v),
+        8..=15 => push_overlapping::<8>(text, v),
+        16..=32 => push_overlapping::<16>(text, v),
+        _ => false,
+    };
+    if !copied {
+        text.push_str(v);
+    }
+}
+
+/// `v` (of `W` to `2 * W` bytes) appended as its first `W` bytes, then its
+/// last `W` bytes over the end of those; false, with nothing appended, when
+/// either piece would split a character.
+#[inline(always)]
+fn push_overlapping<const W: usize>(text: &mut String, v: &str) -> bool {
+    let n = v.len();
+    match (v.get(..W), v.get(n - W..)) {
+        (Some(head), Some(tail)) => {
+            let start = text.len();
+            text.push_str(head);
+            // `n - W` is a character boundary of `v`: `tail` starts there.
+            text.truncate(start + n - W);
+            text.push_str(tail);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// `buf.extend_from_slice(b)`.
+#[inline]
+pub(crate) fn extend(buf: &mut Vec<u8>, b: &[u8]) {
+    match b.len() {
+        0 => {}
+        1 => extend_overlapping::<1>(buf, b),
+        2..=3 => extend_overlapping::<2>(buf, b),
+        4..=7 => extend_overlapping::<4>(buf, b),
+        8..=15 => extend_overlapping::<8>(buf, b),
+        16..=32 => extend_overlapping::<16>(buf, b),
+        _ => buf.extend_from_slice(b),
+    }
+}
+
+/// `b` (of `W` to `2 * W` bytes) appended as its first and last `W` bytes.
+#[inline(always)]
+fn extend_overlapping<const W: usize>(buf: &mut Vec<u8>, b: &[u8]) {
+    match (b.first_chunk::<W>(), b.last_chunk::<W>()) {
+        (Some(head), Some(tail)) => {
+            let start = buf.len();
+            buf.extend_from_slice(head);
+            buf.truncate(start + b.len() - W);
+            buf.extend_from_slice(tail);
+        }
+        _ => buf.extend_from_slice(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // On wasm32 these same tests run under wasm-bindgen-test in Node.
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    /// Every length up to past the widest piece, with characters of one to
+    /// four bytes at every place (where a piece would split one, the value
+    /// is appended whole), appends exactly the value, as text and as bytes.
+    #[test]
+    fn appends_exactly_at_every_length() {
+        let mut appended = 0;
+        for fill in ["a", "ø", "€", "😀"] {
+            for n in 0..40 {
+                for at in 0..=n {
+                    let v: String = (0..n)
+                        .map(|i| if i == at { fill } else { "x" })
+                        .collect::<Vec<_>>()
+                        .concat();
+                    let mut text = String::from("before|");
+                    push_str(&mut text, &v);
+                    assert_eq!(text, format!("before|{v}"), "{v:?}");
+                    let mut buf = b"before|".to_vec();
+                    extend(&mut buf, v.as_bytes());
+                    assert_eq!(buf, format!("before|{v}").into_bytes(), "{v:?}");
+                    appended += 1;
+                }
+            }
+        }
+        assert_eq!(appended, 4 * (1..=40).sum::<usize>());
+    }
+}
