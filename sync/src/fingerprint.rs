@@ -1088,9 +1088,13 @@ impl Fingerprint {
         let mut hashes: Vec<u64> = Vec::new();
         let mut slot_of = |r: &mut Cursor<'_>| -> Result<Slot, FingerprintError> {
             let slot = Slot::next(&hashes, width);
-            for _ in 0..width {
-                hashes.push(r.u64()?);
-            }
+            // One record's hashes taken at once: one check of the length
+            // rather than one per hash.
+            let b = r.take(width * 8)?;
+            hashes.extend(
+                b.chunks_exact(8)
+                    .map(|h| u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])),
+            );
             Ok(slot)
         };
         // The keys' bytes, checked as UTF-8 once they are all read rather
