@@ -94,28 +94,24 @@ impl Keys {
         let text_len = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
         let text = std::str::from_utf8(r.take(text_len)?)
             .map_err(|_| FingerprintError::Damaged("keys are not UTF-8".into()))?;
-        let ends = r.take(n.checked_mul(4).ok_or(FingerprintError::Truncated)?)?;
-        let mut keys = Keys::default();
-        keys.ends.reserve(n);
-        let mut last = 0u32;
-        for c in ends.chunks_exact(4) {
-            let e = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            if e < last || e as usize > text_len || !text.is_char_boundary(e as usize) {
-                return Err(FingerprintError::Damaged("key ends".into()));
-            }
-            last = e;
-            keys.ends.push(e);
+        let ends: Vec<u32> = r
+            .take(n.checked_mul(4).ok_or(FingerprintError::Truncated)?)?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        if !ends_fit(text, &ends) {
+            return Err(FingerprintError::Damaged("key ends".into()));
         }
-        keys.text = text.to_string();
-        Ok(keys)
+        Ok(Keys {
+            text: text.to_string(),
+            ends,
+        })
     }
 
     /// Adds `key`; returns its place.
     pub fn push(&mut self, key: &str) -> Key {
         crate::append::push_str(&mut self.text, key);
-        self.ends
-            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
-        u32::try_from(self.ends.len() - 1).unwrap_or(u32::MAX)
+        push_end(&mut self.ends, self.text.len())
     }
 
     /// How many keys.
@@ -135,14 +131,37 @@ impl Keys {
 
     /// The key at `at` (empty past the end).
     pub fn get(&self, at: Key) -> &str {
-        let i = at as usize;
-        let start = match i {
-            0 => 0,
-            _ => self.ends.get(i - 1).copied().unwrap_or(0) as usize,
-        };
-        let end = self.ends.get(i).copied().unwrap_or(0) as usize;
-        self.text.get(start..end).unwrap_or("")
+        self.text.get(key_range(&self.ends, at)).unwrap_or("")
     }
+}
+
+/// Where key `at` is in the text of keys that end at `ends` (empty past
+/// the end).
+fn key_range(ends: &[u32], at: Key) -> std::ops::Range<usize> {
+    let i = at as usize;
+    let start = match i {
+        0 => 0,
+        _ => ends.get(i - 1).copied().unwrap_or(0) as usize,
+    };
+    start..ends.get(i).copied().unwrap_or(0) as usize
+}
+
+/// Ends a key at `text_len`; gives its place.
+fn push_end(ends: &mut Vec<u32>, text_len: usize) -> Key {
+    ends.push(u32::try_from(text_len).unwrap_or(u32::MAX));
+    u32::try_from(ends.len() - 1).unwrap_or(u32::MAX)
+}
+
+/// True when `ends` can be where the keys of `text` end: in order, within
+/// the text, each between two characters (then each key is UTF-8 by
+/// itself).
+fn ends_fit(text: &str, ends: &[u32]) -> bool {
+    let mut last = 0u32;
+    ends.iter().all(|&e| {
+        let fits = e >= last && text.is_char_boundary(e as usize);
+        last = e;
+        fits
+    })
 }
 
 /// `Keys` as a fingerprint's decoding reads them: bytes, checked as UTF-8
@@ -158,27 +177,19 @@ struct RawKeys {
 impl RawKeys {
     fn push(&mut self, key: &[u8]) -> Key {
         crate::append::extend(&mut self.text, key);
-        self.ends
-            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
-        u32::try_from(self.ends.len() - 1).unwrap_or(u32::MAX)
+        push_end(&mut self.ends, self.text.len())
     }
 
     fn get(&self, at: Key) -> &[u8] {
-        let i = at as usize;
-        let start = match i {
-            0 => 0,
-            _ => self.ends.get(i - 1).copied().unwrap_or(0) as usize,
-        };
-        let end = self.ends.get(i).copied().unwrap_or(0) as usize;
-        self.text.get(start..end).unwrap_or(&[])
+        self.text.get(key_range(&self.ends, at)).unwrap_or(&[])
     }
 
     /// The keys, when their text is UTF-8 and each ends between two
-    /// characters (then each key is UTF-8 by itself).
+    /// characters (`ends_fit`; pushed keys are in order and within it).
     fn into_keys(self) -> Result<Keys, FingerprintError> {
         let text = String::from_utf8(self.text)
             .map_err(|_| FingerprintError::Damaged("key is not UTF-8".into()))?;
-        if !self.ends.iter().all(|e| text.is_char_boundary(*e as usize)) {
+        if !ends_fit(&text, &self.ends) {
             return Err(FingerprintError::Damaged("key is not UTF-8".into()));
         }
         Ok(Keys {

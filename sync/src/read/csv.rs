@@ -358,9 +358,7 @@ impl Lanes {
         let n = bytes.len().saturating_sub(pos);
         let mut w = [0u8; 16];
         w[..n].copy_from_slice(&bytes[pos.min(bytes.len())..]);
-        let low = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        let high = u64::from_le_bytes([w[8], w[9], w[10], w[11], w[12], w[13], w[14], w[15]]);
-        self.flags_of(low, high) & ((1u64 << n) - 1)
+        self.flags_of(word(&w, 0), word(&w, 8)) & ((1u64 << n) - 1)
     }
 }
 
