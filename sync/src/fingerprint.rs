@@ -175,13 +175,23 @@ struct RawKeys {
 }
 
 impl RawKeys {
+    #[inline]
     fn push(&mut self, key: &[u8]) -> Key {
         crate::append::extend(&mut self.text, key);
         push_end(&mut self.ends, self.text.len())
     }
 
+    #[inline]
     fn get(&self, at: Key) -> &[u8] {
         self.text.get(key_range(&self.ends, at)).unwrap_or(&[])
+    }
+
+    /// Room for `n` more keys of a usual length (a customer number of a
+    /// few digits), so the lists are not copied as they double; `n` is
+    /// a count the bytes left could hold (`Cursor::count`).
+    fn reserve(&mut self, n: usize) {
+        self.ends.reserve(n);
+        self.text.reserve(n.saturating_mul(8));
     }
 
     /// The keys, when their text is UTF-8 and each ends between two
@@ -196,6 +206,28 @@ impl RawKeys {
             text,
             ends: self.ends,
         })
+    }
+}
+
+/// `a == b`, for keys of a few bytes: as two loads of a fixed width that
+/// overlap, like `append`, rather than a call of `memcmp` (under
+/// WebAssembly a loop over the bytes; a million links compare keys).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn overlapping<const W: usize>(a: &[u8], b: &[u8]) -> bool {
+        a.first_chunk::<W>() == b.first_chunk::<W>() && a.last_chunk::<W>() == b.last_chunk::<W>()
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        0 => true,
+        1 => a[0] == b[0],
+        2..=3 => overlapping::<2>(a, b),
+        4..=7 => overlapping::<4>(a, b),
+        8..=15 => overlapping::<8>(a, b),
+        16..=32 => overlapping::<16>(a, b),
+        _ => a == b,
     }
 }
 
@@ -1111,6 +1143,7 @@ impl Fingerprint {
         // The keys' bytes, checked as UTF-8 once they are all read rather
         // than one by one (`RawKeys`).
         let mut keys = RawKeys::default();
+        keys.reserve(n_fixed);
         for _ in 0..n_fixed {
             let key = keys.push(r.str_bytes()?);
             let flags = r.byte()?;
@@ -1129,28 +1162,30 @@ impl Fingerprint {
         }
         let n_links = r.count(2)?;
         let mut links = Vec::with_capacity(n_links);
+        keys.reserve(n_links);
         let mut next = 0i64;
         for _ in 0..n_links {
-            let our_key = keys.push(r.str_bytes()?);
+            let our = r.str_bytes()?;
+            let our_key = keys.push(our);
             let flags = r.byte()?;
             // Equal keys are one key however they were written, so a
             // fingerprint decodes to the one its encoding gives back.
-            let their_key = match flags & 2 {
+            let (their_key, their) = match flags & 2 {
                 0 => match r.str_bytes()? {
-                    same if same == keys.get(our_key) => our_key,
-                    other => keys.push(other),
+                    same if same_bytes(same, our) => (our_key, our),
+                    other => (keys.push(other), other),
                 },
-                _ => our_key,
+                _ => (our_key, our),
             };
-            let fixed_key = keys.get(match imported {
-                Side::Ours => their_key,
-                Side::Theirs => our_key,
-            });
+            let fixed_key = match imported {
+                Side::Ours => their,
+                Side::Theirs => our,
+            };
             let base_row = if flags & 8 != 0 {
                 let at = next.saturating_add(unzigzag(r.varint()?));
                 let named = usize::try_from(at).ok().and_then(|i| fixed.get(i));
                 let e = named
-                    .filter(|e| keys.get(e.key) == fixed_key)
+                    .filter(|e| same_bytes(keys.get(e.key), fixed_key))
                     .ok_or_else(|| FingerprintError::Damaged("link base names no record".into()))?;
                 next = at + 1;
                 e.row
@@ -1794,6 +1829,7 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], FingerprintError> {
         let end = self.at.checked_add(n).ok_or(FingerprintError::Truncated)?;
         let s = self
@@ -1804,10 +1840,12 @@ impl<'a> Cursor<'a> {
         Ok(s)
     }
 
+    #[inline]
     pub(crate) fn byte(&mut self) -> Result<u8, FingerprintError> {
         Ok(self.take(1)?[0])
     }
 
+    #[inline]
     pub(crate) fn varint(&mut self) -> Result<u64, FingerprintError> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
@@ -1838,6 +1876,7 @@ impl<'a> Cursor<'a> {
         usize::try_from(n).map_err(|_| FingerprintError::Truncated)
     }
 
+    #[inline]
     pub(crate) fn u64(&mut self) -> Result<u64, FingerprintError> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
@@ -1855,6 +1894,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string's bytes, not yet checked as UTF-8.
+    #[inline]
     fn str_bytes(&mut self) -> Result<&'a [u8], FingerprintError> {
         let n = self.varint()?;
         // `take` checks the length against what is left.
@@ -1910,6 +1950,23 @@ mod tests {
         let mut s = State::synchronized(Kind::Customer, customers(n));
         s.theirs = customers(n);
         s
+    }
+
+    #[test]
+    fn same_bytes_is_equality_at_every_length() {
+        for len in 0..=40usize {
+            let a: Vec<u8> = (0..len).map(|i| b'0' + (i % 10) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()), "equal at {len}");
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "differs at {at} of {len}");
+            }
+            let mut longer = a.clone();
+            longer.push(b'x');
+            assert!(!same_bytes(&a, &longer), "lengths {len} and {}", len + 1);
+            assert!(!same_bytes(&longer, &a));
+        }
     }
 
     #[test]
