@@ -256,18 +256,30 @@ pub fn overlay(input: &mut Input) {
                 let Some(range) = e.fields.and_then(|s| s.range(input.width)) else {
                     continue;
                 };
-                let Some(fields) = input.hashes.get_mut(range) else {
+                let Some(&have) = input
+                    .hashes
+                    .get(range.clone())
+                    .and_then(|fields| fields.get(*field as usize))
+                else {
                     continue;
                 };
-                let Some(slot) = fields.get_mut(*field as usize) else {
-                    continue;
-                };
-                if *slot == *to {
+                if have == *to {
                     arrived.push(pi as u32);
-                } else if *slot == *from || *slot == ABSENT {
+                } else if have == *from || have == ABSENT {
                     // Not there yet, or their data cannot show it (no
-                    // column): the change stays pending and laid over.
-                    *slot = *to;
+                    // column): the change stays pending and laid over, on
+                    // a copy of the entry's hashes, since a slot may be
+                    // shared with its partner's (`State::to_input`).
+                    let copy = Slot::next(&input.hashes, input.width);
+                    input.hashes.extend_from_within(range);
+                    let Some(fields) = copy
+                        .range(input.width)
+                        .and_then(|r| input.hashes.get_mut(r))
+                    else {
+                        continue;
+                    };
+                    fields[*field as usize] = *to;
+                    e.fields = Some(copy);
                     e.row = combine(fields.iter().copied());
                 } else {
                     e.pending_conflict = true;
@@ -529,6 +541,17 @@ fn row_key(parts: &[&str], repeat: Option<u32>) -> String {
 
 /// Runs the rules. Rows come sorted by category, then key.
 pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
+    let buckets = categorize_buckets(input);
+    let mut out = Vec::with_capacity(buckets.iter().map(Vec::len).sum());
+    for mut b in buckets {
+        out.append(&mut b);
+    }
+    out
+}
+
+/// The rules' rows by category (indexed by `Category as usize`), each
+/// sorted by key.
+fn categorize_buckets(input: &Input<'_>) -> [Vec<CoreRow>; 6] {
     let mut rows: Vec<CoreRow> = Vec::with_capacity(input.ours.len() + input.theirs.len());
     rules(input, true, &mut |row| rows.push(row));
     sort_rows(rows)
@@ -661,12 +684,14 @@ fn rules(input: &Input<'_>, keys: bool, emit: &mut impl FnMut(CoreRow)) {
     );
 }
 
-/// Sorts rows by category, then key. Row keys are unique (repeats carry
-/// `#n`), so any sort gives the same order. Rows are bucketed by category
-/// first and each bucket sorted with the run-detecting stable sort: links
-/// and records usually come in key order already, and then sorting costs a
-/// pass over the rows instead of a million string comparisons.
-fn sort_rows(rows: Vec<CoreRow>) -> Vec<CoreRow> {
+/// Sorts rows into their categories' buckets, each by key. Row keys are
+/// unique (repeats carry `#n`), so any sort gives the same order. Each
+/// bucket is sorted with the run-detecting stable sort: links and records
+/// usually come in key order already, and then sorting costs a pass over
+/// the rows instead of a million string comparisons. Buckets are made
+/// exactly as long as they will be: at a million rows, every list grown by
+/// doubling is memory written twice over.
+fn sort_rows(rows: Vec<CoreRow>) -> [Vec<CoreRow>; 6] {
     let mut buckets: [Vec<CoreRow>; 6] = Default::default();
     let mut counts = [0usize; 6];
     for r in &rows {
@@ -675,16 +700,13 @@ fn sort_rows(rows: Vec<CoreRow>) -> Vec<CoreRow> {
     for (b, n) in buckets.iter_mut().zip(counts) {
         b.reserve_exact(n);
     }
-    let total = rows.len();
     for r in rows {
         buckets[r.category as usize].push(r);
     }
-    let mut out = Vec::with_capacity(total);
-    for mut b in buckets {
+    for b in &mut buckets {
         b.sort_by(|x, y| x.key.cmp(&y.key));
-        out.append(&mut b);
     }
-    out
+    buckets
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -909,7 +931,7 @@ impl Categorized {
 /// Puts every record of the state into one row of one category.
 pub fn categorize(state: &State) -> Categorized {
     let input = state.to_input();
-    let core = categorize_input(&input);
+    let core = categorize_buckets(&input);
     // Only rows with an equal-number partner look these up.
     fn first<'e>(entries: &'e [Entry<'_>]) -> FastMap<&'e str, u32> {
         let mut m: FastMap<&str, u32> =
@@ -919,7 +941,7 @@ pub fn categorize(state: &State) -> Categorized {
         }
         m
     }
-    let partners = core.iter().any(|r| r.equal_number_partner);
+    let partners = core.iter().flatten().any(|r| r.equal_number_partner);
     let ctx = DetailCtx {
         state,
         pending: state.pending_index(),
@@ -936,10 +958,10 @@ pub fn categorize(state: &State) -> Categorized {
         input: &input,
     };
     let mut out = Categorized::default();
-    for cr in core {
-        let category = cr.category;
-        let row = detail(&ctx, cr);
-        out.rows_mut(category).push(row);
+    for (category, rows) in Category::ALL.into_iter().zip(core) {
+        // Each list is made once at its length, not grown by doubling: a
+        // million rows of the window are a few hundred MB.
+        *out.rows_mut(category) = rows.into_iter().map(|cr| detail(&ctx, cr)).collect();
     }
     out
 }

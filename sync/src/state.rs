@@ -411,8 +411,12 @@ impl State {
 /// value; a field of `missing`: `ABSENT`) in a new slot of `input`; returns
 /// the slot and the row hash. A
 /// value equal to `like`'s (a record, its slot, its row hash) reuses that
-/// record's hash, and when every field does, its row hash too: the same as
-/// hashing, since a hash depends on the raw text alone.
+/// record's hash, and when every field does, its slot and row hash too:
+/// the same as hashing, since a hash depends on the raw text alone. Their
+/// records and the bases mostly equal ours, so a million of each share one
+/// million slots instead of taking two million more (160 MB at ten synced
+/// fields). Slots are therefore read-only once stored: `overlay` lays a
+/// change over a copy.
 fn push_reusing<'v>(
     input: &mut Input<'_>,
     synced: &[Field],
@@ -446,11 +450,13 @@ fn push_reusing<'v>(
         };
         input.hashes.push(h);
     }
-    let row = match like {
-        Some((_, _, row)) if all_same => row,
-        _ => combine(input.hashes[start..].iter().copied()),
-    };
-    (slot, row)
+    match like {
+        Some((_, like_slot, row)) if all_same => {
+            input.hashes.truncate(start);
+            (like_slot, row)
+        }
+        _ => (slot, combine(input.hashes[start..].iter().copied())),
+    }
 }
 
 /// Pending `Set`s by record key; see `State::pending_index`.
@@ -597,5 +603,53 @@ mod tests {
                 assert_eq!(fe.row, crate::normalize::combine(s.hashes(r)), "{r:?}");
             }
         }
+    }
+
+    /// Their record and the base, equal to ours, share our record's slot
+    /// of hashes (not a copy of it); a pending change laid over their
+    /// record changes theirs alone, so our side and the base still read as
+    /// hashed, and the pair plans to copy the change to our side rather
+    /// than reading both sides as already equal.
+    #[test]
+    fn a_change_laid_over_a_shared_slot_leaves_the_partner_as_it_was() {
+        let mut s = State::synchronized(Kind::Customer, vec![cust("1", "A", "Oslo")]);
+        s.theirs = vec![cust("1", "A", "Oslo")];
+        let input = s.to_input();
+        // One slot for all three: nothing was stored twice.
+        assert_eq!(input.theirs[0].fields, input.ours[0].fields);
+        assert_eq!(input.links[0].base_fields, input.ours[0].fields);
+        assert_eq!(input.hashes.len(), s.synced.len());
+
+        s.pending = vec![PendingChange::Set {
+            number: "1".into(),
+            field: Field::City,
+            from: "Oslo".into(),
+            to: "Bergen".into(),
+        }];
+        let input = s.to_input();
+        let ours = s.hashes(&s.ours[0]);
+        let mut changed = s.theirs[0].clone();
+        changed.set(Field::City, "Bergen");
+        let theirs = s.hashes(&changed);
+        assert_ne!(ours, theirs);
+        assert_eq!(input.fields(input.ours[0].fields), Some(ours.as_slice()));
+        assert_eq!(input.fields(input.theirs[0].fields), Some(theirs.as_slice()));
+        assert_eq!(input.theirs[0].row, crate::normalize::combine(theirs));
+        assert_eq!(
+            input.fields(input.links[0].base_fields),
+            Some(s.base_hashes(&s.links[0].base).as_slice())
+        );
+        assert!(input.arrived.is_empty());
+        let c = crate::categorize::categorize(&s);
+        assert_eq!(c.count(crate::categorize::Category::Synchronized), 1);
+        assert_eq!(
+            c.synchronized[0].planned,
+            vec![crate::categorize::PlannedUpdate {
+                field: Field::City,
+                side: Side::Ours,
+                from: "Oslo".into(),
+                to: "Bergen".into(),
+            }]
+        );
     }
 }
