@@ -576,20 +576,33 @@ fn rules(input: &Input<'_>, keys: bool, emit: &mut impl FnMut(CoreRow)) {
     let theirs_by_key = KeyIndex::new(&input.theirs);
     let mut our_claimed = vec![false; input.ours.len()];
     let mut their_claimed = vec![false; input.theirs.len()];
+    // A pair of keys on several links gets `#n` in its row keys. Links
+    // usually come in key order, and a strictly increasing list repeats no
+    // pair: then no map of a million pairs is built to find that out.
+    let number_repeats = keys
+        && !input.links.windows(2).all(|w| {
+            (w[0].our_key.as_ref(), w[0].their_key.as_ref())
+                < (w[1].our_key.as_ref(), w[1].their_key.as_ref())
+        });
     let mut link_keys: FastMap<(&str, &str), u32> = FastMap::with_capacity_and_hasher(
-        if keys { input.links.len() } else { 0 },
+        if number_repeats { input.links.len() } else { 0 },
         Default::default(),
     );
 
     for (li, l) in input.links.iter().enumerate() {
         let key = if keys {
-            let n = link_keys
-                .entry((l.our_key.as_ref(), l.their_key.as_ref()))
-                .or_insert(0);
-            *n += 1;
+            let n = if number_repeats {
+                let n = link_keys
+                    .entry((l.our_key.as_ref(), l.their_key.as_ref()))
+                    .or_insert(0);
+                *n += 1;
+                *n
+            } else {
+                1
+            };
             row_key(
                 &["link:", &l.our_key, ":", &l.their_key],
-                (*n > 1).then_some(*n),
+                (n > 1).then_some(n),
             )
         } else {
             String::new()
@@ -1344,6 +1357,39 @@ mod tests {
         assert_eq!(c.conflicts[0].reason, Some(Reason::MultipleMatches));
         assert!(c.new[1].skipped_multiple && c.new[2].skipped_multiple);
         assert!(!c.new[0].skipped_multiple);
+    }
+
+    /// A pair of keys on two links: the second link's row is `#2`, and
+    /// the first one claims the records, whether the links come in key
+    /// order (the repeat next to it), or not; links in strictly increasing
+    /// order are numbered without a map, all as the first of their pair.
+    #[test]
+    fn repeated_links_are_numbered_in_any_order() {
+        let mut s = State::new(Kind::Customer);
+        s.ours = vec![cust("1", "A"), cust("2", "B"), cust("3", "C")];
+        s.theirs = s.ours.clone();
+        let (l1, l2, l3) = (
+            link(&s, "1", "1", Some(&s.ours[0])),
+            link(&s, "2", "2", Some(&s.ours[1])),
+            link(&s, "3", "3", Some(&s.ours[2])),
+        );
+        for links in [
+            vec![l1.clone(), l1.clone(), l2.clone(), l3.clone()],
+            vec![l2.clone(), l1.clone(), l3.clone(), l1.clone()],
+        ] {
+            s.links = links;
+            check(
+                &s,
+                &[
+                    "conflicts: link:1:1#2",
+                    "synchronized: link:1:1, link:2:2, link:3:3",
+                ],
+            );
+            let c = categorize(&s);
+            assert_eq!(c.conflicts[0].reason, Some(Reason::AlreadyLinked));
+        }
+        s.links = vec![l1, l2, l3];
+        check(&s, &["synchronized: link:1:1, link:2:2, link:3:3"]);
     }
 
     #[test]

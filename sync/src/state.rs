@@ -633,7 +633,10 @@ mod tests {
         let theirs = s.hashes(&changed);
         assert_ne!(ours, theirs);
         assert_eq!(input.fields(input.ours[0].fields), Some(ours.as_slice()));
-        assert_eq!(input.fields(input.theirs[0].fields), Some(theirs.as_slice()));
+        assert_eq!(
+            input.fields(input.theirs[0].fields),
+            Some(theirs.as_slice())
+        );
         assert_eq!(input.theirs[0].row, crate::normalize::combine(theirs));
         assert_eq!(
             input.fields(input.links[0].base_fields),
