@@ -1,4 +1,5 @@
-//! Appending short strings and byte slices as plain loads and stores.
+//! Appending and comparing short strings and byte slices as plain loads and
+//! stores.
 //!
 //! A copy of a length known only when running is a call: `memcpy` natively,
 //! `memory.copy` under WebAssembly, which V8 runs as a call of about 5 ns
@@ -74,6 +75,28 @@ fn extend_overlapping<const W: usize>(buf: &mut Vec<u8>, b: &[u8]) {
     }
 }
 
+/// `a == b`, for keys of a few bytes: as two loads of a fixed width that
+/// overlap, like the appends above, rather than a call of `memcmp` (under
+/// WebAssembly a loop over the bytes; a million links compare keys).
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn overlapping<const W: usize>(a: &[u8], b: &[u8]) -> bool {
+        a.first_chunk::<W>() == b.first_chunk::<W>() && a.last_chunk::<W>() == b.last_chunk::<W>()
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        0 => true,
+        1 => a[0] == b[0],
+        2..=3 => overlapping::<2>(a, b),
+        4..=7 => overlapping::<4>(a, b),
+        8..=15 => overlapping::<8>(a, b),
+        16..=32 => overlapping::<16>(a, b),
+        _ => a == b,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     // On wasm32 these same tests run under wasm-bindgen-test in Node.
@@ -106,5 +129,22 @@ mod tests {
             }
         }
         assert_eq!(appended, 4 * (1..=40).sum::<usize>());
+    }
+
+    #[test]
+    fn same_bytes_is_equality_at_every_length() {
+        for len in 0..=40usize {
+            let a: Vec<u8> = (0..len).map(|i| b'0' + (i % 10) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()), "equal at {len}");
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(&a, &b), "differs at {at} of {len}");
+            }
+            let mut longer = a.clone();
+            longer.push(b'x');
+            assert!(!same_bytes(&a, &longer), "lengths {len} and {}", len + 1);
+            assert!(!same_bytes(&longer, &a));
+        }
     }
 }

@@ -27,6 +27,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::BTreeSet;
 
+use crate::append::same_bytes;
 use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
@@ -444,16 +445,42 @@ fn compare(input: &Input<'_>, o: &Entry<'_>, t: &Entry<'_>, link: &LinkEntry<'_>
     }
 }
 
+/// A list of keys, by position: what a `KeyIndex` indexes.
+pub(crate) trait KeyList {
+    fn count(&self) -> usize;
+    /// The key at `i` (`i < count()`).
+    fn key_at(&self, i: usize) -> &str;
+}
+
+impl KeyList for [Entry<'_>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn key_at(&self, i: usize) -> &str {
+        self.get(i).map_or("", |e| e.key.as_ref())
+    }
+}
+
+impl KeyList for [Cow<'_, str>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn key_at(&self, i: usize) -> &str {
+        self.get(i).map_or("", |k| k.as_ref())
+    }
+}
+
 /// Per key: the first entry with it and how many share it. Nothing more is
 /// needed, since a key on several entries is never matched.
 ///
 /// Files and registers usually come in key order. Then every key is unique
 /// and a lookup tries the entry after the previous find, then a binary
 /// search: no hash map, whose cache misses were most of the rules' time at
-/// a million entries. Otherwise a hash map.
-pub(crate) enum KeyIndex<'e, 'a> {
+/// a million entries. Otherwise a hash map. The rules, `State::to_input`
+/// and the fingerprint's making and encoding find records by key with it.
+pub(crate) enum KeyIndex<'e, L: KeyList + ?Sized> {
     Sorted {
-        entries: &'e [Entry<'a>],
+        list: &'e L,
         next: Cell<usize>,
     },
     Hashed {
@@ -465,20 +492,21 @@ pub(crate) enum KeyIndex<'e, 'a> {
     },
 }
 
-impl<'e, 'a> KeyIndex<'e, 'a> {
-    pub(crate) fn new(entries: &'e [Entry<'a>]) -> KeyIndex<'e, 'a> {
-        if entries.windows(2).all(|w| w[0].key < w[1].key) {
+impl<'e, L: KeyList + ?Sized> KeyIndex<'e, L> {
+    pub(crate) fn new(list: &'e L) -> KeyIndex<'e, L> {
+        let n = list.count();
+        if (1..n).all(|i| list.key_at(i - 1) < list.key_at(i)) {
             return KeyIndex::Sorted {
-                entries,
+                list,
                 next: Cell::new(0),
             };
         }
         let mut first: FastMap<&str, u32> =
-            FastMap::with_capacity_and_hasher(entries.len(), Default::default());
-        let mut first_of = Vec::with_capacity(entries.len());
-        let mut count = vec![0u32; entries.len()];
-        for (i, e) in entries.iter().enumerate() {
-            let f = *first.entry(e.key.as_ref()).or_insert(i as u32);
+            FastMap::with_capacity_and_hasher(n, Default::default());
+        let mut first_of = Vec::with_capacity(n);
+        let mut count = vec![0u32; n];
+        for i in 0..n {
+            let f = *first.entry(list.key_at(i)).or_insert(i as u32);
             first_of.push(f);
             count[f as usize] += 1;
         }
@@ -492,12 +520,25 @@ impl<'e, 'a> KeyIndex<'e, 'a> {
     /// The first entry with `key` and how many have it.
     pub(crate) fn get(&self, key: &str) -> Option<(u32, u32)> {
         match self {
-            KeyIndex::Sorted { entries, next } => {
+            KeyIndex::Sorted { list, next } => {
                 let guess = next.get();
-                let at = if entries.get(guess).is_some_and(|e| e.key == key) {
+                let at = if guess < list.count()
+                    && same_bytes(list.key_at(guess).as_bytes(), key.as_bytes())
+                {
                     guess
                 } else {
-                    entries.binary_search_by(|e| e.key.as_ref().cmp(key)).ok()?
+                    let (mut lo, mut hi) = (0, list.count());
+                    loop {
+                        if lo >= hi {
+                            return None;
+                        }
+                        let mid = lo + (hi - lo) / 2;
+                        match list.key_at(mid).cmp(key) {
+                            std::cmp::Ordering::Less => lo = mid + 1,
+                            std::cmp::Ordering::Greater => hi = mid,
+                            std::cmp::Ordering::Equal => break mid,
+                        }
+                    }
                 };
                 next.set(at + 1);
                 Some((at as u32, 1))
@@ -572,8 +613,8 @@ pub fn count_input(input: &Input<'_>) -> [u32; 6] {
 /// equal-number flag; without, the key is empty and the flag unset, since
 /// neither changes a row's category.
 fn rules(input: &Input<'_>, keys: bool, emit: &mut impl FnMut(CoreRow)) {
-    let ours_by_key = KeyIndex::new(&input.ours);
-    let theirs_by_key = KeyIndex::new(&input.theirs);
+    let ours_by_key = KeyIndex::new(input.ours.as_slice());
+    let theirs_by_key = KeyIndex::new(input.theirs.as_slice());
     let mut our_claimed = vec![false; input.ours.len()];
     let mut their_claimed = vec![false; input.theirs.len()];
     // A pair of keys on several links gets `#n` in its row keys. Links
@@ -727,8 +768,8 @@ fn lone_rows(
     side: Side,
     entries: &[Entry<'_>],
     claimed: &[bool],
-    own_index: &KeyIndex<'_, '_>,
-    other_index: &KeyIndex<'_, '_>,
+    own_index: &KeyIndex<'_, [Entry<'_>]>,
+    other_index: &KeyIndex<'_, [Entry<'_>]>,
     other_claimed: &[bool],
     deactivated: &BTreeSet<String>,
     keys: bool,
@@ -1390,6 +1431,43 @@ mod tests {
         }
         s.links = vec![l1, l2, l3];
         check(&s, &["synchronized: link:1:1, link:2:2, link:3:3"]);
+    }
+
+    /// A key index answers as a scan of its list would (the first entry
+    /// with the key and how many share it), whether the list is in key
+    /// order (no map) or not, and whatever order the lookups come in,
+    /// missing keys included.
+    #[test]
+    fn a_key_index_answers_as_a_scan_in_any_order() {
+        let scan = |list: &[Cow<'_, str>], key: &str| {
+            let first = list.iter().position(|k| k == key)?;
+            let count = list.iter().filter(|k| *k == key).count();
+            Some((first as u32, count as u32))
+        };
+        let sorted: Vec<Cow<'_, str>> = (0..300u32)
+            .map(|i| Cow::Owned(format!("{:04}", i * 3)))
+            .collect();
+        // Out of order, with repeats.
+        let mut shuffled = sorted.clone();
+        let mut seed = 12345u32;
+        for i in (1..shuffled.len()).rev() {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            shuffled.swap(i, (seed >> 8) as usize % (i + 1));
+        }
+        shuffled.extend_from_slice(&sorted[10..20]);
+        for list in [&sorted, &shuffled] {
+            let index = KeyIndex::new(list.as_slice());
+            assert_eq!(
+                matches!(index, KeyIndex::Sorted { .. }),
+                std::ptr::eq(list, &sorted)
+            );
+            // In order, then every key and the ones between, out of it.
+            let in_order = (0..900u32).map(|i| format!("{i:04}"));
+            let scattered = (0..900u32).map(|i| format!("{:04}", (i * 7919) % 905));
+            for key in in_order.chain(scattered).chain(["".into(), "x".into()]) {
+                assert_eq!(index.get(&key), scan(list, &key), "{key}");
+            }
+        }
     }
 
     #[test]

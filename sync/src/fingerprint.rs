@@ -38,13 +38,14 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::append::same_bytes;
 use crate::normalize::{FastMap, HashedMap};
 
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{
-    ABSENT, Entry, Input, LinkEntry, PendingEntry, Slot, Source, Summary, UNKNOWN,
-    categorize_input, count_input, overlay,
+    ABSENT, Entry, Input, KeyIndex, KeyList, LinkEntry, PendingEntry, Slot, Source, Summary,
+    UNKNOWN, categorize_input, count_input, overlay,
 };
 use crate::normalize::{combine, hash_field, match_key};
 use crate::protocol::{CategoryCounts, ValueMapping};
@@ -209,28 +210,6 @@ impl RawKeys {
     }
 }
 
-/// `a == b`, for keys of a few bytes: as two loads of a fixed width that
-/// overlap, like `append`, rather than a call of `memcmp` (under
-/// WebAssembly a loop over the bytes; a million links compare keys).
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    fn overlapping<const W: usize>(a: &[u8], b: &[u8]) -> bool {
-        a.first_chunk::<W>() == b.first_chunk::<W>() && a.last_chunk::<W>() == b.last_chunk::<W>()
-    }
-    if a.len() != b.len() {
-        return false;
-    }
-    match a.len() {
-        0 => true,
-        1 => a[0] == b[0],
-        2..=3 => overlapping::<2>(a, b),
-        4..=7 => overlapping::<4>(a, b),
-        8..=15 => overlapping::<8>(a, b),
-        16..=32 => overlapping::<16>(a, b),
-        _ => a == b,
-    }
-}
-
 /// A record of the fixed side, hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixedEntry {
@@ -239,6 +218,22 @@ pub struct FixedEntry {
     pub row: u64,
     /// Its field hashes, as a slot of `Fingerprint::hashes`.
     pub fields: Option<Slot>,
+}
+
+/// The keys of the fixed entries, in their order: what the encoding's
+/// links and known rows find their fixed entry by.
+struct FixedKeys<'f> {
+    keys: &'f Keys,
+    fixed: &'f [FixedEntry],
+}
+
+impl KeyList for FixedKeys<'_> {
+    fn count(&self) -> usize {
+        self.fixed.len()
+    }
+    fn key_at(&self, i: usize) -> &str {
+        self.fixed.get(i).map_or("", |e| self.keys.get(e.key))
+    }
 }
 
 /// A link, hashed.
@@ -465,13 +460,18 @@ impl KnownRows {
 
     /// Writes the rows (see the module's layout); `fixed_at`: the fixed
     /// entry of each key held by only one.
-    fn encode(&self, w: &mut Vec<u8>, fixed_at: &FastMap<&str, Option<u32>>, fixed: &[FixedEntry]) {
+    fn encode(
+        &self,
+        w: &mut Vec<u8>,
+        fixed_at: &impl Fn(&str) -> Option<u32>,
+        fixed: &[FixedEntry],
+    ) {
         w.extend_from_slice(&self.shape.to_le_bytes());
         put_varint(w, self.texts.len() as u64);
         let mut next = 0i64;
         for (i, (text, row)) in self.texts.iter().zip(&self.rows).enumerate() {
             let key = self.keys.get(i as Key);
-            let at = fixed_at.get(key).copied().flatten();
+            let at = fixed_at(key);
             let same_row = at.is_some_and(|f| fixed.get(f as usize).map(|e| e.row) == Some(*row));
             let active = self.active.get(i).copied().unwrap_or(true);
             w.push(u8::from(active) | (u8::from(at.is_some()) << 1) | (u8::from(same_row) << 2));
@@ -589,14 +589,9 @@ impl Fingerprint {
         // A fixed record needs its field hashes when a base of one of its
         // links differs from it (the row hash cannot decide a conflict) or
         // a pending change names it (the overlay changes single fields).
-        let mut by_key: FastMap<&str, (u32, u32)> =
-            FastMap::with_capacity_and_hasher(keys.len(), Default::default());
-        for (i, k) in keys.iter().enumerate() {
-            by_key
-                .entry(k.as_ref())
-                .and_modify(|x| x.1 += 1)
-                .or_insert((i as u32, 1));
-        }
+        // In key order (as registers and files usually are) with no hash
+        // map.
+        let by_key = KeyIndex::new(keys.as_slice());
         let base_start = hashes.len();
         let mut base_rows: Vec<u64> = Vec::with_capacity(state.links.len());
         // A base mostly repeats its fixed record's values: a value equal (as
@@ -604,7 +599,7 @@ impl Fingerprint {
         // instead of hashed, and a base equal in every field has its row.
         for l in &state.links {
             let start = hashes.len();
-            let like = by_key.get(link_key(l).as_ref()).map(|(i, _)| *i as usize);
+            let like = by_key.get(link_key(l).as_ref()).map(|(i, _)| i as usize);
             let mut all_same = like.is_some();
             for (k, f) in state.synced.iter().enumerate() {
                 let h = match (l.base.get(f), like) {
@@ -612,7 +607,11 @@ impl Fingerprint {
                         all_same = false;
                         UNKNOWN
                     }
-                    (Some(v), Some(i)) if records[i].get(*f) == v.as_str() => hashes[i * width + k],
+                    (Some(v), Some(i))
+                        if same_bytes(records[i].get(*f).as_bytes(), v.as_bytes()) =>
+                    {
+                        hashes[i * width + k]
+                    }
                     (Some(v), _) => {
                         all_same = false;
                         hash_field(*f, v)
@@ -638,7 +637,7 @@ impl Fingerprint {
         for (l, b) in state.links.iter().zip(&base_rows) {
             let k = link_key(l);
             match by_key.get(k.as_ref()) {
-                Some((i, 1)) if rows[*i as usize] != *b => detailed[*i as usize] = true,
+                Some((i, 1)) if rows[i as usize] != *b => detailed[i as usize] = true,
                 Some((_, 1)) | None => {}
                 Some(_) => shared_bases.entry(k.into_owned()).or_default().push(*b),
             }
@@ -973,9 +972,7 @@ impl Fingerprint {
             w.push(field_code(*f));
         }
         put_varint(&mut w, self.fixed.len() as u64);
-        let mut fixed_at: FastMap<&str, Option<u32>> =
-            FastMap::with_capacity_and_hasher(self.fixed.len(), Default::default());
-        for (i, e) in self.fixed.iter().enumerate() {
+        for e in &self.fixed {
             let key = self.keys.get(e.key);
             put_str(&mut w, key);
             let fields = self.fields_of(e.fields);
@@ -986,12 +983,17 @@ impl Fingerprint {
                     w.extend_from_slice(&h.to_le_bytes());
                 }
             }
-            // A key on several records has no single record to point at.
-            fixed_at
-                .entry(key)
-                .and_modify(|r| *r = None)
-                .or_insert(Some(i as u32));
         }
+        let fixed_keys = FixedKeys {
+            keys: &self.keys,
+            fixed: &self.fixed,
+        };
+        let fixed_index = KeyIndex::new(&fixed_keys);
+        // A key on several records has no single record to point at.
+        let fixed_at = |key: &str| match fixed_index.get(key) {
+            Some((i, 1)) => Some(i),
+            _ => None,
+        };
         put_varint(&mut w, self.links.len() as u64);
         let mut next = 0i64;
         for l in &self.links {
@@ -1002,10 +1004,7 @@ impl Fingerprint {
             };
             let same_key = our_key == their_key;
             let base_fields = self.fields_of(l.base_fields);
-            let base_at = fixed_at
-                .get(fixed_key)
-                .copied()
-                .flatten()
+            let base_at = fixed_at(fixed_key)
                 .filter(|i| self.fixed.get(*i as usize).map(|e| e.row) == Some(l.base_row));
             let base_is_row = base_at.is_some();
             let flags = u8::from(l.active)
@@ -1950,23 +1949,6 @@ mod tests {
         let mut s = State::synchronized(Kind::Customer, customers(n));
         s.theirs = customers(n);
         s
-    }
-
-    #[test]
-    fn same_bytes_is_equality_at_every_length() {
-        for len in 0..=40usize {
-            let a: Vec<u8> = (0..len).map(|i| b'0' + (i % 10) as u8).collect();
-            assert!(same_bytes(&a, &a.clone()), "equal at {len}");
-            for at in 0..len {
-                let mut b = a.clone();
-                b[at] ^= 0x20;
-                assert!(!same_bytes(&a, &b), "differs at {at} of {len}");
-            }
-            let mut longer = a.clone();
-            longer.push(b'x');
-            assert!(!same_bytes(&a, &longer), "lengths {len} and {}", len + 1);
-            assert!(!same_bytes(&longer, &a));
-        }
     }
 
     #[test]

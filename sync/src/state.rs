@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::append::same_bytes;
 use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
@@ -263,7 +264,7 @@ impl State {
         // record is found by the rules' own key index (in key order it
         // follows the order, with no hash map).
         let ours = std::mem::take(&mut input.ours);
-        let ours_by_key = KeyIndex::new(&ours);
+        let ours_by_key = KeyIndex::new(ours.as_slice());
         let like = |key: &str| {
             let (i, _) = ours_by_key.get(key)?;
             let e = ours.get(i as usize)?;
@@ -438,11 +439,15 @@ fn push_reusing<'v>(
                 all_same = false;
                 UNKNOWN
             }
-            (Some(v), Some((o, like_slot, _))) if o.get(*f) == v => like_slot
-                .of(&input.hashes, width)
-                .and_then(|hs| hs.get(k))
-                .copied()
-                .unwrap_or_else(|| hash_field(*f, v)),
+            (Some(v), Some((o, like_slot, _)))
+                if same_bytes(o.get(*f).as_bytes(), v.as_bytes()) =>
+            {
+                like_slot
+                    .of(&input.hashes, width)
+                    .and_then(|hs| hs.get(k))
+                    .copied()
+                    .unwrap_or_else(|| hash_field(*f, v))
+            }
             (Some(v), _) => {
                 all_same = false;
                 hash_field(*f, v)
