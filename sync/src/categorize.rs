@@ -987,28 +987,12 @@ pub fn categorize(state: &State) -> Categorized {
     let input = state.to_input();
     let core = categorize_buckets(&input);
     // Only rows with an equal-number partner look these up.
-    fn first<'e>(entries: &'e [Entry<'_>]) -> FastMap<&'e str, u32> {
-        let mut m: FastMap<&str, u32> =
-            FastMap::with_capacity_and_hasher(entries.len(), Default::default());
-        for (i, e) in entries.iter().enumerate() {
-            m.entry(e.key.as_ref()).or_insert(i as u32);
-        }
-        m
-    }
     let partners = core.iter().flatten().any(|r| r.equal_number_partner);
     let ctx = DetailCtx {
         state,
         pending: state.pending_index(),
-        first_ours: if partners {
-            first(&input.ours)
-        } else {
-            FastMap::default()
-        },
-        first_theirs: if partners {
-            first(&input.theirs)
-        } else {
-            FastMap::default()
-        },
+        ours_by_key: partners.then(|| KeyIndex::new(input.ours.as_slice())),
+        theirs_by_key: partners.then(|| KeyIndex::new(input.theirs.as_slice())),
         input: &input,
     };
     let mut out = Categorized::default();
@@ -1025,8 +1009,10 @@ struct DetailCtx<'a> {
     state: &'a State,
     input: &'a Input<'a>,
     pending: crate::state::PendingIndex,
-    first_ours: FastMap<&'a str, u32>,
-    first_theirs: FastMap<&'a str, u32>,
+    /// Entries by key, as the rules find them; built only when a row has
+    /// an equal-number partner.
+    ours_by_key: Option<KeyIndex<'a, [Entry<'a>]>>,
+    theirs_by_key: Option<KeyIndex<'a, [Entry<'a>]>>,
 }
 
 fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
@@ -1086,15 +1072,15 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
             (Some(i), None) => input
                 .ours
                 .get(i as usize)
-                .and_then(|e| ctx.first_theirs.get(e.key.as_ref()))
-                .and_then(|j| input.theirs.get(*j as usize))
+                .and_then(|e| ctx.theirs_by_key.as_ref()?.get(e.key.as_ref()))
+                .and_then(|(j, _)| input.theirs.get(j as usize))
                 .and_then(|e| state.effective_theirs_with(e.source, &ctx.pending))
                 .map(|r| r.number().to_string()),
             (None, Some(i)) => input
                 .theirs
                 .get(i as usize)
-                .and_then(|e| ctx.first_ours.get(e.key.as_ref()))
-                .and_then(|j| input.ours.get(*j as usize))
+                .and_then(|e| ctx.ours_by_key.as_ref()?.get(e.key.as_ref()))
+                .and_then(|(j, _)| input.ours.get(j as usize))
                 .and_then(|e| match e.source {
                     Source::Record(k) => state.ours.get(k as usize).map(|r| r.number().to_string()),
                     Source::Pending(_) => None,
