@@ -341,10 +341,10 @@ mod tests {
                         (Field::Active, active),
                     ],
                 );
-                let mut base = sync::state::base_of(&r, &state.synced);
+                let mut base = sync::base::Base::of(&r, &state.synced);
                 if i % 1000 == 0 {
                     // Changed on their side since the last sync.
-                    base.insert(Field::City, "Bodø".into());
+                    base.insert(Field::City, "Bodø");
                 }
                 state.links.push(sync::state::Link {
                     our_number: r.number().to_string(),

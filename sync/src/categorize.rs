@@ -1117,7 +1117,7 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
             if ov == tv {
                 continue;
             }
-            let base = l.base.get(f);
+            let base = l.base.get(*f);
             let bv = base.map(|b| normalize(*f, b));
             match bv {
                 Some(b) if b == ov => row.planned.push(PlannedUpdate {
@@ -1136,7 +1136,7 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
                     field: *f,
                     ours: o.get(*f).to_string(),
                     theirs: t.get(*f).to_string(),
-                    base: base.cloned(),
+                    base: base.map(str::to_string),
                 }),
             }
         }
@@ -1151,6 +1151,7 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+    use crate::base::Base;
     use crate::schema::{Kind, Record};
     use crate::state::{Deactivation, Link, PendingChange, base_of};
 
@@ -1166,7 +1167,7 @@ mod tests {
             our_number: our.into(),
             their_number: their.into(),
             active: true,
-            base: base.map(|r| base_of(r, &state.synced)).unwrap_or_default(),
+            base: base.map(|r| Base::of(r, &state.synced)).unwrap_or_default(),
             version: 1,
         }
     }

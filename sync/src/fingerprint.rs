@@ -602,7 +602,7 @@ impl Fingerprint {
             let like = by_key.get(link_key(l).as_ref()).map(|(i, _)| i as usize);
             let mut all_same = like.is_some();
             for (k, f) in state.synced.iter().enumerate() {
-                let h = match (l.base.get(f), like) {
+                let h = match (l.base.get(*f), like) {
                     (None, _) => {
                         all_same = false;
                         UNKNOWN

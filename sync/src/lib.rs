@@ -12,7 +12,7 @@
 //! - `read`: CSV and xlsx bytes to records and row errors;
 //! - `rules`: number rules of their side and the matching key;
 //! - `normalize`: comparison forms and the FNV-1a 64 hash;
-//! - `state`: links, bases, "Don't synchronize" marks, pending changes;
+//! - `state`: links, bases (`base`: one text per base), "Don't synchronize" marks, pending changes;
 //! - `categorize`: the six categories of the synchronization window;
 //! - `suggest`: ranked partner candidates for New records;
 //! - `plan`: actions and the pure `apply`;
@@ -28,6 +28,7 @@
 //! crate's own FNV-1a, never std's `DefaultHasher`.
 
 mod append;
+pub mod base;
 pub mod categorize;
 pub mod cli_output;
 pub mod fingerprint;

@@ -15,6 +15,7 @@ use crate::normalize::{FastMap, HashedMap, value_hash};
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::Base;
 use crate::categorize::{Categorized, Row};
 use crate::normalize::{match_key, normalize};
 use crate::rules::RuleViolation;
@@ -492,8 +493,8 @@ impl Work {
             };
             let mut changed = false;
             for (f, v) in agreed {
-                if link.base.get(&f) != Some(&v) {
-                    link.base.insert(f, v);
+                if link.base.get(f) != Some(v.as_str()) {
+                    link.base.insert(f, &v);
                     changed = true;
                 }
             }
@@ -628,7 +629,7 @@ fn apply_one(w: &mut Work, action: &Action, at: u32) -> Result<(), PlanError> {
                     our_number: our_number.clone(),
                     their_number: their_number.clone(),
                     active: true,
-                    base: BTreeMap::new(),
+                    base: Base::default(),
                     version: 0,
                 },
                 true,
@@ -743,7 +744,7 @@ fn create(w: &mut Work, side: Side, from: &str, number: &str, at: u32) -> Result
                     our_number,
                     their_number,
                     active: true,
-                    base: values,
+                    base: Base::from(values),
                     version: 1,
                 },
                 true,
@@ -761,7 +762,7 @@ fn create(w: &mut Work, side: Side, from: &str, number: &str, at: u32) -> Result
                     our_number,
                     their_number,
                     active: true,
-                    base: BTreeMap::new(),
+                    base: Base::default(),
                     version: 0,
                 },
                 true,
@@ -802,7 +803,7 @@ fn create(w: &mut Work, side: Side, from: &str, number: &str, at: u32) -> Result
             our_number,
             their_number,
             active: true,
-            base,
+            base: Base::from(base),
             version: 1,
         },
         true,
@@ -981,10 +982,7 @@ mod tests {
         let fixed = apply(&linked, &fix).expect("resolves");
         assert_eq!(keys(&fixed, Category::Synchronized), vec!["link:1:1"]);
         assert_eq!(fixed.ours[0].get(Field::Name), "Acme AS");
-        assert_eq!(
-            fixed.links[0].base.get(&Field::Name).map(String::as_str),
-            Some("Acme AS")
-        );
+        assert_eq!(fixed.links[0].base.get(Field::Name), Some("Acme AS"));
         assert_eq!(apply(&fixed, &fix).expect("again"), fixed);
 
         // Taking ours instead writes to their side: a pending change.
@@ -1159,7 +1157,7 @@ mod tests {
             our_number: "001".into(),
             their_number: "1".into(),
             active: true,
-            base: base_of(&cust("1", "Acme"), &s.synced),
+            base: Base::of(&cust("1", "Acme"), &s.synced),
             version: 1,
         });
         let c = categorize(&s);

@@ -316,10 +316,11 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+    use crate::base::Base;
     use crate::categorize::categorize;
     use crate::plan::apply;
     use crate::schema::{Kind, Record};
-    use crate::state::{Link, base_of};
+    use crate::state::Link;
     use crate::track::Snapshot;
 
     fn cust(n: &str, name: &str) -> Record {
@@ -377,21 +378,21 @@ mod tests {
                 our_number: "1".into(),
                 their_number: "1".into(),
                 active: true,
-                base: base_of(&cust("1", "A"), &s.synced),
+                base: Base::of(&cust("1", "A"), &s.synced),
                 version: 1,
             },
             Link {
                 our_number: "2".into(),
                 their_number: "2".into(),
                 active: true,
-                base: base_of(&cust("2", "B"), &s.synced),
+                base: Base::of(&cust("2", "B"), &s.synced),
                 version: 1,
             },
             Link {
                 our_number: "3".into(),
                 their_number: "3".into(),
                 active: true,
-                base: base_of(&cust("3", "X"), &s.synced),
+                base: Base::of(&cust("3", "X"), &s.synced),
                 version: 1,
             },
         ];

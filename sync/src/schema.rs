@@ -84,7 +84,7 @@ const NO_SLOT: u8 = u8::MAX;
 const CUSTOMER_SLOTS: [u8; ALL_FIELDS.len()] = slots(CUSTOMER_FIELDS);
 const EMPLOYEE_SLOTS: [u8; ALL_FIELDS.len()] = slots(EMPLOYEE_FIELDS);
 
-const ALL_FIELDS: &[Field] = &[
+pub(crate) const ALL_FIELDS: &[Field] = &[
     Field::Number,
     Field::Name,
     Field::FirstName,
@@ -605,10 +605,11 @@ impl Record {
     }
 }
 
-impl PartialEq for Record {
-    fn eq(&self, other: &Record) -> bool {
+impl Record {
+    /// Whether `other` is of the same kind and holds the same values
+    /// (wherever it was read from).
+    pub fn same_values(&self, other: &Record) -> bool {
         self.kind == other.kind
-            && self.line == other.line
             && self.len == other.len
             && self.ends == other.ends
             // A clone is equal without a look at its text.
@@ -618,6 +619,12 @@ impl PartialEq for Record {
                 } else {
                     self.values().eq(other.values())
                 })
+    }
+}
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Record) -> bool {
+        self.line == other.line && self.same_values(other)
     }
 }
 
@@ -691,6 +698,28 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
+
+    #[test]
+    fn same_values_looks_at_the_values_alone() {
+        let pairs = [(Field::Number, "1"), (Field::Name, "Acme")];
+        let a = Record::from_pairs(Kind::Customer, &pairs);
+        let mut b = Record::from_pairs(Kind::Customer, &pairs);
+        b.line = 7;
+        // Another text and line: the same values, not an equal record.
+        assert!(a.same_values(&b) && b.same_values(&a));
+        assert_ne!(a, b);
+        b.set(Field::Name, "Acme AS");
+        assert!(!a.same_values(&b));
+        // The same text split at another place.
+        let ab = Record::from_pairs(Kind::Customer, &[(Field::Name, "ab"), (Field::Street, "")]);
+        let a_b = Record::from_pairs(Kind::Customer, &[(Field::Name, "a"), (Field::Street, "b")]);
+        assert!(!ab.same_values(&a_b));
+        let number = [(Field::Number, "1")];
+        assert!(
+            !Record::from_pairs(Kind::Customer, &number)
+                .same_values(&Record::from_pairs(Kind::Employee, &number))
+        );
+    }
 
     #[test]
     fn from_pairs_is_new_then_set_per_pair() {

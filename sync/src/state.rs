@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::append::same_bytes;
+use crate::base::Base;
 use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
@@ -38,7 +39,7 @@ pub struct Link {
     /// here has no known common value (a fresh link), so any difference in it
     /// is a conflict.
     #[serde(default)]
-    pub base: BTreeMap<Field, String>,
+    pub base: Base,
     /// Increases whenever the base moves.
     #[serde(default)]
     pub version: u32,
@@ -136,7 +137,7 @@ impl State {
                 our_number: r.number().to_string(),
                 their_number: r.number().to_string(),
                 active: true,
-                base: base_of(r, &s.synced),
+                base: Base::of(r, &s.synced),
                 version: 1,
             })
             .collect();
@@ -179,10 +180,10 @@ impl State {
     }
 
     /// Hashes of a base (0 for a field with no known value).
-    pub fn base_hashes(&self, base: &BTreeMap<Field, String>) -> Vec<u64> {
+    pub fn base_hashes(&self, base: &Base) -> Vec<u64> {
         self.synced
             .iter()
-            .map(|f| base.get(f).map(|v| hash_field(*f, v)).unwrap_or(UNKNOWN))
+            .map(|f| base.get(*f).map(|v| hash_field(*f, v)).unwrap_or(UNKNOWN))
             .collect()
     }
 
@@ -273,14 +274,18 @@ impl State {
         let mut theirs = Vec::with_capacity(self.theirs.len());
         for (i, r) in self.theirs.iter().enumerate() {
             let key = match_key(&self.rules, r.number());
-            let partner = like(&key);
-            let (slot, row) = push_reusing(
-                &mut input,
-                &self.synced,
-                &self.missing,
-                |f| Some(r.get(f)),
-                partner,
-            );
+            let (slot, row) = match like(&key) {
+                // Every value as our record's (usual after a sync): its
+                // slot and row hash, with no field looked at.
+                Some((o, slot, row)) if self.missing.is_empty() && o.same_values(r) => (slot, row),
+                partner => push_reusing(
+                    &mut input,
+                    &self.synced,
+                    &self.missing,
+                    |f| Some(r.get(f)),
+                    partner,
+                ),
+            };
             theirs.push(Entry {
                 key,
                 active: r.active(),
@@ -295,13 +300,8 @@ impl State {
         for l in &self.links {
             let our_key = match_key(&self.rules, &l.our_number);
             let partner = like(&our_key);
-            let (slot, base_row) = push_reusing(
-                &mut input,
-                &self.synced,
-                &[],
-                |f| l.base.get(&f).map(String::as_str),
-                partner,
-            );
+            let (slot, base_row) =
+                push_reusing(&mut input, &self.synced, &[], |f| l.base.get(f), partner);
             links.push(LinkEntry {
                 our_key,
                 their_key: match_key(&self.rules, &l.their_number),
@@ -536,35 +536,35 @@ mod tests {
                 our_number: "1".into(),
                 their_number: "1".into(),
                 active: true,
-                base: base_of(&s.ours[0], &s.synced),
+                base: Base::of(&s.ours[0], &s.synced),
                 version: 1,
             },
             Link {
                 our_number: "02".into(),
                 their_number: "2".into(),
                 active: true,
-                base: partial,
+                base: Base::from(partial),
                 version: 1,
             },
             Link {
                 our_number: "3".into(),
                 their_number: "3".into(),
                 active: true,
-                base: base_of(&cust("3", "Old", "Oslo"), &s.synced),
+                base: Base::of(&cust("3", "Old", "Oslo"), &s.synced),
                 version: 1,
             },
             Link {
                 our_number: " 4".into(),
                 their_number: "4".into(),
                 active: true,
-                base: BTreeMap::new(),
+                base: Base::default(),
                 version: 1,
             },
             Link {
                 our_number: "7".into(),
                 their_number: "7".into(),
                 active: true,
-                base: base_of(&cust("7", "Gone", "Oslo"), &s.synced),
+                base: Base::of(&cust("7", "Gone", "Oslo"), &s.synced),
                 version: 1,
             },
         ];
@@ -615,6 +615,31 @@ mod tests {
     /// record changes theirs alone, so our side and the base still read as
     /// hashed, and the pair plans to copy the change to our side rather
     /// than reading both sides as already equal.
+    #[test]
+    fn a_record_of_theirs_like_ours_shares_its_slot_unless_their_data_lacks_a_field() {
+        let mut s = State::synchronized(Kind::Customer, vec![cust("1", "A", "Oslo")]);
+        s.theirs = vec![cust("1", "A", "Oslo")];
+        assert!(s.theirs[0].same_values(&s.ours[0]));
+        let input = s.to_input();
+        assert_eq!(input.theirs[0].fields, input.ours[0].fields);
+        assert_eq!(input.theirs[0].row, input.ours[0].row);
+
+        s.missing = vec![Field::City];
+        let input = s.to_input();
+        assert_ne!(input.theirs[0].fields, input.ours[0].fields);
+        let city = s.synced.iter().position(|f| *f == Field::City);
+        let theirs = input.fields(input.theirs[0].fields);
+        assert_eq!(
+            city.and_then(|k| theirs?.get(k).copied()),
+            Some(crate::categorize::ABSENT)
+        );
+        let ours = input.fields(input.ours[0].fields);
+        assert_eq!(
+            city.and_then(|k| ours?.get(k).copied()),
+            Some(s.side_hash(Side::Ours, Field::City, "Oslo"))
+        );
+    }
+
     #[test]
     fn a_change_laid_over_a_shared_slot_leaves_the_partner_as_it_was() {
         let mut s = State::synchronized(Kind::Customer, vec![cust("1", "A", "Oslo")]);

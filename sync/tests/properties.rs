@@ -1,12 +1,14 @@
 //! Property tests of the engine's invariants: every record lands in exactly
 //! one row, resolving a conflict synchronizes the pair, a plan applied twice
 //! changes nothing the second time, no record is lost, and the preview
-//! fingerprint agrees with the full state.
+//! fingerprint agrees with the full state, and a link's base is the map of
+//! strings it replaced.
 
 // proptest needs threads and a clock; the engine's unit tests cover wasm32.
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
+use sync::base::Base;
 use sync::categorize::{Category, Reason, categorize};
 use sync::fingerprint::Fingerprint;
 use sync::plan::{Action, Plan, apply, resolve};
@@ -93,7 +95,7 @@ fn state() -> impl Strategy<Value = State> {
                     our_number: o,
                     their_number: t,
                     active: active || base.is_some(),
-                    base: base.map(|b| base_of(&b, &s.synced)).unwrap_or_default(),
+                    base: base.map(|b| Base::of(&b, &s.synced)).unwrap_or_default(),
                     version: 1,
                 });
             }
@@ -557,5 +559,49 @@ proptest! {
             return Err(TestCaseError::fail("the new file did not read in parts"));
         };
         prop_assert_eq!(fp.counts(in_parts), counts);
+    }
+}
+
+fn any_field() -> impl Strategy<Value = Field> {
+    let all: Vec<Field> = Kind::Customer
+        .fields()
+        .iter()
+        .chain(Kind::Employee.fields())
+        .copied()
+        .collect();
+    prop::sample::select(all)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A link's base answers, writes and reads JSON (in any key order) as
+    /// the map of strings it replaced, and a value set later keeps that so.
+    #[test]
+    fn a_base_is_the_map_it_replaced(
+        map in prop::collection::btree_map(any_field(), "\\PC{0,12}", 0..10),
+        set in (any_field(), "\\PC{0,6}"),
+    ) {
+        let mut map = map;
+        let mut base = Base::from(map.clone());
+        let check = |base: &Base, map: &std::collections::BTreeMap<Field, String>| {
+            for f in Kind::Customer.fields().iter().chain(Kind::Employee.fields()) {
+                prop_assert_eq!(base.get(*f), map.get(f).map(String::as_str));
+            }
+            let json = serde_json::to_string(map).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(serde_json::to_string(base).ok(), Some(json));
+            let reversed: Vec<String> = map
+                .iter()
+                .rev()
+                .filter_map(|(f, v)| Some(format!("{}:{}", serde_json::to_string(f).ok()?, serde_json::to_string(v).ok()?)))
+                .collect();
+            let read: Option<Base> = serde_json::from_str(&format!("{{{}}}", reversed.join(","))).ok();
+            prop_assert_eq!(read.as_ref(), Some(base));
+            Ok(())
+        };
+        check(&base, &map)?;
+        base.insert(set.0, &set.1);
+        map.insert(set.0, set.1);
+        check(&base, &map)?;
     }
 }

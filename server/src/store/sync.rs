@@ -6,8 +6,6 @@
 //! transaction that also writes; `Store::sync_reader` gives one for reads
 //! outside a transaction.
 
-use std::collections::BTreeMap;
-
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Row};
 use sync::protocol::AuditEntry;
@@ -295,7 +293,7 @@ pub async fn load_links(
     .await?;
     rows.iter()
         .map(|r| {
-            let base: BTreeMap<Field, String> = parse(&r.try_get::<String, _>("base")?)?;
+            let base: sync::base::Base = parse(&r.try_get::<String, _>("base")?)?;
             Ok(Link {
                 our_number: r.try_get("our_number")?,
                 their_number: r.try_get("their_number")?,
