@@ -19,13 +19,14 @@
 //! sides (a conflict), 1 in 1000 of our records is missing from it and as
 //! many records are new there, so the file has exactly `ROWS` rows.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Sqlite};
+use sync::base::Base;
+use sync::schema::Field;
 
 /// One customer as both sides hold it at the last synchronization.
 struct Customer {
@@ -178,23 +179,21 @@ async fn seed(conn: &mut SqliteConnection, connection_id: i64, rows: u64) -> any
 }
 
 /// The link's base: the synced fields' values at the last synchronization,
-/// as the server stores them (`sync::state::base_of`).
+/// as the server stores them (`sync::base::Base`: keys in field order).
 fn base_json(c: &Customer) -> anyhow::Result<String> {
-    let base: BTreeMap<&str, &str> = [
-        ("name", c.name.as_str()),
-        ("organisation_number", &c.organisation_number),
-        ("street", &c.street),
-        ("postal_code", &c.postal_code),
-        ("city", &c.city),
-        ("country", ""),
-        ("email", &c.email),
-        ("phone", &c.phone),
-        ("contact_person", ""),
-        ("sales_rep_code", ""),
-        ("active", "true"),
-    ]
-    .into_iter()
-    .collect();
+    let base = Base::from_pairs([
+        (Field::Name, c.name.as_str()),
+        (Field::OrganisationNumber, &c.organisation_number),
+        (Field::Street, &c.street),
+        (Field::PostalCode, &c.postal_code),
+        (Field::City, &c.city),
+        (Field::Country, ""),
+        (Field::Email, &c.email),
+        (Field::Phone, &c.phone),
+        (Field::ContactPerson, ""),
+        (Field::SalesRepCode, ""),
+        (Field::Active, "true"),
+    ]);
     Ok(serde_json::to_string(&base)?)
 }
 
