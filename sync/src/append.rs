@@ -75,6 +75,12 @@ fn extend_overlapping<const W: usize>(buf: &mut Vec<u8>, b: &[u8]) {
     }
 }
 
+/// `a == b` for text: `same_bytes` of their bytes.
+#[inline]
+pub(crate) fn same_text(a: &str, b: &str) -> bool {
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
 /// `a == b`, for keys of a few bytes: as two loads of a fixed width that
 /// overlap, like the appends above, rather than a call of `memcmp` (under
 /// WebAssembly a loop over the bytes; a million links compare keys).

@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::BTreeSet;
 
-use crate::append::same_bytes;
+use crate::append::same_text;
 use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
@@ -522,9 +522,7 @@ impl<'e, L: KeyList + ?Sized> KeyIndex<'e, L> {
         match self {
             KeyIndex::Sorted { list, next } => {
                 let guess = next.get();
-                let at = if guess < list.count()
-                    && same_bytes(list.key_at(guess).as_bytes(), key.as_bytes())
-                {
+                let at = if guess < list.count() && same_text(list.key_at(guess), key) {
                     guess
                 } else {
                     let (mut lo, mut hi) = (0, list.count());

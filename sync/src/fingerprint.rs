@@ -38,7 +38,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::append::same_bytes;
+use crate::append::{same_bytes, same_text};
 use crate::normalize::{FastMap, HashedMap};
 
 use serde::{Deserialize, Serialize};
@@ -607,11 +607,7 @@ impl Fingerprint {
                         all_same = false;
                         UNKNOWN
                     }
-                    (Some(v), Some(i))
-                        if same_bytes(records[i].get(*f).as_bytes(), v.as_bytes()) =>
-                    {
-                        hashes[i * width + k]
-                    }
+                    (Some(v), Some(i)) if same_text(records[i].get(*f), v) => hashes[i * width + k],
                     (Some(v), _) => {
                         all_same = false;
                         hash_field(*f, v)

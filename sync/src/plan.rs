@@ -491,14 +491,17 @@ impl Work {
             let Some(Some(link)) = self.links.get_mut(li) else {
                 continue;
             };
-            let mut changed = false;
-            for (f, v) in agreed {
-                if link.base.get(f) != Some(v.as_str()) {
-                    link.base.insert(f, &v);
-                    changed = true;
-                }
-            }
-            if changed {
+            if agreed
+                .iter()
+                .any(|(f, v)| link.base.get(*f) != Some(v.as_str()))
+            {
+                // One new base with every agreed value, not one per value.
+                let next = Base::from_pairs(
+                    link.base
+                        .iter()
+                        .chain(agreed.iter().map(|(f, v)| (*f, v.as_str()))),
+                );
+                link.base = next;
                 link.version = link.version.saturating_add(1);
             }
         }

@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::append::same_bytes;
+use crate::append::same_text;
 use crate::base::Base;
 use crate::normalize::FastMap;
 
@@ -439,15 +439,11 @@ fn push_reusing<'v>(
                 all_same = false;
                 UNKNOWN
             }
-            (Some(v), Some((o, like_slot, _)))
-                if same_bytes(o.get(*f).as_bytes(), v.as_bytes()) =>
-            {
-                like_slot
-                    .of(&input.hashes, width)
-                    .and_then(|hs| hs.get(k))
-                    .copied()
-                    .unwrap_or_else(|| hash_field(*f, v))
-            }
+            (Some(v), Some((o, like_slot, _))) if same_text(o.get(*f), v) => like_slot
+                .of(&input.hashes, width)
+                .and_then(|hs| hs.get(k))
+                .copied()
+                .unwrap_or_else(|| hash_field(*f, v)),
             (Some(v), _) => {
                 all_same = false;
                 hash_field(*f, v)
