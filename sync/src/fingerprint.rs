@@ -607,7 +607,13 @@ impl Fingerprint {
                         all_same = false;
                         UNKNOWN
                     }
-                    (Some(v), Some(i)) if same_text(records[i].get(*f), v) => hashes[i * width + k],
+                    // Not a field their data lacks: their record's hash of
+                    // it is `ABSENT`, which a base's value never is.
+                    (Some(v), Some(i))
+                        if hashes[i * width + k] != ABSENT && same_text(records[i].get(*f), v) =>
+                    {
+                        hashes[i * width + k]
+                    }
                     (Some(v), _) => {
                         all_same = false;
                         hash_field(*f, v)
@@ -1945,6 +1951,58 @@ mod tests {
         let mut s = State::synchronized(Kind::Customer, customers(n));
         s.theirs = customers(n);
         s
+    }
+
+    /// Found by `reading_a_file_into_the_fingerprint_counts_what_the_server_counts`:
+    /// a base's email equal to the email of their record, in a field their
+    /// data lacks, took that record's hash (`ABSENT`) instead of its own,
+    /// and the preview of an import of ours counted a conflict where the
+    /// server counts the pair synchronized.
+    #[test]
+    fn a_base_keeps_its_hash_of_a_field_their_data_lacks() {
+        let customer = |number: &str, city: &str| {
+            let mut r = Record::from_pairs(
+                Kind::Customer,
+                &[
+                    (Field::Number, number),
+                    (Field::Name, "Acme"),
+                    (Field::City, city),
+                    (Field::Email, "b@y.no"),
+                ],
+            );
+            r.set_active(false);
+            r
+        };
+        let mut s = State::new(Kind::Customer);
+        s.theirs = vec![customer("1", "Oslo")];
+        s.missing = vec![Field::Email];
+        s.links = vec![crate::state::Link {
+            our_number: "4".into(),
+            their_number: "1".into(),
+            active: true,
+            base: crate::base::Base::of(&customer("4", ""), &s.synced),
+            version: 1,
+        }];
+        s.pending = vec![crate::state::PendingChange::Set {
+            number: "1".into(),
+            field: Field::Email,
+            from: String::new(),
+            to: "b@y.no".into(),
+        }];
+        let fp = Fingerprint::from_state(&s, Side::Ours);
+        let file = "Kundenummer;Navn;Poststed;Aktiv\r\n4;Acme;;nei\r\n";
+        let mut server = s.clone();
+        server.ours = crate::read::read(
+            file.as_bytes(),
+            Some("k.csv"),
+            Kind::Customer,
+            &crate::read::ReadOptions::default(),
+        )
+        .map(|o| o.records)
+        .unwrap_or_else(|e| panic!("{e}"));
+        let expect = CategoryCounts::of_summary(&categorize(&server).summary());
+        assert_eq!(expect.synchronized, 1, "{expect:?}");
+        assert_eq!(fp.counts(hashed_of(&fp, file)), expect);
     }
 
     #[test]
