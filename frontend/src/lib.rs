@@ -90,8 +90,10 @@ pub async fn preview_file(
     if helpers > 0 && size >= PARTS_FROM_BYTES {
         let head = read_range(blob, 0.0, HEAD_BYTES as f64).await?;
         plan = plan_parts(&head, size as u64, &name, &options);
-        if plan.is_some() {
+        if let Some(p) = &plan {
             cuts = find_cuts(blob, size, helpers as usize + 1).await?;
+            // No part starts before the file's first row ends.
+            cuts.retain(|c| p.may_start_at(*c as u64));
         }
     }
     let plan = plan.filter(|_| !cuts.is_empty());

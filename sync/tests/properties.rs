@@ -473,8 +473,10 @@ proptest! {
         let Some(plan) = parts::plan(&file[..HEAD_BYTES], file.len() as u64, name, &options) else {
             return Err(TestCaseError::fail("a plain semicolon file is planned in parts"));
         };
+        // No part starts before the first row ends (a cut just past a
+        // `sep=` line is dropped), as every reader in parts does.
         let mut bounds = vec![0];
-        bounds.extend(starts.iter().copied().filter(|s| *s < file.len()));
+        bounds.extend(starts.iter().copied().filter(|s| *s < file.len() && plan.may_start_at(*s as u64)));
         bounds.push(file.len());
         let read_parts: Vec<_> = bounds
             .windows(2)

@@ -570,12 +570,29 @@ pub(crate) fn plan(head: &[u8], options: &ReadOptions) -> Option<PartPlan> {
             break;
         }
     }
+    // The first row ends at its line feed: the same count of line feeds
+    // into the raw bytes as into the decoded text (one byte each in UTF-8
+    // and Windows-1252, the encodings planned here).
+    let body_start = text.len() - body.len();
+    let feeds = text
+        .as_bytes()
+        .get(..body_start + split.pos)?
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count();
+    let data_start = head
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(feeds.checked_sub(1)?)
+        .map(|(i, _)| i as u64 + 1)?;
     Some(PartPlan {
         encoding,
         delimiter,
         first_row: (0..split.count())
             .map(|i| split.cell(i).to_string())
             .collect(),
+        data_start,
     })
 }
 

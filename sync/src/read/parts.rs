@@ -41,6 +41,20 @@ pub struct PartPlan {
     pub delimiter: u8,
     /// The cells of the file's first non-blank row, which map the columns.
     pub first_row: Vec<String>,
+    /// The file's offset just past the line feed that ends its first
+    /// non-blank row: the first part holds everything before, so no part
+    /// may start earlier (`may_start_at`).
+    #[serde(default)]
+    pub data_start: u64,
+}
+
+impl PartPlan {
+    /// Whether a part may start at `at` (just past a line feed): not
+    /// before the first row's end, or the first part would hold no first
+    /// row and the next would read it as data.
+    pub fn may_start_at(&self, at: u64) -> bool {
+        at >= self.data_start
+    }
 }
 
 /// What a part's read found, besides its records: the read's output so far
@@ -299,7 +313,11 @@ pub fn read_threaded_into<S: PartSink + Send>(
         && let Some(plan) = plan(head, bytes.len() as u64, name, options)
     {
         let mut bounds = vec![0];
-        bounds.extend(cuts(bytes, threads));
+        bounds.extend(
+            cuts(bytes, threads)
+                .into_iter()
+                .filter(|s| plan.may_start_at(*s as u64)),
+        );
         bounds.push(bytes.len());
         let (plan, sink) = (&plan, &sink);
         let parts: Vec<Result<Part<S>, ReadError>> = std::thread::scope(|s| {
@@ -345,7 +363,7 @@ pub fn read_in_parts<S: PartSink>(
             starts
                 .iter()
                 .copied()
-                .filter(|s| *s > 0 && *s < bytes.len()),
+                .filter(|s| *s > 0 && *s < bytes.len() && plan.may_start_at(*s as u64)),
         );
         bounds.push(bytes.len());
         if bounds.windows(2).all(|w| w[0] < w[1]) {
@@ -427,6 +445,72 @@ mod tests {
             out.records = sink.records;
             out
         })
+    }
+
+    /// Found by `parts_read_as_the_whole_file`: a cut just past a `sep=`
+    /// line left the first part without its first row, and the next part
+    /// read the header as data (the read then fell back to the whole
+    /// file). No part starts before the first row ends.
+    #[test]
+    fn no_part_starts_before_the_first_row_ends() {
+        let header = "Kundenummer;\"Navn\r\nog linje\";Poststed;Aktiv\r\n";
+        let cases: [(&[u8], usize); 5] = [
+            (b"sep=;\n", 6),
+            (b"\xEF\xBB\xBF", 3),
+            (b"\r\n\r\n", 4),
+            (b"", 0),
+            (b"sep=;\r\n\r\n", 9),
+        ];
+        let options = ReadOptions::default();
+        for (preamble, before) in cases {
+            let mut f = preamble.to_vec();
+            f.extend_from_slice(header.as_bytes());
+            f.extend_from_slice(&file(12_000, Some((3, b" \xd8st")))[33..]);
+            let plan = plan(&f[..HEAD_BYTES], f.len() as u64, Some("k.csv"), &options);
+            let Some(plan) = plan else {
+                panic!("{preamble:?}: no plan")
+            };
+            let end = (before + header.len()) as u64;
+            assert_eq!(plan.data_start, end, "{preamble:?}");
+            assert!(plan.may_start_at(end) && !plan.may_start_at(end - 1));
+            // Read at every line feed up to the first data row: the
+            // parts that may start are read as parts, and give the
+            // whole read.
+            let whole = read(&f, Some("k.csv"), Kind::Customer, &options);
+            let half = f.len() / 2;
+            let mid = half + cut(&f[half..]).unwrap_or(0);
+            for at in (1..=end as usize).filter(|i| f[i - 1] == b'\n') {
+                let mut bounds = vec![0];
+                bounds.extend(
+                    [at, mid]
+                        .into_iter()
+                        .filter(|s| plan.may_start_at(*s as u64)),
+                );
+                bounds.push(f.len());
+                let parts = bounds
+                    .windows(2)
+                    .enumerate()
+                    .map(|(i, w)| {
+                        read_part(
+                            &plan,
+                            i == 0,
+                            &f[w[0]..w[1]],
+                            Kind::Customer,
+                            &options,
+                            Records::new(Kind::Customer),
+                        )
+                    })
+                    .collect();
+                let merged = merge(parts, &options).map(|(mut out, sink)| {
+                    out.records = sink.records;
+                    out
+                });
+                let (Ok(merged), Ok(whole)) = (merged, whole.clone()) else {
+                    panic!("{preamble:?} cut at {at}: a read failed");
+                };
+                assert!(merged == whole, "{preamble:?} cut at {at}");
+            }
+        }
     }
 
     #[test]
