@@ -420,15 +420,26 @@ mod tests {
             &options,
         )
         .expect("planned");
+        (whole, read_parts_at(&plan, bytes, &cuts(bytes, n)))
+    }
+
+    /// `bytes` read in parts starting at `starts` (after the first), put
+    /// together.
+    fn read_parts_at(
+        plan: &PartPlan,
+        bytes: &[u8],
+        starts: &[usize],
+    ) -> Result<(ReadOutput, Records), Whole> {
+        let options = ReadOptions::default();
         let mut bounds = vec![0];
-        bounds.extend(cuts(bytes, n));
+        bounds.extend_from_slice(starts);
         bounds.push(bytes.len());
         let parts = bounds
             .windows(2)
             .enumerate()
             .map(|(i, w)| {
                 read_part(
-                    &plan,
+                    plan,
                     i == 0,
                     &bytes[w[0]..w[1]],
                     Kind::Customer,
@@ -437,7 +448,7 @@ mod tests {
                 )
             })
             .collect();
-        (whole, merge(parts, &options))
+        merge(parts, &options)
     }
 
     fn records(done: Result<(ReadOutput, Records), Whole>) -> Result<ReadOutput, Whole> {
@@ -480,31 +491,11 @@ mod tests {
             let half = f.len() / 2;
             let mid = half + cut(&f[half..]).unwrap_or(0);
             for at in (1..=end as usize).filter(|i| f[i - 1] == b'\n') {
-                let mut bounds = vec![0];
-                bounds.extend(
-                    [at, mid]
-                        .into_iter()
-                        .filter(|s| plan.may_start_at(*s as u64)),
-                );
-                bounds.push(f.len());
-                let parts = bounds
-                    .windows(2)
-                    .enumerate()
-                    .map(|(i, w)| {
-                        read_part(
-                            &plan,
-                            i == 0,
-                            &f[w[0]..w[1]],
-                            Kind::Customer,
-                            &options,
-                            Records::new(Kind::Customer),
-                        )
-                    })
+                let starts: Vec<usize> = [at, mid]
+                    .into_iter()
+                    .filter(|s| plan.may_start_at(*s as u64))
                     .collect();
-                let merged = merge(parts, &options).map(|(mut out, sink)| {
-                    out.records = sink.records;
-                    out
-                });
+                let merged = records(read_parts_at(&plan, &f, &starts));
                 let (Ok(merged), Ok(whole)) = (merged, whole.clone()) else {
                     panic!("{preamble:?} cut at {at}: a read failed");
                 };
