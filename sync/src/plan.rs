@@ -411,18 +411,20 @@ impl Work {
     fn effective_their_record(&self, i: usize) -> Record {
         let r = self.s.theirs[i].clone();
         let key = self.key(r.number());
-        self.overlay_sets(r, &key)
+        self.overlay_sets(r, &key, &self.s.missing)
     }
 
     /// Lays the pending `Set`s of `key` over `r` where `r` still holds the
-    /// value the change was made from.
-    fn overlay_sets(&self, mut r: Record, key: &str) -> Record {
+    /// value the change was made from, or where `r` comes from their data
+    /// and that lacks the field (`lacks`: `State::missing`), as
+    /// `categorize::overlay` lays them over the hashes.
+    fn overlay_sets(&self, mut r: Record, key: &str, lacks: &[Field]) -> Record {
         for f in self.s.kind.fields() {
             if let Some(Some(PendingChange::Set { from, to, .. })) = self
                 .sets
                 .get(&(key.to_string(), *f))
                 .and_then(|p| self.pending.get(*p))
-                && normalize(*f, r.get(*f)) == normalize(*f, from)
+                && (lacks.contains(f) || normalize(*f, r.get(*f)) == normalize(*f, from))
             {
                 r.set(*f, to);
             }
@@ -438,7 +440,9 @@ impl Work {
             Found::Pending(p) => match self.pending.get(*p) {
                 Some(Some(PendingChange::Create { number, values })) => {
                     let key = self.key(number);
-                    let r = self.overlay_sets(pending_record(self.s.kind, number, values), &key);
+                    // What we asked them to create: every field known.
+                    let r =
+                        self.overlay_sets(pending_record(self.s.kind, number, values), &key, &[]);
                     Some(r)
                 }
                 _ => None,
@@ -964,6 +968,51 @@ mod tests {
             .iter()
             .map(|r| r.key.clone())
             .collect()
+    }
+
+    /// Found by `resolving_a_conflict_synchronizes_the_pair`: with their
+    /// data lacking the email column, a pending change of their email is
+    /// laid over its hash (so the pair is a conflict) but the row's details
+    /// and the plan read their record's own value where the change was
+    /// made from another, found no conflict, and resolving did nothing.
+    #[test]
+    fn a_pending_change_of_a_field_their_data_lacks_shows_in_the_details() {
+        let with_email = |number: &str, email: &str| {
+            let mut r = cust(number, "Acme");
+            r.set(Field::Email, email);
+            r
+        };
+        let mut s = State::new(Kind::Customer);
+        s.ours = vec![cust("5", "Acme")];
+        s.theirs = vec![with_email("2", "a@x.no")];
+        s.missing = vec![Field::Email];
+        s.links = vec![Link {
+            our_number: "5".into(),
+            their_number: "2".into(),
+            active: true,
+            base: Base::of(&with_email("5", "a@x.no"), &s.synced),
+            version: 1,
+        }];
+        s.pending = vec![PendingChange::Set {
+            number: "2".into(),
+            field: Field::Email,
+            from: String::new(),
+            to: "b@y.no".into(),
+        }];
+        let c = categorize(&s);
+        let row = &c.conflicts[0];
+        assert_eq!(
+            row.conflicts,
+            vec![crate::categorize::FieldConflict {
+                field: Field::Email,
+                ours: String::new(),
+                theirs: "b@y.no".into(),
+                base: Some("a@x.no".into()),
+            }]
+        );
+        assert!(row.planned.is_empty());
+        let next = apply(&s, &resolve(row, Side::Ours)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(keys(&next, Category::Synchronized), vec![row.key.clone()]);
     }
 
     #[test]

@@ -356,11 +356,14 @@ impl State {
         source: Source,
         index: &PendingIndex,
     ) -> Option<Cow<'_, Record>> {
-        let base: Cow<'_, Record> = match source {
-            Source::Record(i) => Cow::Borrowed(self.theirs.get(i as usize)?),
+        // A field their data lacks shows the change laid over it, as
+        // `categorize::overlay` lays it over the hashes; a partner only a
+        // pending creation describes has every field.
+        let (base, lacks): (Cow<'_, Record>, &[Field]) = match source {
+            Source::Record(i) => (Cow::Borrowed(self.theirs.get(i as usize)?), &self.missing),
             Source::Pending(i) => match self.pending.get(i as usize)? {
                 PendingChange::Create { number, values } => {
-                    Cow::Owned(pending_record(self.kind, number, values))
+                    (Cow::Owned(pending_record(self.kind, number, values)), &[])
                 }
                 PendingChange::Set { .. } => return None,
             },
@@ -378,7 +381,8 @@ impl State {
             if let Some(PendingChange::Set {
                 field, from, to, ..
             }) = self.pending.get(*pi as usize)
-                && normalize(*field, r.get(*field)) == normalize(*field, from)
+                && (lacks.contains(field)
+                    || normalize(*field, r.get(*field)) == normalize(*field, from))
             {
                 r.set(*field, to);
             }
