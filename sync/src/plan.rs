@@ -20,7 +20,7 @@ use crate::categorize::{Categorized, Row};
 use crate::normalize::{match_key, normalize};
 use crate::rules::RuleViolation;
 use crate::schema::{Field, Record, Side};
-use crate::state::{Deactivation, Link, PendingChange, State, base_of, pending_record};
+use crate::state::{Deactivation, Link, PendingChange, State, base_of, lay_set, pending_record};
 
 /// One decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -414,19 +414,15 @@ impl Work {
         self.overlay_sets(r, &key, &self.s.missing)
     }
 
-    /// Lays the pending `Set`s of `key` over `r` where `r` still holds the
-    /// value the change was made from, or where `r` comes from their data
-    /// and that lacks the field (`lacks`: `State::missing`), as
-    /// `categorize::overlay` lays them over the hashes.
+    /// Lays the pending `Set`s of `key` over `r` (`state::lay_set`).
     fn overlay_sets(&self, mut r: Record, key: &str, lacks: &[Field]) -> Record {
         for f in self.s.kind.fields() {
             if let Some(Some(PendingChange::Set { from, to, .. })) = self
                 .sets
                 .get(&(key.to_string(), *f))
                 .and_then(|p| self.pending.get(*p))
-                && (lacks.contains(f) || normalize(*f, r.get(*f)) == normalize(*f, from))
             {
-                r.set(*f, to);
+                lay_set(&mut r, *f, from, to, lacks);
             }
         }
         r

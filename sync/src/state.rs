@@ -381,10 +381,8 @@ impl State {
             if let Some(PendingChange::Set {
                 field, from, to, ..
             }) = self.pending.get(*pi as usize)
-                && (lacks.contains(field)
-                    || normalize(*field, r.get(*field)) == normalize(*field, from))
             {
-                r.set(*field, to);
+                lay_set(&mut r, *field, from, to, lacks);
             }
         }
         Some(Cow::Owned(r))
@@ -468,6 +466,17 @@ fn push_reusing<'v>(
 #[derive(Debug, Clone, Default)]
 pub struct PendingIndex {
     sets: FastMap<String, Vec<u32>>,
+}
+
+/// Lays a pending `Set` of `field` (`from` -> `to`) over `r` where `r`
+/// still holds `from`, or where `r` comes from their data and that lacks
+/// the field (`lacks`: `State::missing`; empty for a partner only a pending
+/// creation describes): the record-level rule of `categorize::overlay`,
+/// for the window's details and for plans.
+pub(crate) fn lay_set(r: &mut Record, field: Field, from: &str, to: &str, lacks: &[Field]) {
+    if lacks.contains(&field) || normalize(field, r.get(field)) == normalize(field, from) {
+        r.set(field, to);
+    }
 }
 
 /// The record a pending `Create` describes.
@@ -610,11 +619,6 @@ mod tests {
         }
     }
 
-    /// Their record and the base, equal to ours, share our record's slot
-    /// of hashes (not a copy of it); a pending change laid over their
-    /// record changes theirs alone, so our side and the base still read as
-    /// hashed, and the pair plans to copy the change to our side rather
-    /// than reading both sides as already equal.
     #[test]
     fn a_record_of_theirs_like_ours_shares_its_slot_unless_their_data_lacks_a_field() {
         let mut s = State::synchronized(Kind::Customer, vec![cust("1", "A", "Oslo")]);
@@ -640,6 +644,11 @@ mod tests {
         );
     }
 
+    /// Their record and the base, equal to ours, share our record's slot
+    /// of hashes (not a copy of it); a pending change laid over their
+    /// record changes theirs alone, so our side and the base still read as
+    /// hashed, and the pair plans to copy the change to our side rather
+    /// than reading both sides as already equal.
     #[test]
     fn a_change_laid_over_a_shared_slot_leaves_the_partner_as_it_was() {
         let mut s = State::synchronized(Kind::Customer, vec![cust("1", "A", "Oslo")]);

@@ -475,9 +475,7 @@ proptest! {
         };
         // No part starts before the first row ends (a cut just past a
         // `sep=` line is dropped), as every reader in parts does.
-        let mut bounds = vec![0];
-        bounds.extend(starts.iter().copied().filter(|s| *s < file.len() && plan.may_start_at(*s as u64)));
-        bounds.push(file.len());
+        let bounds = plan.bounds(starts.iter().copied(), file.len());
         let read_parts: Vec<_> = bounds
             .windows(2)
             .enumerate()

@@ -55,6 +55,19 @@ impl PartPlan {
     pub fn may_start_at(&self, at: u64) -> bool {
         at >= self.data_start
     }
+
+    /// The bounds of the parts of a file of `len` bytes cut at `starts`:
+    /// 0, the starts inside the file that may start a part, then `len`.
+    pub fn bounds(&self, starts: impl IntoIterator<Item = usize>, len: usize) -> Vec<usize> {
+        let mut bounds = vec![0];
+        bounds.extend(
+            starts
+                .into_iter()
+                .filter(|s| *s > 0 && *s < len && self.may_start_at(*s as u64)),
+        );
+        bounds.push(len);
+        bounds
+    }
 }
 
 /// What a part's read found, besides its records: the read's output so far
@@ -312,13 +325,7 @@ pub fn read_threaded_into<S: PartSink + Send>(
         && bytes.len() >= 4 * HEAD_BYTES
         && let Some(plan) = plan(head, bytes.len() as u64, name, options)
     {
-        let mut bounds = vec![0];
-        bounds.extend(
-            cuts(bytes, threads)
-                .into_iter()
-                .filter(|s| plan.may_start_at(*s as u64)),
-        );
-        bounds.push(bytes.len());
+        let bounds = plan.bounds(cuts(bytes, threads), bytes.len());
         let (plan, sink) = (&plan, &sink);
         let parts: Vec<Result<Part<S>, ReadError>> = std::thread::scope(|s| {
             let running: Vec<_> = bounds
@@ -358,14 +365,7 @@ pub fn read_in_parts<S: PartSink>(
 ) -> Result<(ReadOutput, S), ReadError> {
     let head = &bytes[..bytes.len().min(HEAD_BYTES)];
     if let Some(plan) = plan(head, bytes.len() as u64, name, options) {
-        let mut bounds = vec![0];
-        bounds.extend(
-            starts
-                .iter()
-                .copied()
-                .filter(|s| *s > 0 && *s < bytes.len() && plan.may_start_at(*s as u64)),
-        );
-        bounds.push(bytes.len());
+        let bounds = plan.bounds(starts.iter().copied(), bytes.len());
         if bounds.windows(2).all(|w| w[0] < w[1]) {
             let parts = bounds
                 .windows(2)
@@ -431,10 +431,8 @@ mod tests {
         starts: &[usize],
     ) -> Result<(ReadOutput, Records), Whole> {
         let options = ReadOptions::default();
-        let mut bounds = vec![0];
-        bounds.extend_from_slice(starts);
-        bounds.push(bytes.len());
-        let parts = bounds
+        let parts = plan
+            .bounds(starts.iter().copied(), bytes.len())
             .windows(2)
             .enumerate()
             .map(|(i, w)| {
@@ -491,11 +489,7 @@ mod tests {
             let half = f.len() / 2;
             let mid = half + cut(&f[half..]).unwrap_or(0);
             for at in (1..=end as usize).filter(|i| f[i - 1] == b'\n') {
-                let starts: Vec<usize> = [at, mid]
-                    .into_iter()
-                    .filter(|s| plan.may_start_at(*s as u64))
-                    .collect();
-                let merged = records(read_parts_at(&plan, &f, &starts));
+                let merged = records(read_parts_at(&plan, &f, &[at, mid]));
                 let (Ok(merged), Ok(whole)) = (merged, whole.clone()) else {
                     panic!("{preamble:?} cut at {at}: a read failed");
                 };
