@@ -196,26 +196,96 @@ impl State {
             .collect()
     }
 
-    /// The entries of `side`, their field hashes stored in `input`.
-    fn side_entries<'a>(&'a self, side: Side, input: &mut Input<'a>) -> Vec<Entry<'a>> {
-        let records = self.records(side);
-        let mut out = Vec::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
-            let (slot, row) = input.push_hashed(
-                self.synced
-                    .iter()
-                    .map(|f| self.side_hash(side, *f, r.get(*f))),
-            );
-            out.push(Entry {
+    /// Our records' entries, not yet hashed: each with `unhashed_row(i)`
+    /// and no slot (`hash_ours` hashes those the rules compare).
+    fn our_entries(&self) -> Vec<Entry<'_>> {
+        self.ours
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Entry {
                 key: match_key(&self.rules, r.number()),
                 active: r.active(),
-                row,
-                fields: Some(slot),
+                row: unhashed_row(i),
+                fields: None,
                 source: Source::Record(i as u32),
                 pending_conflict: false,
-            });
+            })
+            .collect()
+    }
+
+    /// Hashes our record `r` into a new slot of `input`: the slot and the
+    /// row hash.
+    fn hash_ours(&self, input: &mut Input<'_>, r: &Record) -> (Slot, u64) {
+        input.push_hashed(
+            self.synced
+                .iter()
+                .map(|f| self.side_hash(Side::Ours, *f, r.get(*f))),
+        )
+    }
+
+    /// Which of our records the rules may compare by hash, and which links
+    /// need no hash at all (`to_input`): a link is plain when its two
+    /// records have the same key, are each the only one with it, hold the
+    /// same values (their data lacking no field) and no pending change
+    /// names the key. Its pair is then the same by every hash, so their
+    /// record shares our record's entry and the rules find them equal
+    /// without either being hashed. Our records of the other links are
+    /// hashed, and so is the record of ours that a record of theirs in such
+    /// a link would share its entry with; so is our record with the key of
+    /// a pending change, which `overlay` compares with their record's
+    /// hashes. Gives per record of ours whether to hash it, per link
+    /// whether it is plain, and per record of theirs whether it is in a
+    /// plain link (so the same as ours).
+    fn plain_links(
+        &self,
+        our_keys: &KeyIndex<'_, [Entry<'_>]>,
+        their_keys: &KeyIndex<'_, [Cow<'_, str>]>,
+        link_keys: &[(Cow<'_, str>, Cow<'_, str>)],
+    ) -> (Vec<bool>, Vec<bool>, Vec<bool>) {
+        let mut hashed = vec![false; self.ours.len()];
+        let mut plain = vec![false; self.links.len()];
+        let mut same = vec![false; self.theirs.len()];
+        let mut mark = |key: &str| {
+            if let Some((i, _)) = our_keys.get(key)
+                && let Some(h) = hashed.get_mut(i as usize)
+            {
+                *h = true;
+            }
+        };
+        let pending: BTreeSet<String> = self
+            .pending
+            .iter()
+            .map(|p| match p {
+                PendingChange::Create { number, .. } | PendingChange::Set { number, .. } => {
+                    self.key(number)
+                }
+            })
+            .collect();
+        for key in &pending {
+            mark(key);
         }
-        out
+        for ((our_key, their_key), is_plain) in link_keys.iter().zip(plain.iter_mut()) {
+            *is_plain = our_key == their_key
+                && self.missing.is_empty()
+                && !pending.contains(their_key.as_ref())
+                && match (our_keys.get(our_key), their_keys.get(their_key)) {
+                    (Some((i, 1)), Some((j, 1))) => {
+                        match (self.ours.get(i as usize), self.theirs.get(j as usize)) {
+                            (Some(o), Some(t)) if t.same_values(o) => {
+                                same[j as usize] = true;
+                                true
+                            }
+                            _ => false,
+                        }
+                    }
+                    _ => false,
+                };
+            if !*is_plain {
+                mark(our_key);
+                mark(their_key);
+            }
+        }
+        (hashed, plain, same)
     }
 
     /// The pending changes in hashed form.
@@ -252,65 +322,150 @@ impl State {
 
     /// The state in the hashed form the categorizer works on, with pending
     /// changes already laid over their side.
+    ///
+    /// Only what the rules compare is hashed. After a sync most links join
+    /// two records with the same values (`plain_links`): their pair is the
+    /// same by every hash, so its records are left unhashed, their record
+    /// sharing our record's entry, and its base is not looked at. Such an
+    /// entry has no slot and a row (`unhashed_row`) that no hash and no
+    /// other entry has, and the rules compare it only with the entries that
+    /// share it. `to_input_hashed` hashes everything; the categories are
+    /// the same (a property test compares the two).
     pub fn to_input(&self) -> Input<'_> {
+        self.input_with(false)
+    }
+
+    /// `to_input` with every record and base hashed.
+    pub fn to_input_hashed(&self) -> Input<'_> {
+        self.input_with(true)
+    }
+
+    fn input_with(&self, hash_all: bool) -> Input<'_> {
         let mut input = Input::new(self.synced.len());
         let width = self.synced.len();
-        input
-            .hashes
-            .reserve((self.ours.len() + self.theirs.len() + self.links.len()) * width);
-        input.ours = self.side_entries(Side::Ours, &mut input);
+        let mut ours = self.our_entries();
+        let ours_by_key = KeyIndex::new(ours.as_slice());
+        let their_keys: Vec<Cow<'_, str>> = self
+            .theirs
+            .iter()
+            .map(|r| match_key(&self.rules, r.number()))
+            .collect();
+        let link_keys: Vec<(Cow<'_, str>, Cow<'_, str>)> = self
+            .links
+            .iter()
+            .map(|l| {
+                (
+                    match_key(&self.rules, &l.our_number),
+                    match_key(&self.rules, &l.their_number),
+                )
+            })
+            .collect();
+        let (hashed, plain, same) = if hash_all {
+            (
+                vec![true; self.ours.len()],
+                vec![false; self.links.len()],
+                vec![false; self.theirs.len()],
+            )
+        } else {
+            self.plain_links(
+                &ours_by_key,
+                &KeyIndex::new(their_keys.as_slice()),
+                &link_keys,
+            )
+        };
+        // Room for our hashed records, and for their records and bases
+        // outside plain links (the others share our records' slots).
+        let to_hash = hashed.iter().filter(|h| **h).count();
+        let plains = plain.iter().filter(|p| **p).count();
+        input.hashes.reserve(
+            (to_hash + self.theirs.len().saturating_sub(plains) + self.links.len() - plains)
+                * width,
+        );
+        // Our entries' slots and rows, set in `ours` once the key index
+        // over it is done with.
+        let our_rows: Vec<(Option<Slot>, u64)> = self
+            .ours
+            .iter()
+            .zip(&hashed)
+            .enumerate()
+            .map(|(i, (r, hash))| {
+                if *hash {
+                    let (slot, row) = self.hash_ours(&mut input, r);
+                    (Some(slot), row)
+                } else {
+                    (None, unhashed_row(i))
+                }
+            })
+            .collect();
         // Their records and the bases mostly repeat our values: a value
         // equal (as raw text) to the same field of our record with the same
         // key has that record's hash, so it is copied instead of hashed. Our
         // record is found by the rules' own key index (in key order it
         // follows the order, with no hash map).
-        let ours = std::mem::take(&mut input.ours);
-        let ours_by_key = KeyIndex::new(ours.as_slice());
         let like = |key: &str| {
             let (i, _) = ours_by_key.get(key)?;
-            let e = ours.get(i as usize)?;
-            Some((self.ours.get(i as usize)?, e.fields?, e.row))
+            Some((self.ours.get(i as usize)?, *our_rows.get(i as usize)?))
+        };
+        let hashed_like = |key: &str| match like(key)? {
+            (o, (Some(slot), row)) => Some((o, slot, row)),
+            _ => None,
         };
         let mut theirs = Vec::with_capacity(self.theirs.len());
-        for (i, r) in self.theirs.iter().enumerate() {
-            let key = match_key(&self.rules, r.number());
-            let (slot, row) = match like(&key) {
+        for ((i, r), key) in self.theirs.iter().enumerate().zip(their_keys) {
+            let (fields, row) = match like(&key) {
                 // Every value as our record's (usual after a sync): its
-                // slot and row hash, with no field looked at.
-                Some((o, slot, row)) if self.missing.is_empty() && o.same_values(r) => (slot, row),
-                partner => push_reusing(
-                    &mut input,
-                    &self.synced,
-                    &self.missing,
-                    |f| Some(r.get(f)),
-                    partner,
-                ),
+                // entry's slot and row, with no field looked at.
+                Some((o, e)) if same[i] || (self.missing.is_empty() && o.same_values(r)) => e,
+                _ => {
+                    let (slot, row) = push_reusing(
+                        &mut input,
+                        &self.synced,
+                        &self.missing,
+                        |f| Some(r.get(f)),
+                        hashed_like(&key),
+                    );
+                    (Some(slot), row)
+                }
             };
             theirs.push(Entry {
                 key,
                 active: r.active(),
                 row,
-                fields: Some(slot),
+                fields,
                 source: Source::Record(i as u32),
                 pending_conflict: false,
             });
         }
         input.theirs = theirs;
         let mut links = Vec::with_capacity(self.links.len());
-        for l in &self.links {
-            let our_key = match_key(&self.rules, &l.our_number);
-            let partner = like(&our_key);
-            let (slot, base_row) =
-                push_reusing(&mut input, &self.synced, &[], |f| l.base.get(f), partner);
+        for ((l, (our_key, their_key)), is_plain) in self.links.iter().zip(link_keys).zip(plain) {
+            let (base_fields, base_row) = if is_plain {
+                // Never read: the pair is the same.
+                (None, UNHASHED_BASE)
+            } else {
+                let (slot, row) = push_reusing(
+                    &mut input,
+                    &self.synced,
+                    &[],
+                    |f| l.base.get(f),
+                    hashed_like(&our_key),
+                );
+                (Some(slot), row)
+            };
             links.push(LinkEntry {
                 our_key,
-                their_key: match_key(&self.rules, &l.their_number),
+                their_key,
                 active: l.active,
                 base_row,
-                base_fields: Some(slot),
+                base_fields,
             });
         }
         input.links = links;
+        drop(ours_by_key);
+        for (e, (fields, row)) in ours.iter_mut().zip(our_rows) {
+            e.fields = fields;
+            e.row = row;
+        }
         input.ours = ours;
         input.deactivated_ours = self.deactivated_keys(Side::Ours);
         input.deactivated_theirs = self.deactivated_keys(Side::Theirs);
@@ -409,6 +564,18 @@ impl State {
         });
     }
 }
+
+/// The row of our record `i` while it is unhashed (`State::to_input`):
+/// unique to it, and a hash's only by a chance of 2^-64, like any two
+/// hashes that meet.
+fn unhashed_row(i: usize) -> u64 {
+    UNHASHED ^ i as u64
+}
+
+/// Tags of rows that are not hashes (`unhashed_row`, and the base row of a
+/// link whose base was not looked at).
+const UNHASHED: u64 = 0x756e_6861_7368_6564;
+const UNHASHED_BASE: u64 = 0x6e6f_2062_6173_6521;
 
 /// Stores the hashes of the synced fields of `value` (`None`: no known
 /// value; a field of `missing`: `ABSENT`) in a new slot of `input`; returns
@@ -519,7 +686,9 @@ mod tests {
     /// Reusing our hashes for equal values must give exactly the hashes of
     /// hashing every value: same field hashes, same rows, for their
     /// records (equal, changed, repeated, unmatched) and for bases
-    /// (complete, partial, empty, of a missing record).
+    /// (complete, partial, empty, of a missing record). `to_input` leaves
+    /// the plain link (1) and a record the rules never compare unhashed;
+    /// what it hashes is the same, and so are the categories.
     #[test]
     fn to_input_hashes_equal_plain_hashing() {
         let mut s = State::new(Kind::Customer);
@@ -577,23 +746,40 @@ mod tests {
                 version: 1,
             },
         ];
-        let input = s.to_input();
-        for (side, entries) in [(Side::Ours, &input.ours), (Side::Theirs, &input.theirs)] {
-            for (e, r) in entries.iter().zip(s.records(side)) {
-                let plain = s.hashes(r);
-                assert_eq!(
-                    input.fields(e.fields),
-                    Some(plain.as_slice()),
-                    "{side:?} {r:?}"
-                );
-                assert_eq!(e.row, crate::normalize::combine(plain), "{side:?} {r:?}");
-                assert_eq!(e.key, s.key(r.number()));
+        for (input, all) in [(s.to_input_hashed(), true), (s.to_input(), false)] {
+            for (side, entries) in [(Side::Ours, &input.ours), (Side::Theirs, &input.theirs)] {
+                for (e, r) in entries.iter().zip(s.records(side)) {
+                    assert_eq!(e.key, s.key(r.number()));
+                    // Left unhashed: the plain link's records, and the
+                    // second of ours with key 3 (never matched).
+                    let unhashed = r.number() == "1" || r.get(Field::Name) == "C2";
+                    if !all && unhashed {
+                        assert_eq!(e.fields, None, "{side:?} {r:?}");
+                        assert_ne!(e.row, crate::normalize::combine(s.hashes(r)));
+                        continue;
+                    }
+                    let plain = s.hashes(r);
+                    assert_eq!(
+                        input.fields(e.fields),
+                        Some(plain.as_slice()),
+                        "{side:?} {r:?}"
+                    );
+                    assert_eq!(e.row, crate::normalize::combine(plain), "{side:?} {r:?}");
+                }
             }
-        }
-        for (e, l) in input.links.iter().zip(&s.links) {
-            let plain = s.base_hashes(&l.base);
-            assert_eq!(input.fields(e.base_fields), Some(plain.as_slice()), "{l:?}");
-            assert_eq!(e.base_row, crate::normalize::combine(plain), "{l:?}");
+            for (e, l) in input.links.iter().zip(&s.links) {
+                if !all && l.our_number == "1" {
+                    assert_eq!(e.base_fields, None, "{l:?}");
+                    continue;
+                }
+                let plain = s.base_hashes(&l.base);
+                assert_eq!(input.fields(e.base_fields), Some(plain.as_slice()), "{l:?}");
+                assert_eq!(e.base_row, crate::normalize::combine(plain), "{l:?}");
+            }
+            assert_eq!(
+                crate::categorize::categorize_input(&input),
+                crate::categorize::categorize_input(&s.to_input_hashed())
+            );
         }
         // The fingerprint reuses the fixed side's hashes the same way.
         for side in [Side::Ours, Side::Theirs] {
@@ -653,11 +839,20 @@ mod tests {
     fn a_change_laid_over_a_shared_slot_leaves_the_partner_as_it_was() {
         let mut s = State::synchronized(Kind::Customer, vec![cust("1", "A", "Oslo")]);
         s.theirs = vec![cust("1", "A", "Oslo")];
-        let input = s.to_input();
+        let input = s.to_input_hashed();
         // One slot for all three: nothing was stored twice.
         assert_eq!(input.theirs[0].fields, input.ours[0].fields);
         assert_eq!(input.links[0].base_fields, input.ours[0].fields);
         assert_eq!(input.hashes.len(), s.synced.len());
+        // A plain link: nothing is hashed, and the pair reads as the same.
+        let input = s.to_input();
+        assert!(input.hashes.is_empty());
+        assert_eq!(input.theirs[0].fields, None);
+        assert_eq!(input.theirs[0].row, input.ours[0].row);
+        assert_eq!(
+            crate::categorize::categorize_input(&input),
+            crate::categorize::categorize_input(&s.to_input_hashed())
+        );
 
         s.pending = vec![PendingChange::Set {
             number: "1".into(),
