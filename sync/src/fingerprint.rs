@@ -38,7 +38,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::append::{same_bytes, same_text};
+use crate::append::same_bytes;
 use crate::normalize::{FastMap, HashedMap};
 
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,7 @@ use crate::protocol::{CategoryCounts, ValueMapping};
 use crate::read::{RecordSink, RowHashes};
 use crate::rules::{NumberRules, mappable, mapped_value};
 use crate::schema::{Field, Kind, MAX_VALUES, Record, Side};
-use crate::state::State;
+use crate::state::{State, hash_reusing};
 
 /// The format version written by this build. A fingerprint of another
 /// version is refused, so a browser never previews against a layout it
@@ -602,23 +602,13 @@ impl Fingerprint {
             let like = by_key.get(link_key(l).as_ref()).map(|(i, _)| i as usize);
             let mut all_same = like.is_some();
             for (k, f) in state.synced.iter().enumerate() {
-                let h = match (l.base.get(*f), like) {
-                    (None, _) => {
-                        all_same = false;
-                        UNKNOWN
-                    }
-                    // Not a field their data lacks: their record's hash of
-                    // it is `ABSENT`, which a base's value never is.
-                    (Some(v), Some(i))
-                        if hashes[i * width + k] != ABSENT && same_text(records[i].get(*f), v) =>
-                    {
-                        hashes[i * width + k]
-                    }
-                    (Some(v), _) => {
-                        all_same = false;
-                        hash_field(*f, v)
-                    }
+                let partner =
+                    like.and_then(|i| Some((records.get(i)?, *hashes.get(i * width + k)?)));
+                let h = match l.base.get(*f) {
+                    None => UNKNOWN,
+                    Some(v) => hash_reusing(*f, v, partner),
                 };
+                all_same &= partner.is_some_and(|(_, p)| p == h);
                 hashes.push(h);
             }
             base_rows.push(match like {

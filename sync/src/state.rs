@@ -599,25 +599,14 @@ fn push_reusing<'v>(
     let slot = Slot::next(&input.hashes, width);
     let mut all_same = like.is_some();
     for (k, f) in synced.iter().enumerate() {
-        let h = match (value(*f), like) {
-            _ if !missing.is_empty() && missing.contains(f) => {
-                all_same = false;
-                ABSENT
-            }
-            (None, _) => {
-                all_same = false;
-                UNKNOWN
-            }
-            (Some(v), Some((o, like_slot, _))) if same_text(o.get(*f), v) => like_slot
-                .of(&input.hashes, width)
-                .and_then(|hs| hs.get(k))
-                .copied()
-                .unwrap_or_else(|| hash_field(*f, v)),
-            (Some(v), _) => {
-                all_same = false;
-                hash_field(*f, v)
-            }
+        let partner = like
+            .and_then(|(o, like_slot, _)| Some((o, *like_slot.of(&input.hashes, width)?.get(k)?)));
+        let h = match value(*f) {
+            _ if !missing.is_empty() && missing.contains(f) => ABSENT,
+            None => UNKNOWN,
+            Some(v) => hash_reusing(*f, v, partner),
         };
+        all_same &= partner.is_some_and(|(_, p)| p == h);
         input.hashes.push(h);
     }
     match like {
@@ -626,6 +615,20 @@ fn push_reusing<'v>(
             (like_slot, row)
         }
         _ => (slot, combine(input.hashes[start..].iter().copied())),
+    }
+}
+
+/// The hash of `v`, a value of field `f`: that of `partner` (a record and
+/// its hash of `f`) when the record holds the same text there, which is
+/// the same as hashing, since a hash depends on the raw text alone; but
+/// never a partner's `ABSENT` (their data lacks the field), which no
+/// value's hash is. `to_input` and the fingerprint copy their records'
+/// and bases' hashes from a partner by this one rule.
+#[inline]
+pub(crate) fn hash_reusing(f: Field, v: &str, partner: Option<(&Record, u64)>) -> u64 {
+    match partner {
+        Some((r, h)) if h != ABSENT && same_text(r.get(f), v) => h,
+        _ => hash_field(f, v),
     }
 }
 
