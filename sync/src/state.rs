@@ -196,16 +196,21 @@ impl State {
             .collect()
     }
 
-    /// Our records' entries, not yet hashed: each with `unhashed_row(i)`
-    /// and no slot (`hash_ours` hashes those the rules compare).
-    fn our_entries(&self) -> Vec<Entry<'_>> {
-        self.ours
+    /// The entries of `side`'s records, not yet hashed: no slot, and as
+    /// row `unhashed_row(i)` for ours and 0 (no hash's) for theirs, which
+    /// `input_with` always sets.
+    fn unhashed_entries(&self, side: Side) -> Vec<Entry<'_>> {
+        self.records(side)
             .iter()
             .enumerate()
             .map(|(i, r)| Entry {
                 key: match_key(&self.rules, r.number()),
                 active: r.active(),
-                row: unhashed_row(i),
+                row: if side == Side::Ours {
+                    unhashed_row(i)
+                } else {
+                    0
+                },
                 fields: None,
                 source: Source::Record(i as u32),
                 pending_conflict: false,
@@ -223,56 +228,58 @@ impl State {
         )
     }
 
-    /// Which of our records the rules may compare by hash, and which links
-    /// need no hash at all (`to_input`): a link is plain when its two
-    /// records have the same key, are each the only one with it, hold the
-    /// same values (their data lacking no field) and no pending change
-    /// names the key. Its pair is then the same by every hash, so their
-    /// record shares our record's entry and the rules find them equal
-    /// without either being hashed. Our records of the other links are
-    /// hashed, and so is the record of ours that a record of theirs in such
-    /// a link would share its entry with; so is our record with the key of
-    /// a pending change, which `overlay` compares with their record's
-    /// hashes. Gives per record of ours whether to hash it, per link
-    /// whether it is plain, and per record of theirs whether it is in a
-    /// plain link (so the same as ours).
-    fn plain_links(
+    /// What `to_input` hashes, and the records it finds by key (the rules'
+    /// own key index: in key order it follows the order, with no hash
+    /// map).
+    ///
+    /// A link is plain when its two records have the same key, are each
+    /// the only one with it, hold the same values (their data lacking no
+    /// field) and no pending change names the key. Its pair is then the
+    /// same by every hash, so their record shares our record's entry and
+    /// the rules find them equal without either being hashed. Our records
+    /// of the other links are hashed, and so is the record of ours that a
+    /// record of theirs in such a link would share its entry with; so is
+    /// our record with the key of a pending change, which `overlay`
+    /// compares with their record's hashes. With `hash_all`, no link is
+    /// plain and every record of ours is hashed.
+    fn marks(
         &self,
-        our_keys: &KeyIndex<'_, [Entry<'_>]>,
-        their_keys: &KeyIndex<'_, [Cow<'_, str>]>,
-        link_keys: &[(Cow<'_, str>, Cow<'_, str>)],
-    ) -> (Vec<bool>, Vec<bool>, Vec<bool>) {
-        let mut hashed = vec![false; self.ours.len()];
-        let mut plain = vec![false; self.links.len()];
-        let mut same = vec![false; self.theirs.len()];
+        ours: &[Entry<'_>],
+        theirs: &[Entry<'_>],
+        links: &[LinkEntry<'_>],
+        hash_all: bool,
+    ) -> Marks {
+        let our_keys = KeyIndex::new(ours);
+        let their_keys = KeyIndex::new(theirs);
+        let first = |key: &str| our_keys.get(key).map(|(i, _)| i);
+        let mut m = Marks {
+            hashed: vec![hash_all; ours.len()],
+            plain: vec![false; links.len()],
+            same: vec![false; theirs.len()],
+            like: theirs.iter().map(|e| first(&e.key)).collect(),
+            link_ours: Vec::with_capacity(links.len()),
+        };
         let mut mark = |key: &str| {
-            if let Some((i, _)) = our_keys.get(key)
-                && let Some(h) = hashed.get_mut(i as usize)
-            {
+            if let Some(h) = first(key).and_then(|i| m.hashed.get_mut(i as usize)) {
                 *h = true;
             }
         };
-        let pending: BTreeSet<String> = self
-            .pending
-            .iter()
-            .map(|p| match p {
-                PendingChange::Create { number, .. } | PendingChange::Set { number, .. } => {
-                    self.key(number)
-                }
-            })
-            .collect();
+        let pending: BTreeSet<String> = self.pending.iter().map(|p| self.key(p.number())).collect();
         for key in &pending {
             mark(key);
         }
-        for ((our_key, their_key), is_plain) in link_keys.iter().zip(plain.iter_mut()) {
-            *is_plain = our_key == their_key
+        for (l, is_plain) in links.iter().zip(m.plain.iter_mut()) {
+            let o = our_keys.get(&l.our_key);
+            m.link_ours.push(o.map(|(i, _)| i));
+            *is_plain = !hash_all
+                && l.our_key == l.their_key
                 && self.missing.is_empty()
-                && !pending.contains(their_key.as_ref())
-                && match (our_keys.get(our_key), their_keys.get(their_key)) {
+                && !pending.contains(l.their_key.as_ref())
+                && match (o, their_keys.get(&l.their_key)) {
                     (Some((i, 1)), Some((j, 1))) => {
                         match (self.ours.get(i as usize), self.theirs.get(j as usize)) {
                             (Some(o), Some(t)) if t.same_values(o) => {
-                                same[j as usize] = true;
+                                m.same[j as usize] = true;
                                 true
                             }
                             _ => false,
@@ -281,11 +288,11 @@ impl State {
                     _ => false,
                 };
             if !*is_plain {
-                mark(our_key);
-                mark(their_key);
+                mark(&l.our_key);
+                mark(&l.their_key);
             }
         }
-        (hashed, plain, same)
+        m
     }
 
     /// The pending changes in hashed form.
@@ -324,8 +331,8 @@ impl State {
     /// changes already laid over their side.
     ///
     /// Only what the rules compare is hashed. After a sync most links join
-    /// two records with the same values (`plain_links`): their pair is the
-    /// same by every hash, so its records are left unhashed, their record
+    /// two records with the same values (`marks`): their pair is the same
+    /// by every hash, so its records are left unhashed, their record
     /// sharing our record's entry, and its base is not looked at. Such an
     /// entry has no slot and a row (`unhashed_row`) that no hash and no
     /// other entry has, and the rules compare it only with the entries that
@@ -343,130 +350,90 @@ impl State {
     fn input_with(&self, hash_all: bool) -> Input<'_> {
         let mut input = Input::new(self.synced.len());
         let width = self.synced.len();
-        let mut ours = self.our_entries();
-        let ours_by_key = KeyIndex::new(ours.as_slice());
-        let their_keys: Vec<Cow<'_, str>> = self
-            .theirs
-            .iter()
-            .map(|r| match_key(&self.rules, r.number()))
-            .collect();
-        let link_keys: Vec<(Cow<'_, str>, Cow<'_, str>)> = self
+        let mut ours = self.unhashed_entries(Side::Ours);
+        let mut theirs = self.unhashed_entries(Side::Theirs);
+        let mut links: Vec<LinkEntry<'_>> = self
             .links
             .iter()
-            .map(|l| {
-                (
-                    match_key(&self.rules, &l.our_number),
-                    match_key(&self.rules, &l.their_number),
-                )
+            .map(|l| LinkEntry {
+                our_key: match_key(&self.rules, &l.our_number),
+                their_key: match_key(&self.rules, &l.their_number),
+                active: l.active,
+                // Set below unless the link is plain, and then never read:
+                // the pair is the same.
+                base_row: UNHASHED_BASE,
+                base_fields: None,
             })
             .collect();
-        let (hashed, plain, same) = if hash_all {
-            (
-                vec![true; self.ours.len()],
-                vec![false; self.links.len()],
-                vec![false; self.theirs.len()],
-            )
-        } else {
-            self.plain_links(
-                &ours_by_key,
-                &KeyIndex::new(their_keys.as_slice()),
-                &link_keys,
-            )
-        };
+        let m = self.marks(&ours, &theirs, &links, hash_all);
         // Room for our hashed records, and for their records and bases
-        // outside plain links (the others share our records' slots).
-        let to_hash = hashed.iter().filter(|h| **h).count();
-        let plains = plain.iter().filter(|p| **p).count();
+        // outside plain links (the others share our records' entries).
+        let to_hash = m.hashed.iter().filter(|h| **h).count();
+        let plains = m.plain.iter().filter(|p| **p).count();
         input.hashes.reserve(
-            (to_hash + self.theirs.len().saturating_sub(plains) + self.links.len() - plains)
-                * width,
+            (to_hash + theirs.len().saturating_sub(plains) + links.len() - plains) * width,
         );
-        // Our entries' slots and rows, set in `ours` once the key index
-        // over it is done with.
-        let our_rows: Vec<(Option<Slot>, u64)> = self
-            .ours
-            .iter()
-            .zip(&hashed)
-            .enumerate()
-            .map(|(i, (r, hash))| {
-                if *hash {
-                    let (slot, row) = self.hash_ours(&mut input, r);
-                    (Some(slot), row)
-                } else {
-                    (None, unhashed_row(i))
-                }
-            })
-            .collect();
+        for ((e, r), hash) in ours.iter_mut().zip(&self.ours).zip(&m.hashed) {
+            if *hash {
+                let (slot, row) = self.hash_ours(&mut input, r);
+                e.fields = Some(slot);
+                e.row = row;
+            }
+        }
         // Their records and the bases mostly repeat our values: a value
         // equal (as raw text) to the same field of our record with the same
-        // key has that record's hash, so it is copied instead of hashed. Our
-        // record is found by the rules' own key index (in key order it
-        // follows the order, with no hash map).
-        let like = |key: &str| {
-            let (i, _) = ours_by_key.get(key)?;
-            Some((self.ours.get(i as usize)?, *our_rows.get(i as usize)?))
+        // key has that record's hash, so it is copied instead of hashed.
+        let partner = |i: Option<u32>| {
+            let i = i? as usize;
+            Some((self.ours.get(i)?, ours.get(i)?))
         };
-        let hashed_like = |key: &str| match like(key)? {
-            (o, (Some(slot), row)) => Some((o, slot, row)),
+        let hashed_partner = |i: Option<u32>| match partner(i)? {
+            (
+                o,
+                Entry {
+                    fields: Some(slot),
+                    row,
+                    ..
+                },
+            ) => Some((o, *slot, *row)),
             _ => None,
         };
-        let mut theirs = Vec::with_capacity(self.theirs.len());
-        for ((i, r), key) in self.theirs.iter().enumerate().zip(their_keys) {
-            let (fields, row) = match like(&key) {
+        for (j, (e, r)) in theirs.iter_mut().zip(&self.theirs).enumerate() {
+            (e.fields, e.row) = match partner(m.like[j]) {
                 // Every value as our record's (usual after a sync): its
                 // entry's slot and row, with no field looked at.
-                Some((o, e)) if same[i] || (self.missing.is_empty() && o.same_values(r)) => e,
+                Some((o, oe)) if m.same[j] || (self.missing.is_empty() && o.same_values(r)) => {
+                    (oe.fields, oe.row)
+                }
                 _ => {
                     let (slot, row) = push_reusing(
                         &mut input,
                         &self.synced,
                         &self.missing,
                         |f| Some(r.get(f)),
-                        hashed_like(&key),
+                        hashed_partner(m.like[j]),
                     );
                     (Some(slot), row)
                 }
             };
-            theirs.push(Entry {
-                key,
-                active: r.active(),
-                row,
-                fields,
-                source: Source::Record(i as u32),
-                pending_conflict: false,
-            });
         }
-        input.theirs = theirs;
-        let mut links = Vec::with_capacity(self.links.len());
-        for ((l, (our_key, their_key)), is_plain) in self.links.iter().zip(link_keys).zip(plain) {
-            let (base_fields, base_row) = if is_plain {
-                // Never read: the pair is the same.
-                (None, UNHASHED_BASE)
-            } else {
-                let (slot, row) = push_reusing(
-                    &mut input,
-                    &self.synced,
-                    &[],
-                    |f| l.base.get(f),
-                    hashed_like(&our_key),
-                );
-                (Some(slot), row)
-            };
-            links.push(LinkEntry {
-                our_key,
-                their_key,
-                active: l.active,
-                base_row,
-                base_fields,
-            });
-        }
-        input.links = links;
-        drop(ours_by_key);
-        for (e, (fields, row)) in ours.iter_mut().zip(our_rows) {
-            e.fields = fields;
-            e.row = row;
+        for (li, (e, l)) in links.iter_mut().zip(&self.links).enumerate() {
+            if m.plain[li] {
+                continue;
+            }
+            let (slot, row) = push_reusing(
+                &mut input,
+                &self.synced,
+                &[],
+                |f| l.base.get(f),
+                hashed_partner(m.link_ours[li]),
+            );
+            e.base_fields = Some(slot);
+            e.base_row = row;
         }
         input.ours = ours;
+        input.theirs = theirs;
+        input.links = links;
         input.deactivated_ours = self.deactivated_keys(Side::Ours);
         input.deactivated_theirs = self.deactivated_keys(Side::Theirs);
         input.pending = self.pending_entries();
@@ -563,6 +530,20 @@ impl State {
             keep
         });
     }
+}
+
+/// What `State::marks` found: what to hash, and records found by key.
+struct Marks {
+    /// Per record of ours: whether it is hashed.
+    hashed: Vec<bool>,
+    /// Per link: plain (nothing of it hashed).
+    plain: Vec<bool>,
+    /// Per record of theirs: in a plain link, so the same as ours.
+    same: Vec<bool>,
+    /// Per record of theirs: the (first) record of ours with its key.
+    like: Vec<Option<u32>>,
+    /// Per link: the (first) record of ours with its key of ours.
+    link_ours: Vec<Option<u32>>,
 }
 
 /// The row of our record `i` while it is unhashed (`State::to_input`):

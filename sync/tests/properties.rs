@@ -175,9 +175,10 @@ fn action() -> impl Strategy<Value = Action> {
 /// of our record and theirs with its number, linked or not, their record
 /// the same as ours or another, the base ours or unknown; and links of
 /// another number of ours to such a record of theirs, with its values as
-/// the base; and pending changes of a pair's name, some arrived (their
-/// record holds the new name). Most links are then plain (`State::to_input`), some beside
-/// records with the same key.
+/// the base; and pending changes of a pair's name, from its name or
+/// another, to its name (arrived when their record holds it) or another.
+/// Most links are then plain (`State::to_input`), some beside records
+/// with the same key.
 fn synced_state() -> impl Strategy<Value = State> {
     (
         state(),
@@ -187,7 +188,13 @@ fn synced_state() -> impl Strategy<Value = State> {
                 prop::option::of(record()),
                 prop::bool::weighted(0.8),
                 prop::bool::weighted(0.7),
-                prop::option::weighted(0.2, prop::sample::select(NAMES)),
+                prop::option::weighted(
+                    0.3,
+                    (
+                        prop::option::of(prop::sample::select(NAMES)),
+                        prop::option::of(prop::sample::select(NAMES)),
+                    ),
+                ),
             ),
             0..6,
         ),
@@ -195,13 +202,14 @@ fn synced_state() -> impl Strategy<Value = State> {
     )
         .prop_map(|(mut s, pairs, cross)| {
             let first = s.theirs.len();
-            for (ours, other, linked, base_known, pending_from) in pairs {
-                if let Some(from) = pending_from {
+            for (ours, other, linked, base_known, pending) in pairs {
+                if let Some((from, to)) = pending {
+                    let name = ours.get(Field::Name);
                     s.pending.push(PendingChange::Set {
                         number: ours.number().to_string(),
                         field: Field::Name,
-                        from: from.to_string(),
-                        to: ours.get(Field::Name).to_string(),
+                        from: from.unwrap_or(name).to_string(),
+                        to: to.unwrap_or(name).to_string(),
                     });
                 }
                 let mut theirs = other.unwrap_or_else(|| ours.clone());
