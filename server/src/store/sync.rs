@@ -6,10 +6,12 @@
 //! transaction that also writes; `Store::sync_reader` gives one for reads
 //! outside a transaction.
 
+use futures_util::TryStreamExt;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Row};
 use sync::protocol::AuditEntry;
-use sync::schema::{Field, Kind, Record, Side};
+use sync::read::{RecordSink, Records};
+use sync::schema::{Field, Kind, MAX_VALUES, Record, Side};
 use sync::state::{Deactivation, Link, PendingChange};
 
 use super::{Store, flag};
@@ -185,29 +187,29 @@ pub async fn load_ours(c: &mut AnyConnection, kind: Kind) -> sqlx::Result<Vec<Re
         cols.join(", "),
         register_table(kind)
     );
-    let rows = sqlx::query(&sql).fetch_all(&mut *c).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    let mut values: Vec<String> = Vec::with_capacity(fields.len());
-    for row in rows {
-        // Columns by position (the select lists the fields in order), and
-        // the record built once from all of them.
-        values.clear();
-        for (i, f) in fields.iter().enumerate() {
-            values.push(if *f == Field::Active {
-                let active = row.try_get::<i64, _>(i)? != 0;
-                (if active { "true" } else { "false" }).to_string()
+    // Row by row, as they come: a million rows are not all held at once,
+    // and their values are copied once, into the text blocks that records
+    // read together share (as the reader builds a file's records).
+    let mut rows = sqlx::query(&sql).fetch(&mut *c);
+    let mut out = Records::new(kind);
+    while let Some(row) = rows.try_next().await? {
+        let mut values = [""; MAX_VALUES];
+        // Columns by position: the select lists the fields in order.
+        for ((i, f), value) in fields.iter().enumerate().zip(values.iter_mut()) {
+            *value = if *f == Field::Active {
+                if row.try_get::<i64, _>(i)? != 0 {
+                    "true"
+                } else {
+                    "false"
+                }
             } else {
-                row.try_get(i)?
-            });
+                row.try_get::<&str, _>(i)?
+            };
         }
-        let pairs: Vec<(Field, &str)> = fields
-            .iter()
-            .copied()
-            .zip(values.iter().map(String::as_str))
-            .collect();
-        out.push(Record::from_pairs(kind, &pairs));
+        out.record(0, &values[..fields.len()]);
     }
-    Ok(out)
+    out.end();
+    Ok(out.records)
 }
 
 fn bind_record<'q>(
@@ -283,26 +285,25 @@ pub async fn load_links(
     connection_id: i64,
     kind: Kind,
 ) -> sqlx::Result<Vec<Link>> {
-    let rows = sqlx::query(
+    let mut rows = sqlx::query(
         "select our_number, their_number, active, base, version from sync_link \
          where connection_id = $1 and kind = $2 order by our_number, their_number",
     )
     .bind(connection_id)
     .bind(kind.as_str())
-    .fetch_all(&mut *c)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let base: sync::base::Base = parse(&r.try_get::<String, _>("base")?)?;
-            Ok(Link {
-                our_number: r.try_get("our_number")?,
-                their_number: r.try_get("their_number")?,
-                active: r.try_get::<i64, _>("active")? != 0,
-                base,
-                version: r.try_get::<i64, _>("version")? as u32,
-            })
-        })
-        .collect()
+    .fetch(&mut *c);
+    let mut out = Vec::new();
+    // Row by row, columns by position (as selected).
+    while let Some(r) = rows.try_next().await? {
+        out.push(Link {
+            our_number: r.try_get(0)?,
+            their_number: r.try_get(1)?,
+            active: r.try_get::<i64, _>(2)? != 0,
+            base: parse(r.try_get::<&str, _>(3)?)?,
+            version: r.try_get::<i64, _>(4)? as u32,
+        });
+    }
+    Ok(out)
 }
 
 pub async fn load_deactivations(
