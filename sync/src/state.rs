@@ -233,15 +233,16 @@ impl State {
     /// map).
     ///
     /// A link is plain when its two records have the same key, are each
-    /// the only one with it, hold the same values (their data lacking no
-    /// field) and no pending change names the key. Its pair is then the
-    /// same by every hash, so their record shares our record's entry and
-    /// the rules find them equal without either being hashed. Our records
-    /// of the other links are hashed, and so is the record of ours that a
-    /// record of theirs in such a link would share its entry with; so is
-    /// our record with the key of a pending change, which `overlay`
-    /// compares with their record's hashes. With `hash_all`, no link is
-    /// plain and every record of ours is hashed.
+    /// the only one with it, hold the same text in every synced field
+    /// their data carries (`same_where_compared`), and neither is in
+    /// another link or a pending change. Its pair is then the same by
+    /// every hash the rules compare, so their record shares our record's
+    /// entry and the rules find them equal without either being hashed.
+    /// Our records of the other links are hashed, and so is the record of
+    /// ours that a record of theirs in such a link would share its entry
+    /// with; so is our record with the key of a pending change, which
+    /// `overlay` compares with their record's hashes. With `hash_all`, no
+    /// link is plain and every record of ours is hashed.
     fn marks(
         &self,
         ours: &[Entry<'_>],
@@ -268,31 +269,56 @@ impl State {
         for key in &pending {
             mark(key);
         }
-        for (l, is_plain) in links.iter().zip(m.plain.iter_mut()) {
+        // Links that may be plain: (link, our record, their record).
+        let mut candidates: Vec<(usize, u32, u32)> = Vec::with_capacity(links.len());
+        for (li, l) in links.iter().enumerate() {
             let o = our_keys.get(&l.our_key);
             m.link_ours.push(o.map(|(i, _)| i));
-            *is_plain = !hash_all
-                && l.our_key == l.their_key
-                && self.missing.is_empty()
-                && !pending.contains(l.their_key.as_ref())
-                && match (o, their_keys.get(&l.their_key)) {
-                    (Some((i, 1)), Some((j, 1))) => {
-                        match (self.ours.get(i as usize), self.theirs.get(j as usize)) {
-                            (Some(o), Some(t)) if t.same_values(o) => {
-                                m.same[j as usize] = true;
-                                true
-                            }
-                            _ => false,
-                        }
-                    }
-                    _ => false,
-                };
-            if !*is_plain {
-                mark(&l.our_key);
-                mark(&l.their_key);
+            let candidate = match (o, their_keys.get(&l.their_key)) {
+                (Some((i, 1)), Some((j, 1)))
+                    if !hash_all
+                        && l.our_key == l.their_key
+                        && !pending.contains(l.their_key.as_ref())
+                        && self
+                            .ours
+                            .get(i as usize)
+                            .zip(self.theirs.get(j as usize))
+                            .is_some_and(|(o, t)| self.same_where_compared(o, t)) =>
+                {
+                    Some((li, i, j))
+                }
+                _ => None,
+            };
+            match candidate {
+                Some(c) => candidates.push(c),
+                None => {
+                    mark(&l.our_key);
+                    mark(&l.their_key);
+                }
+            }
+        }
+        // A plain link's records are in no other link and no pending
+        // change: our record is not marked. A candidate whose record is
+        // needs nothing more marked: its one key marks just that record.
+        for (li, i, j) in candidates {
+            if m.hashed.get(i as usize) == Some(&false) {
+                m.plain[li] = true;
+                m.same[j as usize] = true;
             }
         }
         m
+    }
+
+    /// Whether our record `o` and their record `t` hold the same text in
+    /// every synced field their data carries: then every hash the rules
+    /// compare is the same (a field their data lacks hashes as `ABSENT`
+    /// on their side, which is never a conflict nor an update).
+    fn same_where_compared(&self, o: &Record, t: &Record) -> bool {
+        t.same_values(o)
+            || self
+                .synced
+                .iter()
+                .all(|f| self.missing.contains(f) || same_text(o.get(*f), t.get(*f)))
     }
 
     /// The pending changes in hashed form.
@@ -671,7 +697,7 @@ mod tests {
     /// hashing every value: same field hashes, same rows, for their
     /// records (equal, changed, repeated, unmatched) and for bases
     /// (complete, partial, empty, of a missing record). `to_input` leaves
-    /// the plain link (1) and a record the rules never compare unhashed;
+    /// the plain links (1, 4) and a record the rules never compare unhashed;
     /// what it hashes is the same, and so are the categories.
     #[test]
     fn to_input_hashes_equal_plain_hashing() {
@@ -734,9 +760,11 @@ mod tests {
             for (side, entries) in [(Side::Ours, &input.ours), (Side::Theirs, &input.theirs)] {
                 for (e, r) in entries.iter().zip(s.records(side)) {
                     assert_eq!(e.key, s.key(r.number()));
-                    // Left unhashed: the plain link's records, and the
+                    // Left unhashed: the plain links' records (1, and 4,
+                    // whose numbers differ but are not synced), and the
                     // second of ours with key 3 (never matched).
-                    let unhashed = r.number() == "1" || r.get(Field::Name) == "C2";
+                    let unhashed =
+                        matches!(r.number(), "1" | " 4" | "4") || r.get(Field::Name) == "C2";
                     if !all && unhashed {
                         assert_eq!(e.fields, None, "{side:?} {r:?}");
                         assert_ne!(e.row, crate::normalize::combine(s.hashes(r)));
@@ -752,7 +780,7 @@ mod tests {
                 }
             }
             for (e, l) in input.links.iter().zip(&s.links) {
-                if !all && l.our_number == "1" {
+                if !all && matches!(l.our_number.as_str(), "1" | " 4") {
                     assert_eq!(e.base_fields, None, "{l:?}");
                     continue;
                 }
@@ -789,17 +817,67 @@ mod tests {
         }
     }
 
+    /// Their data lacks the email. Their record 1 is the same as our 1 in
+    /// every field it carries, but an earlier link pairs it with our 0,
+    /// whose email differs. Compared with our 0 it must read with its own
+    /// hashes (the email `ABSENT`, so no conflict), not with our 1's slot:
+    /// the link 1-1 is not plain and their record is hashed.
+    #[test]
+    fn a_pair_that_another_link_compares_is_not_left_unhashed() {
+        let email = |n: &str, e: &str| {
+            let mut r = cust(n, "A", "Oslo");
+            r.set(Field::Email, e);
+            r
+        };
+        let mut s = State::synchronized(Kind::Customer, vec![email("1", "a@x.no")]);
+        s.missing = vec![Field::Email];
+        s.ours.insert(0, email("0", "b@y.no"));
+        s.theirs = vec![email("1", "")];
+        s.links.insert(
+            0,
+            Link {
+                our_number: "0".into(),
+                their_number: "1".into(),
+                active: true,
+                base: Base::of(&s.theirs[0], &s.synced),
+                version: 1,
+            },
+        );
+        let lazy = crate::categorize::categorize_input(&s.to_input());
+        assert_eq!(
+            lazy,
+            crate::categorize::categorize_input(&s.to_input_hashed())
+        );
+        let synchronized: Vec<&str> = lazy
+            .iter()
+            .filter(|r| r.category == crate::categorize::Category::Synchronized)
+            .map(|r| r.key.as_str())
+            .collect();
+        assert_eq!(synchronized, ["link:0:1"]);
+        assert!(s.to_input().theirs[0].fields.is_some());
+    }
+
     #[test]
     fn a_record_of_theirs_like_ours_shares_its_slot_unless_their_data_lacks_a_field() {
         let mut s = State::synchronized(Kind::Customer, vec![cust("1", "A", "Oslo")]);
         s.theirs = vec![cust("1", "A", "Oslo")];
         assert!(s.theirs[0].same_values(&s.ours[0]));
-        let input = s.to_input();
+        let input = s.to_input_hashed();
         assert_eq!(input.theirs[0].fields, input.ours[0].fields);
         assert_eq!(input.theirs[0].row, input.ours[0].row);
 
         s.missing = vec![Field::City];
+        // Their file lacks the city: the pair is still plain (the same in
+        // every field their data carries), so nothing is hashed, and it
+        // reads as the hashed form does.
+        s.theirs[0].set(Field::City, "");
         let input = s.to_input();
+        assert!(input.hashes.is_empty());
+        assert_eq!(
+            crate::categorize::categorize_input(&input),
+            crate::categorize::categorize_input(&s.to_input_hashed())
+        );
+        let input = s.to_input_hashed();
         assert_ne!(input.theirs[0].fields, input.ours[0].fields);
         let city = s.synced.iter().position(|f| *f == Field::City);
         let theirs = input.fields(input.theirs[0].fields);

@@ -214,6 +214,10 @@ fn synced_state() -> impl Strategy<Value = State> {
                 }
                 let mut theirs = other.unwrap_or_else(|| ours.clone());
                 theirs.set(Field::Number, ours.number());
+                // A field their data lacks is empty in their records.
+                for f in &s.missing {
+                    theirs.set(*f, "");
+                }
                 if linked {
                     s.links.push(Link {
                         our_number: ours.number().to_string(),

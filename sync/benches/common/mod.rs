@@ -96,6 +96,16 @@ pub fn parse(bytes: &[u8]) -> Vec<Record> {
 pub fn state_of(ours: Vec<Record>, theirs: Vec<Record>) -> State {
     let mut s = State::synchronized(Kind::Customer, ours);
     s.theirs = theirs;
+    // The fields the export has no column for, as the server keeps them
+    // from the import (`ReadOutput::missing_fields`).
+    s.missing = read(
+        HEADER.as_bytes(),
+        Some("kunder.csv"),
+        Kind::Customer,
+        &ReadOptions::default(),
+    )
+    .map(|o| o.missing_fields())
+    .unwrap_or_default();
     s
 }
 
