@@ -413,17 +413,8 @@ impl State {
             let i = i? as usize;
             Some((self.ours.get(i)?, ours.get(i)?))
         };
-        let hashed_partner = |i: Option<u32>| match partner(i)? {
-            (
-                o,
-                Entry {
-                    fields: Some(slot),
-                    row,
-                    ..
-                },
-            ) => Some((o, *slot, *row)),
-            _ => None,
-        };
+        let hashed_partner =
+            |i: Option<u32>| partner(i).and_then(|(o, e)| Some((o, e.fields?, e.row)));
         for (j, (e, r)) in theirs.iter_mut().zip(&self.theirs).enumerate() {
             (e.fields, e.row) = match partner(m.like[j]) {
                 // Every value as our record's (usual after a sync): its
