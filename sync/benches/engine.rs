@@ -72,19 +72,19 @@ fn report(n: usize) {
     let t_preview_keys = best(reps, || {
         Fingerprint::decode(&fp_bytes).map(|f| f.preview(&theirs).new.len())
     });
-    let preview_ok =
-        Fingerprint::decode(&fp_bytes).map(|f| f.preview(&theirs)) == Ok(categorized.summary());
+    let preview_ok = Fingerprint::decode(&fp_bytes).map(|f| f.preview(&theirs))
+        == Ok(categorized.summary(&state));
     // What the browser runs: counts only.
     let t_preview = best(reps, || {
         Fingerprint::decode(&fp_bytes).map(|f| f.preview_counts(&theirs).new)
     });
     let counts_ok = Fingerprint::decode(&fp_bytes).map(|f| f.preview_counts(&theirs))
-        == Ok(CategoryCounts::of_summary(&categorized.summary()));
+        == Ok(CategoryCounts::of_summary(&categorized.summary(&state)));
     // What the browser runs since the reader hashes as it reads: the file's
     // bytes and the fingerprint in, counts out, no records kept.
     let t_from_file = best(reps, || preview_file(new.as_bytes(), &fp_bytes));
     let file_ok = preview_file(new.as_bytes(), &fp_bytes)
-        == Some(CategoryCounts::of_summary(&categorized.summary()));
+        == Some(CategoryCounts::of_summary(&categorized.summary(&state)));
     let t_read_null = best(reps, || {
         read_into(
             new.as_bytes(),
@@ -121,7 +121,7 @@ fn report(n: usize) {
     let t_held = best(reps, || counts_held(&fp_plain));
     let t_held_known = best(reps, || counts_held(&fp_held));
     let known_ok =
-        counts_held(&fp_held) == Some(CategoryCounts::of_summary(&categorized.summary()));
+        counts_held(&fp_held) == Some(CategoryCounts::of_summary(&categorized.summary(&state)));
     // The counts alone, from the file read into hashes beforehand.
     let t_counts_only = {
         let mut t = f64::MAX;

@@ -32,9 +32,9 @@ use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::normalize::{combine, normalize};
+use crate::normalize::{combine, match_key, normalize};
 use crate::schema::{Field, Record, Side};
-use crate::state::State;
+use crate::state::{Link, PendingChange, PendingIndex, State};
 
 /// Hash of "no known value" in a base.
 pub const UNKNOWN: u64 = 0;
@@ -400,7 +400,11 @@ pub struct CoreRow {
     pub category: Category,
     /// Stable identity of the row: `link:<our key>:<their key>`,
     /// `ours:<key>` or `theirs:<key>`, with `#n` for the n-th repeat of a key.
+    /// Written only by `categorize_input`; empty from `count_input` and
+    /// inside `categorize`, whose rows give it from the state (`Row::key`).
     pub key: String,
+    /// Which repeat of its key the row is: 1 for the first (no `#n`).
+    pub repeat: u32,
     /// Indices into `Input::ours` / `Input::theirs`.
     pub ours: Option<u32>,
     pub theirs: Option<u32>,
@@ -592,8 +596,8 @@ pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
 /// sorted by key.
 fn categorize_buckets(input: &Input<'_>) -> [Vec<CoreRow>; 6] {
     let mut rows: Vec<CoreRow> = Vec::with_capacity(input.ours.len() + input.theirs.len());
-    rules(input, true, &mut |row| rows.push(row));
-    sort_rows(rows)
+    rules(input, Keys::Text, &mut |row| rows.push(row));
+    sort_rows(rows, |x, y| x.key.cmp(&y.key))
 }
 
 /// How many rows each category holds (indexed by `Category as usize`): the
@@ -602,15 +606,30 @@ fn categorize_buckets(input: &Input<'_>) -> [Vec<CoreRow>; 6] {
 /// rows the keys were most of its time and memory.
 pub fn count_input(input: &Input<'_>) -> [u32; 6] {
     let mut counts = [0u32; 6];
-    rules(input, false, &mut |row| counts[row.category as usize] += 1);
+    rules(input, Keys::None, &mut |row| {
+        counts[row.category as usize] += 1
+    });
     counts
 }
 
+/// What the rules give each row besides its category.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// Nothing: counting needs no more.
+    None,
+    /// The row's repeat number and equal-number flag, but no key text:
+    /// `categorize` sorts by the input's keys and its rows give their key
+    /// from the state.
+    Parts,
+    /// `Parts` and the row key's text.
+    Text,
+}
+
 /// The rules: every row of the input handed to `emit` once, in no
-/// particular order. With `keys`, each with its row key and its
-/// equal-number flag; without, the key is empty and the flag unset, since
-/// neither changes a row's category.
-fn rules(input: &Input<'_>, keys: bool, emit: &mut impl FnMut(CoreRow)) {
+/// particular order, with what `keys` asks for; without it the key is
+/// empty, the repeat 1 and the equal-number flag unset, since none of them
+/// changes a row's category.
+fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) {
     let ours_by_key = KeyIndex::new(input.ours.as_slice());
     let theirs_by_key = KeyIndex::new(input.theirs.as_slice());
     let mut our_claimed = vec![false; input.ours.len()];
@@ -618,7 +637,7 @@ fn rules(input: &Input<'_>, keys: bool, emit: &mut impl FnMut(CoreRow)) {
     // A pair of keys on several links gets `#n` in its row keys. Links
     // usually come in key order, and a strictly increasing list repeats no
     // pair: then no map of a million pairs is built to find that out.
-    let number_repeats = keys
+    let number_repeats = keys != Keys::None
         && !input.links.windows(2).all(|w| {
             (w[0].our_key.as_ref(), w[0].their_key.as_ref())
                 < (w[1].our_key.as_ref(), w[1].their_key.as_ref())
@@ -629,19 +648,19 @@ fn rules(input: &Input<'_>, keys: bool, emit: &mut impl FnMut(CoreRow)) {
     );
 
     for (li, l) in input.links.iter().enumerate() {
-        let key = if keys {
-            let n = if number_repeats {
-                let n = link_keys
-                    .entry((l.our_key.as_ref(), l.their_key.as_ref()))
-                    .or_insert(0);
-                *n += 1;
-                *n
-            } else {
-                1
-            };
+        let repeat = if number_repeats {
+            let n = link_keys
+                .entry((l.our_key.as_ref(), l.their_key.as_ref()))
+                .or_insert(0);
+            *n += 1;
+            *n
+        } else {
+            1
+        };
+        let key = if keys == Keys::Text {
             row_key(
                 &["link:", &l.our_key, ":", &l.their_key],
-                (n > 1).then_some(n),
+                (repeat > 1).then_some(repeat),
             )
         } else {
             String::new()
@@ -649,6 +668,7 @@ fn rules(input: &Input<'_>, keys: bool, emit: &mut impl FnMut(CoreRow)) {
         let mut row = CoreRow {
             category: Category::Conflicts,
             key,
+            repeat,
             ours: None,
             theirs: None,
             link: Some(li as u32),
@@ -743,7 +763,10 @@ fn rules(input: &Input<'_>, keys: bool, emit: &mut impl FnMut(CoreRow)) {
 /// the rows instead of a million string comparisons. Buckets are made
 /// exactly as long as they will be: at a million rows, every list grown by
 /// doubling is memory written twice over.
-fn sort_rows(rows: Vec<CoreRow>) -> [Vec<CoreRow>; 6] {
+fn sort_rows(
+    rows: Vec<CoreRow>,
+    by_key: impl Fn(&CoreRow, &CoreRow) -> std::cmp::Ordering,
+) -> [Vec<CoreRow>; 6] {
     let mut buckets: [Vec<CoreRow>; 6] = Default::default();
     let mut counts = [0usize; 6];
     for r in &rows {
@@ -756,7 +779,7 @@ fn sort_rows(rows: Vec<CoreRow>) -> [Vec<CoreRow>; 6] {
         buckets[r.category as usize].push(r);
     }
     for b in &mut buckets {
-        b.sort_by(|x, y| x.key.cmp(&y.key));
+        b.sort_by(&by_key);
     }
     buckets
 }
@@ -770,7 +793,7 @@ fn lone_rows(
     other_index: &KeyIndex<'_, [Entry<'_>]>,
     other_claimed: &[bool],
     deactivated: &BTreeSet<String>,
-    keys: bool,
+    keys: Keys,
     emit: &mut impl FnMut(CoreRow),
 ) {
     let mut seen: FastMap<&str, u32> = FastMap::default();
@@ -779,7 +802,7 @@ fn lone_rows(
         // The n-th record with a key keeps its number even when an earlier
         // one is linked, so row keys do not shift when links change. Only
         // repeated keys need counting.
-        let n = if keys && count > 1 {
+        let n = if keys != Keys::None && count > 1 {
             let n = seen.entry(e.key.as_ref()).or_insert(0);
             *n += 1;
             *n
@@ -789,7 +812,7 @@ fn lone_rows(
         if claimed[i] {
             continue;
         }
-        let key = if keys {
+        let key = if keys == Keys::Text {
             row_key(&[side.as_str(), ":", &e.key], (n > 1).then_some(n))
         } else {
             String::new()
@@ -798,7 +821,7 @@ fn lone_rows(
         // Records sharing a key are never claimed by a link, so a repeated
         // key always has an unclaimed record.
         // Counting needs no partner flag: it does not change the category.
-        let partner = keys
+        let partner = keys != Keys::None
             && other_index
                 .get(e.key.as_ref())
                 .is_some_and(|(first, count)| count > 1 || !other_claimed[first as usize]);
@@ -818,6 +841,7 @@ fn lone_rows(
         emit(CoreRow {
             category,
             key,
+            repeat: n,
             ours,
             theirs,
             link: None,
@@ -903,30 +927,240 @@ pub struct FieldConflict {
     pub base: Option<String>,
 }
 
-/// A row of the window, with what people read.
+/// A row of the window: its category, the records and link it joins, and
+/// what it flags. It holds none of the records' text: its key, numbers and
+/// name are read from the state it was built from (`key`, `our_number`,
+/// `their_number`, `name`), so that a window of a million rows is not
+/// four million copies of text the state already holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Row {
-    pub key: String,
     pub category: Category,
     pub reason: Option<Reason>,
-    pub our_number: Option<String>,
-    pub their_number: Option<String>,
-    pub name: String,
+    /// Which row with its key this is: 1 for the first; from the second
+    /// on, the key ends in `#n`.
+    pub repeat: u32,
     /// Index into `State::ours`.
     pub our_index: Option<u32>,
-    /// Index into `State::theirs`; `None` for a partner only a pending
-    /// change created.
+    /// Index into `State::theirs`.
     pub their_index: Option<u32>,
+    /// Index into `State::pending` of the creation that is the row's
+    /// record of theirs, when only a pending change made it.
+    pub their_pending: Option<u32>,
     pub link_index: Option<u32>,
     /// Their record lacks a field we require.
     pub no_import: bool,
     /// Our record lacks a field they require.
     pub no_export: bool,
     pub skipped_multiple: bool,
+    /// What few rows have (`suggestion`, `conflicts`, `planned`), kept
+    /// apart so that the other rows are the smaller.
+    detail: Option<Box<RowDetail>>,
+}
+
+/// A row's suggestion, conflicting fields and planned updates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct RowDetail {
+    suggestion: Option<String>,
+    conflicts: Vec<FieldConflict>,
+    planned: Vec<PlannedUpdate>,
+}
+
+impl Row {
     /// The number of a lone partner with the same key: the top suggestion.
-    pub suggestion: Option<String>,
-    pub conflicts: Vec<FieldConflict>,
-    pub planned: Vec<PlannedUpdate>,
+    pub fn suggestion(&self) -> Option<&str> {
+        self.detail.as_ref()?.suggestion.as_deref()
+    }
+
+    /// The fields in conflict.
+    pub fn conflicts(&self) -> &[FieldConflict] {
+        self.detail.as_ref().map_or(&[], |d| &d.conflicts)
+    }
+
+    /// The one-sided changes to be copied to the other side.
+    pub fn planned(&self) -> &[PlannedUpdate] {
+        self.detail.as_ref().map_or(&[], |d| &d.planned)
+    }
+
+    /// Where the row's record of theirs lives, if it has one.
+    pub fn their_source(&self) -> Option<Source> {
+        self.their_index
+            .map(Source::Record)
+            .or(self.their_pending.map(Source::Pending))
+    }
+
+    fn link<'s>(&self, state: &'s State) -> Option<&'s Link> {
+        self.link_index.and_then(|i| state.links.get(i as usize))
+    }
+
+    fn our_record<'s>(&self, state: &'s State) -> Option<&'s Record> {
+        self.our_index.and_then(|i| state.ours.get(i as usize))
+    }
+
+    /// The key's parts as the rules join them (`row_key`): its prefix, the
+    /// matching key, and for a link the matching key of theirs.
+    fn key_parts<'s>(
+        &self,
+        state: &'s State,
+    ) -> (&'static str, Cow<'s, str>, Option<Cow<'s, str>>) {
+        let key = |number: &'s str| match_key(&state.rules, number);
+        match (self.link(state), self.our_record(state)) {
+            (Some(l), _) => ("link:", key(&l.our_number), Some(key(&l.their_number))),
+            (None, Some(r)) => ("ours:", key(r.number()), None),
+            (None, None) => ("theirs:", key(self.their_number(state).unwrap_or("")), None),
+        }
+    }
+
+    /// The row's stable identity, as `categorize_input` writes it:
+    /// `link:<our key>:<their key>`, `ours:<key>` or `theirs:<key>`, with
+    /// `#n` for the n-th repeat of a key.
+    pub fn key(&self, state: &State) -> String {
+        let (prefix, key, theirs) = self.key_parts(state);
+        let repeat = (self.repeat > 1).then_some(self.repeat);
+        match theirs {
+            Some(t) => row_key(&[prefix, &key, ":", &t], repeat),
+            None => row_key(&[prefix, &key], repeat),
+        }
+    }
+
+    /// Whether `self.key(state) == key`, without writing the key out.
+    pub fn key_is(&self, state: &State, key: &str) -> bool {
+        let (prefix, ours, theirs) = self.key_parts(state);
+        let rest = key
+            .strip_prefix(prefix)
+            .and_then(|k| k.strip_prefix(ours.as_ref()));
+        let rest = match (rest, &theirs) {
+            (Some(k), Some(t)) => k.strip_prefix(':').and_then(|k| k.strip_prefix(t.as_ref())),
+            (rest, None) => rest,
+            (None, Some(_)) => None,
+        };
+        match rest.map(|k| k.strip_prefix('#')) {
+            Some(None) => rest == Some("") && self.repeat <= 1,
+            Some(Some(n)) => self.repeat > 1 && n == self.repeat.to_string(),
+            None => false,
+        }
+    }
+
+    /// Our record's number, or the link's when our record is gone.
+    pub fn our_number<'s>(&self, state: &'s State) -> Option<&'s str> {
+        match self.our_record(state) {
+            Some(r) => Some(r.number()),
+            None => self.link(state).map(|l| l.our_number.as_str()),
+        }
+    }
+
+    /// Their record's number (the pending creation's, when only that made
+    /// the record), or the link's when their record is gone. No pending
+    /// change alters a number: numbers are never synced, and a plan sets
+    /// none.
+    pub fn their_number<'s>(&self, state: &'s State) -> Option<&'s str> {
+        if let Some(r) = self.their_index.and_then(|i| state.theirs.get(i as usize)) {
+            return Some(r.number());
+        }
+        if let Some(PendingChange::Create { number, .. }) = self
+            .their_pending
+            .and_then(|i| state.pending.get(i as usize))
+        {
+            return Some(number);
+        }
+        self.link(state).map(|l| l.their_number.as_str())
+    }
+
+    /// The name people see: our record's, otherwise their record's as the
+    /// pending changes (`pending`: `State::pending_index`) will leave it.
+    pub fn name<'s>(&self, state: &'s State, pending: &PendingIndex) -> Cow<'s, str> {
+        if let Some(r) = self.our_record(state) {
+            return r.name_text();
+        }
+        match self
+            .their_source()
+            .and_then(|s| state.effective_theirs_cow(s, pending))
+        {
+            Some(Cow::Borrowed(r)) => r.name_text(),
+            Some(Cow::Owned(r)) => Cow::Owned(r.display_name()),
+            None => Cow::Borrowed(""),
+        }
+    }
+}
+
+/// The pieces of a row's key as `row_key` joins them, read from the
+/// input's keys, the `#n` of a repeat written into `digits`.
+fn key_pieces<'i>(input: &'i Input<'_>, r: &CoreRow, digits: &'i mut [u8; 11]) -> [&'i [u8]; 5] {
+    let suffix: &[u8] = if r.repeat > 1 {
+        let (mut n, mut at) = (r.repeat, digits.len());
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        at -= 1;
+        digits[at] = b'#';
+        &digits[at..]
+    } else {
+        b""
+    };
+    let entry_key = |list: &'i [Entry<'_>], i: Option<u32>| {
+        i.and_then(|i| list.get(i as usize))
+            .map_or(&b""[..], |e| e.key.as_bytes())
+    };
+    match r.link.and_then(|i| input.links.get(i as usize)) {
+        Some(l) => [
+            b"link:",
+            l.our_key.as_bytes(),
+            b":",
+            l.their_key.as_bytes(),
+            suffix,
+        ],
+        None if r.ours.is_some() => [b"ours:", entry_key(&input.ours, r.ours), b"", b"", suffix],
+        None => [
+            b"theirs:",
+            entry_key(&input.theirs, r.theirs),
+            b"",
+            b"",
+            suffix,
+        ],
+    }
+}
+
+/// Orders two rows as their key texts order (`categorize_input` sorts by
+/// them), comparing the pieces in place instead of writing a key per row.
+fn cmp_row_keys(input: &Input<'_>, x: &CoreRow, y: &CoreRow) -> std::cmp::Ordering {
+    let (mut dx, mut dy) = ([0u8; 11], [0u8; 11]);
+    cmp_joined(
+        &key_pieces(input, x, &mut dx),
+        &key_pieces(input, y, &mut dy),
+    )
+}
+
+/// Compares the concatenations of two lists of pieces, as bytes.
+fn cmp_joined(a: &[&[u8]], b: &[&[u8]]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.iter().copied(), b.iter().copied());
+    let (mut x, mut y): (&[u8], &[u8]) = (b"", b"");
+    loop {
+        while x.is_empty() {
+            match a.next() {
+                Some(p) => x = p,
+                None => break,
+            }
+        }
+        while y.is_empty() {
+            match b.next() {
+                Some(p) => y = p,
+                None => break,
+            }
+        }
+        let n = x.len().min(y.len());
+        if n == 0 {
+            return x.len().cmp(&y.len());
+        }
+        match x[..n].cmp(&y[..n]) {
+            Ordering::Equal => (x, y) = (&x[n..], &y[n..]),
+            other => return other,
+        }
+    }
 }
 
 /// Every row of the window, by category.
@@ -971,19 +1205,31 @@ impl Categorized {
         self.rows(c).len() as u32
     }
 
-    pub fn summary(&self) -> Summary {
+    /// The keys per category, read from `state`, the state the rows were
+    /// built from.
+    pub fn summary(&self, state: &State) -> Summary {
         let mut s = Summary::default();
         for c in Category::ALL {
-            *s.list_mut(c) = self.rows(c).iter().map(|r| r.key.clone()).collect();
+            *s.list_mut(c) = self.rows(c).iter().map(|r| r.key(state)).collect();
         }
         s
+    }
+
+    /// The row with `key` (`Row::key`), read from `state`, the state the
+    /// rows were built from.
+    pub fn find(&self, state: &State, key: &str) -> Option<&Row> {
+        self.all().find(|r| r.key_is(state, key))
     }
 }
 
 /// Puts every record of the state into one row of one category.
 pub fn categorize(state: &State) -> Categorized {
     let input = state.to_input();
-    let core = categorize_buckets(&input);
+    // The rules' rows without key texts, sorted by the keys they would
+    // have: the rows give their keys from the state when asked.
+    let mut rows: Vec<CoreRow> = Vec::with_capacity(input.ours.len() + input.theirs.len());
+    rules(&input, Keys::Parts, &mut |row| rows.push(row));
+    let core = sort_rows(rows, |x, y| cmp_row_keys(&input, x, y));
     // Only rows with an equal-number partner look these up.
     let partners = core.iter().flatten().any(|r| r.equal_number_partner);
     let ctx = DetailCtx {
@@ -1023,35 +1269,25 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
             Source::Pending(_) => None,
         });
     let their_entry = cr.theirs.and_then(|i| input.theirs.get(i as usize));
-    let their: Option<(Option<u32>, std::borrow::Cow<'_, Record>)> = their_entry.and_then(|e| {
-        let idx = match e.source {
-            Source::Record(i) => Some(i),
-            Source::Pending(_) => None,
-        };
+    let their: Option<(Source, Cow<'_, Record>)> = their_entry.and_then(|e| {
         state
             .effective_theirs_cow(e.source, &ctx.pending)
-            .map(|r| (idx, r))
+            .map(|r| (e.source, r))
     });
     let link = cr.link.and_then(|i| state.links.get(i as usize));
     let mut row = Row {
-        key: cr.key,
         category: cr.category,
         reason: cr.reason,
-        our_number: our
-            .as_ref()
-            .map(|(_, r)| r.number().to_string())
-            .or_else(|| link.map(|l| l.our_number.clone())),
-        their_number: their
-            .as_ref()
-            .map(|(_, r)| r.number().to_string())
-            .or_else(|| link.map(|l| l.their_number.clone())),
-        name: our
-            .as_ref()
-            .map(|(_, r)| r.display_name())
-            .or_else(|| their.as_ref().map(|(_, r)| r.display_name()))
-            .unwrap_or_default(),
+        repeat: cr.repeat,
         our_index: our.as_ref().map(|(i, _)| *i),
-        their_index: their.as_ref().and_then(|(i, _)| *i),
+        their_index: their.as_ref().and_then(|(s, _)| match s {
+            Source::Record(i) => Some(*i),
+            Source::Pending(_) => None,
+        }),
+        their_pending: their.as_ref().and_then(|(s, _)| match s {
+            Source::Pending(i) => Some(*i),
+            Source::Record(_) => None,
+        }),
         link_index: cr.link,
         no_import: their
             .as_ref()
@@ -1060,10 +1296,9 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
             .as_ref()
             .is_some_and(|(_, r)| state.required.no_export(r)),
         skipped_multiple: cr.skipped_multiple,
-        suggestion: None,
-        conflicts: Vec::new(),
-        planned: Vec::new(),
+        detail: None,
     };
+    let mut found = RowDetail::default();
     if cr.equal_number_partner {
         // The partner's own number is what people pick.
         let partner = match (cr.ours, cr.theirs) {
@@ -1085,7 +1320,7 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
                 }),
             _ => None,
         };
-        row.suggestion = partner;
+        found.suggestion = partner;
     }
     // Equal hashes mean equal normalized values: only fields whose hashes
     // differ are looked at (none in most rows), and a field their data
@@ -1118,19 +1353,19 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
             let base = l.base.get(*f);
             let bv = base.map(|b| normalize(*f, b));
             match bv {
-                Some(b) if b == ov => row.planned.push(PlannedUpdate {
+                Some(b) if b == ov => found.planned.push(PlannedUpdate {
                     field: *f,
                     side: Side::Ours,
                     from: o.get(*f).to_string(),
                     to: t.get(*f).to_string(),
                 }),
-                Some(b) if b == tv => row.planned.push(PlannedUpdate {
+                Some(b) if b == tv => found.planned.push(PlannedUpdate {
                     field: *f,
                     side: Side::Theirs,
                     from: t.get(*f).to_string(),
                     to: o.get(*f).to_string(),
                 }),
-                _ => row.conflicts.push(FieldConflict {
+                _ => found.conflicts.push(FieldConflict {
                     field: *f,
                     ours: o.get(*f).to_string(),
                     theirs: t.get(*f).to_string(),
@@ -1138,6 +1373,9 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
                 }),
             }
         }
+    }
+    if found.suggestion.is_some() || !found.conflicts.is_empty() || !found.planned.is_empty() {
+        row.detail = Some(Box::new(found));
     }
     row
 }
@@ -1176,7 +1414,7 @@ mod tests {
         let c = categorize(state);
         let mut got = Vec::new();
         for cat in Category::ALL {
-            let keys: Vec<&str> = c.rows(cat).iter().map(|r| r.key.as_str()).collect();
+            let keys: Vec<String> = c.rows(cat).iter().map(|r| r.key(state)).collect();
             if !keys.is_empty() {
                 got.push(format!(
                     "{}: {}",
@@ -1192,8 +1430,79 @@ mod tests {
         // The hashed rules alone give the same keys.
         assert_eq!(
             Summary::from_rows(&categorize_input(&state.to_input())),
-            c.summary()
+            c.summary(state)
         );
+        // Each row is found by its key.
+        for r in c.all() {
+            assert_eq!(c.find(state, &r.key(state)), Some(r));
+        }
+    }
+
+    /// `categorize` sorts rows by their key pieces (`cmp_joined`) instead
+    /// of key texts: the order must be the texts' order, also where a
+    /// piece is a prefix of the other's (`1:` against `12:`).
+    #[test]
+    fn joined_pieces_order_as_their_texts() {
+        const ALPHABET: &[u8] = b"12:#";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let piece = |next: &mut dyn FnMut() -> u64| -> Vec<u8> {
+            let len = (next() % 4) as usize;
+            (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect()
+        };
+        for _ in 0..20_000 {
+            let a: Vec<Vec<u8>> = (0..1 + next() % 4).map(|_| piece(&mut next)).collect();
+            let b: Vec<Vec<u8>> = (0..1 + next() % 4).map(|_| piece(&mut next)).collect();
+            let (pa, pb): (Vec<&[u8]>, Vec<&[u8]>) = (
+                a.iter().map(Vec::as_slice).collect(),
+                b.iter().map(Vec::as_slice).collect(),
+            );
+            assert_eq!(
+                cmp_joined(&pa, &pb),
+                a.concat().cmp(&b.concat()),
+                "{a:?} against {b:?}"
+            );
+        }
+    }
+
+    /// A row answers to its own key only: not to a key that has another
+    /// repeat, a longer key or the other side's prefix.
+    #[test]
+    fn a_row_answers_to_its_key_only() {
+        let mut s = State::new(Kind::Customer);
+        s.ours = vec![cust("1", "A"), cust("1", "B"), cust("12", "C")];
+        s.theirs = vec![cust("1", "A"), cust("2", "D")];
+        s.links = vec![link(&s, "12", "1", None)];
+        let c = categorize(&s);
+        let keys: Vec<String> = c.all().map(|r| r.key(&s)).collect();
+        assert_eq!(keys, ["link:12:1", "ours:1", "ours:1#2", "theirs:2"]);
+        for r in c.all() {
+            let key = r.key(&s);
+            for other in [
+                format!("{key}#1"),
+                format!("{key}#2"),
+                format!("{key}2"),
+                format!("{key}:"),
+                key[..key.len() - 1].to_string(),
+                format!("x{key}"),
+            ] {
+                assert!(
+                    !r.key_is(&s, &other) || other == key,
+                    "{key} answers to {other}"
+                );
+            }
+        }
+        assert_eq!(c.find(&s, "ours:1#2").map(|r| r.our_index), Some(Some(1)));
+        assert_eq!(c.find(&s, "ours:1#1"), None);
+        assert_eq!(c.find(&s, "link:12:1").map(|r| r.link_index), Some(Some(0)));
+        assert_eq!(c.find(&s, "link:12:1#1"), None);
     }
 
     #[test]
@@ -1212,8 +1521,8 @@ mod tests {
             ],
         );
         let c = categorize(&s);
-        assert_eq!(c.new[0].suggestion.as_deref(), Some("1"));
-        assert_eq!(c.new[1].suggestion, None);
+        assert_eq!(c.new[0].suggestion(), Some("1"));
+        assert_eq!(c.new[1].suggestion(), None);
     }
 
     #[test]
@@ -1233,7 +1542,7 @@ mod tests {
         );
         let c = categorize(&s);
         assert_eq!(
-            c.synchronized[0].planned,
+            c.synchronized[0].planned(),
             vec![PlannedUpdate {
                 field: Field::Name,
                 side: Side::Theirs,
@@ -1241,8 +1550,8 @@ mod tests {
                 to: "Acme AS".into()
             }]
         );
-        assert_eq!(c.conflicts[0].conflicts.len(), 1);
-        assert_eq!(c.conflicts[0].conflicts[0].base.as_deref(), Some("Base"));
+        assert_eq!(c.conflicts[0].conflicts().len(), 1);
+        assert_eq!(c.conflicts[0].conflicts()[0].base.as_deref(), Some("Base"));
 
         // A fresh link (no base) conflicts on every difference.
         s.links[1] = link(&s, "2", "2", None);
@@ -1296,16 +1605,15 @@ mod tests {
         check(&s, &["synchronized: link:1:1, link:2:2, link:3:3"]);
         let c = categorize(&s);
         // The name still flows over; the missing fields flow nowhere.
-        let planned: Vec<(&str, Field, Side)> = c
+        let planned: Vec<(String, Field, Side)> = c
             .synchronized
             .iter()
-            .flat_map(|r| {
-                r.planned
-                    .iter()
-                    .map(move |p| (r.key.as_str(), p.field, p.side))
-            })
+            .flat_map(|r| r.planned().iter().map(|p| (r.key(&s), p.field, p.side)))
             .collect();
-        assert_eq!(planned, vec![("link:3:3", Field::Name, Side::Ours)]);
+        assert_eq!(
+            planned,
+            vec![("link:3:3".to_string(), Field::Name, Side::Ours)]
+        );
 
         // A pending change of a field their data cannot show stays
         // pending, laid over, neither arrived nor a conflict.
@@ -1328,10 +1636,10 @@ mod tests {
             &["conflicts: link:1:1, link:2:2", "synchronized: link:3:3"],
         );
         let c = categorize(&s);
-        assert_eq!(c.conflicts[0].conflicts.len(), 2);
+        assert_eq!(c.conflicts[0].conflicts().len(), 2);
         assert!(
             c.synchronized[0]
-                .planned
+                .planned()
                 .iter()
                 .any(|p| { p.field == Field::Country && p.side == Side::Ours && p.to.is_empty() })
         );
@@ -1516,9 +1824,9 @@ mod tests {
         let a = categorize(&s);
         s.pending = vec![set, create];
         let b = categorize(&s);
-        assert_eq!(a.summary(), b.summary());
+        assert_eq!(a.summary(&s), b.summary(&s));
         assert_eq!(a.synchronized.len(), 1);
-        assert!(a.synchronized[0].planned.is_empty(), "{a:#?}");
+        assert!(a.synchronized[0].planned().is_empty(), "{a:#?}");
     }
 
     #[test]

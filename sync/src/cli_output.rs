@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::categorize::{Category, Row, categorize};
+use crate::categorize::{Category, FieldConflict, PlannedUpdate, Reason, Row, categorize};
 use crate::read::{
     ColumnMapping, Format, RawRow, ReadError, ReadOptions, RowError, UnmappedColumn, read,
 };
 use crate::rules::NumberRules;
 use crate::schema::{Field, Kind, Record, RequiredFields};
+use crate::state::PendingIndex;
 use crate::state::{Deactivation, Link, PendingChange, State};
 use crate::track::{Snapshot, diff as track_diff};
 
@@ -188,13 +189,57 @@ pub struct FileErrors {
 /// The answer of `preview --kind K --ours FILE --theirs FILE [--links FILE]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviewOutput {
-    pub conflicts: Section<Row>,
-    pub new: Section<Row>,
-    pub deleted: Section<Row>,
-    pub deactivated: Section<Row>,
-    pub synchronized: Section<Row>,
-    pub inactive: Section<Row>,
+    pub conflicts: Section<PreviewRow>,
+    pub new: Section<PreviewRow>,
+    pub deleted: Section<PreviewRow>,
+    pub deactivated: Section<PreviewRow>,
+    pub synchronized: Section<PreviewRow>,
+    pub inactive: Section<PreviewRow>,
     pub errors: FileErrors,
+}
+
+/// A row of `preview`: a window's `Row` with its key, numbers and name
+/// written out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewRow {
+    pub key: String,
+    pub category: Category,
+    pub reason: Option<Reason>,
+    pub our_number: Option<String>,
+    pub their_number: Option<String>,
+    pub name: String,
+    pub our_index: Option<u32>,
+    /// `None` for a partner only a pending change created.
+    pub their_index: Option<u32>,
+    pub link_index: Option<u32>,
+    pub no_import: bool,
+    pub no_export: bool,
+    pub skipped_multiple: bool,
+    pub suggestion: Option<String>,
+    pub conflicts: Vec<FieldConflict>,
+    pub planned: Vec<PlannedUpdate>,
+}
+
+impl PreviewRow {
+    fn of(state: &State, pending: &PendingIndex, row: Row) -> PreviewRow {
+        PreviewRow {
+            key: row.key(state),
+            category: row.category,
+            reason: row.reason,
+            our_number: row.our_number(state).map(str::to_string),
+            their_number: row.their_number(state).map(str::to_string),
+            name: row.name(state, pending).into_owned(),
+            our_index: row.our_index,
+            their_index: row.their_index,
+            link_index: row.link_index,
+            no_import: row.no_import,
+            no_export: row.no_export,
+            skipped_multiple: row.skipped_multiple,
+            suggestion: row.suggestion().map(str::to_string),
+            conflicts: row.conflicts().to_vec(),
+            planned: row.planned().to_vec(),
+        }
+    }
 }
 
 /// One input file of a command.
@@ -255,15 +300,21 @@ pub fn preview(
 ) -> Result<PreviewOutput, CommandError> {
     let (state, errors) = preview_state(kind, ours, theirs, links)?;
     let mut c = categorize(&state);
+    let pending = state.pending_index();
     let mut take = |cat: Category| {
-        Section::of(std::mem::take(match cat {
+        let rows = std::mem::take(match cat {
             Category::Conflicts => &mut c.conflicts,
             Category::New => &mut c.new,
             Category::Deleted => &mut c.deleted,
             Category::Deactivated => &mut c.deactivated,
             Category::Synchronized => &mut c.synchronized,
             Category::Inactive => &mut c.inactive,
-        }))
+        });
+        Section::of(
+            rows.into_iter()
+                .map(|r| PreviewRow::of(&state, &pending, r))
+                .collect(),
+        )
     };
     Ok(PreviewOutput {
         conflicts: take(Category::Conflicts),

@@ -1990,7 +1990,7 @@ mod tests {
         )
         .map(|o| o.records)
         .unwrap_or_else(|e| panic!("{e}"));
-        let expect = CategoryCounts::of_summary(&categorize(&server).summary());
+        let expect = CategoryCounts::of_summary(&categorize(&server).summary(&server));
         assert_eq!(expect.synchronized, 1, "{expect:?}");
         assert_eq!(fp.counts(hashed_of(&fp, file)), expect);
     }
@@ -2015,7 +2015,7 @@ mod tests {
         );
         let mut server = s.clone();
         server.theirs = import.clone();
-        let expect = categorize(&server).summary();
+        let expect = categorize(&server).summary(&server);
         assert_eq!(fp.preview(&import), expect);
         assert_eq!(expect.deleted.len(), 1);
         assert_eq!(expect.new.len(), 1);
@@ -2062,7 +2062,7 @@ mod tests {
             let hashed = hashed_of(&fp, &file);
             let mut server = s.clone();
             server.theirs = records.clone();
-            let expect = CategoryCounts::of_summary(&categorize(&server).summary());
+            let expect = CategoryCounts::of_summary(&categorize(&server).summary(&server));
             assert_eq!(fp.counts(hashed), expect, "{file}");
             assert_eq!(fp.preview_counts(&records), expect);
             assert_eq!(expect.conflicts, 1);
@@ -2189,7 +2189,7 @@ mod tests {
             let mut server = s.clone();
             let read_new = read(file.as_bytes(), Some("k.csv"), Kind::Customer, &options);
             server.theirs = read_new.map(|o| o.records).unwrap_or_default();
-            let expect = categorize(&server).summary();
+            let expect = categorize(&server).summary(&server);
             assert_eq!(
                 Summary::from_core(categorize_input(&fp.input(&with_known))),
                 expect
@@ -2235,7 +2235,7 @@ mod tests {
             server.theirs = read(file.as_bytes(), Some("k.csv"), Kind::Customer, &options)
                 .map(|o| o.records)
                 .unwrap_or_default();
-            let expect = categorize(&server).summary();
+            let expect = categorize(&server).summary(&server);
             assert_eq!(
                 Summary::from_core(categorize_input(&fp.input(&hashed))),
                 expect
@@ -2295,7 +2295,7 @@ mod tests {
         assert_eq!(server.theirs[1].get(Field::City), "Bergen");
         assert_eq!(server.theirs[2].number(), "3");
         assert!(!server.theirs[2].active());
-        let expect = categorize(&server).summary();
+        let expect = categorize(&server).summary(&server);
         // 1 (our change planned for theirs) and 2 synchronized, their codes
         // being our cities; 3 too (made inactive on their side only: a
         // planned update of ours); 4 new.

@@ -876,21 +876,21 @@ fn set(
     Ok(())
 }
 
-/// The plan that resolves a conflict row by taking `take`'s value for every
-/// conflicting field.
-pub fn resolve(row: &Row, take: Side) -> Plan {
+/// The plan that resolves a conflict row (of `state`'s window) by taking
+/// `take`'s value for every conflicting field.
+pub fn resolve(state: &State, row: &Row, take: Side) -> Plan {
     let mut actions = Vec::new();
-    let (Some(our), Some(their)) = (&row.our_number, &row.their_number) else {
+    let (Some(our), Some(their)) = (row.our_number(state), row.their_number(state)) else {
         return Plan::default();
     };
-    for c in &row.conflicts {
+    for c in row.conflicts() {
         let (side, number, value) = match take {
             Side::Ours => (Side::Theirs, their, &c.ours),
             Side::Theirs => (Side::Ours, our, &c.theirs),
         };
         actions.push(Action::Set {
             side,
-            number: number.clone(),
+            number: number.to_string(),
             field: c.field,
             value: value.clone(),
         });
@@ -899,19 +899,19 @@ pub fn resolve(row: &Row, take: Side) -> Plan {
 }
 
 /// The plan that carries out every planned (one-sided) update of the
-/// synchronized rows.
-pub fn planned_updates(categorized: &Categorized) -> Plan {
+/// synchronized rows of `state`'s window.
+pub fn planned_updates(state: &State, categorized: &Categorized) -> Plan {
     let mut actions = Vec::new();
     for row in &categorized.synchronized {
-        for u in &row.planned {
+        for u in row.planned() {
             let number = match u.side {
-                Side::Ours => row.our_number.clone(),
-                Side::Theirs => row.their_number.clone(),
+                Side::Ours => row.our_number(state),
+                Side::Theirs => row.their_number(state),
             };
             if let Some(number) = number {
                 actions.push(Action::Set {
                     side: u.side,
-                    number,
+                    number: number.to_string(),
                     field: u.field,
                     value: u.to.clone(),
                 });
@@ -959,11 +959,7 @@ mod tests {
     }
 
     fn keys(s: &State, c: Category) -> Vec<String> {
-        categorize(s)
-            .rows(c)
-            .iter()
-            .map(|r| r.key.clone())
-            .collect()
+        categorize(s).rows(c).iter().map(|r| r.key(s)).collect()
     }
 
     /// Found by `resolving_a_conflict_synchronizes_the_pair`: with their
@@ -998,7 +994,7 @@ mod tests {
         let c = categorize(&s);
         let row = &c.conflicts[0];
         assert_eq!(
-            row.conflicts,
+            row.conflicts(),
             vec![crate::categorize::FieldConflict {
                 field: Field::Email,
                 ours: String::new(),
@@ -1006,9 +1002,9 @@ mod tests {
                 base: Some("a@x.no".into()),
             }]
         );
-        assert!(row.planned.is_empty());
-        let next = apply(&s, &resolve(row, Side::Ours)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(keys(&next, Category::Synchronized), vec![row.key.clone()]);
+        assert!(row.planned().is_empty());
+        let next = apply(&s, &resolve(&s, row, Side::Ours)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(keys(&next, Category::Synchronized), vec![row.key(&s)]);
     }
 
     #[test]
@@ -1026,7 +1022,7 @@ mod tests {
         assert_eq!(apply(&linked, &plan).expect("again"), linked);
 
         let row = categorize(&linked).conflicts[0].clone();
-        let fix = resolve(&row, Side::Theirs);
+        let fix = resolve(&linked, &row, Side::Theirs);
         let fixed = apply(&linked, &fix).expect("resolves");
         assert_eq!(keys(&fixed, Category::Synchronized), vec!["link:1:1"]);
         assert_eq!(fixed.ours[0].get(Field::Name), "Acme AS");
@@ -1034,7 +1030,7 @@ mod tests {
         assert_eq!(apply(&fixed, &fix).expect("again"), fixed);
 
         // Taking ours instead writes to their side: a pending change.
-        let theirs_fixed = apply(&linked, &resolve(&row, Side::Ours)).expect("resolves");
+        let theirs_fixed = apply(&linked, &resolve(&linked, &row, Side::Ours)).expect("resolves");
         assert_eq!(theirs_fixed.pending.len(), 1);
         assert_eq!(
             keys(&theirs_fixed, Category::Synchronized),
@@ -1209,11 +1205,11 @@ mod tests {
             version: 1,
         });
         let c = categorize(&s);
-        assert_eq!(c.synchronized[0].planned.len(), 1);
-        let plan = planned_updates(&c);
+        assert_eq!(c.synchronized[0].planned().len(), 1);
+        let plan = planned_updates(&s, &c);
         let next = apply(&s, &plan).expect("applies");
         assert_eq!(next.ours[0].get(Field::Name), "Acme AS");
-        assert!(categorize(&next).synchronized[0].planned.is_empty());
+        assert!(categorize(&next).synchronized[0].planned().is_empty());
         assert_eq!(next.links[0].version, 2);
     }
 }

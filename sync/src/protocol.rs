@@ -1249,6 +1249,19 @@ impl CategoryCounts {
         }
     }
 
+    /// The rows per category of a window.
+    pub fn of_window(c: &crate::categorize::Categorized) -> CategoryCounts {
+        use crate::categorize::Category as C;
+        CategoryCounts {
+            conflicts: c.count(C::Conflicts),
+            new: c.count(C::New),
+            deleted: c.count(C::Deleted),
+            deactivated: c.count(C::Deactivated),
+            synchronized: c.count(C::Synchronized),
+            inactive: c.count(C::Inactive),
+        }
+    }
+
     pub fn of_summary(s: &crate::categorize::Summary) -> CategoryCounts {
         use crate::categorize::Category as C;
         CategoryCounts {

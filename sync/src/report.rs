@@ -164,8 +164,8 @@ fn outcome(row: &Row, facts: &RunFacts<'_>, linked: &[(String, String)]) -> Outc
     let state = facts.state;
     let pair_key = |r: &Row| {
         (
-            r.our_number.as_deref().map(|n| state.key(n)),
-            r.their_number.as_deref().map(|n| state.key(n)),
+            r.our_number(state).map(|n| state.key(n)),
+            r.their_number(state).map(|n| state.key(n)),
         )
     };
     match row.category {
@@ -194,8 +194,8 @@ fn outcome(row: &Row, facts: &RunFacts<'_>, linked: &[(String, String)]) -> Outc
             {
                 return Outcome::Linked;
             }
-            if !row.planned.is_empty() {
-                let blocked = row.planned.iter().any(|u| match u.side {
+            if !row.planned().is_empty() {
+                let blocked = row.planned().iter().any(|u| match u.side {
                     Side::Theirs => row.no_export,
                     Side::Ours => row.no_import,
                 });
@@ -249,11 +249,12 @@ pub fn report(facts: &RunFacts<'_>) -> Report {
         .collect();
     let mut counts: BTreeMap<Outcome, u32> = Outcome::ALL.iter().map(|o| (*o, 0)).collect();
     let mut details = Vec::new();
+    let pending = state.pending_index();
     for row in facts.categorized.all() {
         let o = outcome(row, facts, &linked);
         *counts.entry(o).or_insert(0) += 1;
         let mut changes: Vec<FieldChange> = row
-            .planned
+            .planned()
             .iter()
             .map(|u| FieldChange {
                 field: u.field,
@@ -264,7 +265,7 @@ pub fn report(facts: &RunFacts<'_>) -> Report {
             .collect();
         if o == Outcome::FieldConflict {
             // Both values of a conflict, as "ours before / theirs after".
-            changes.extend(row.conflicts.iter().map(|c| FieldChange {
+            changes.extend(row.conflicts().iter().map(|c| FieldChange {
                 field: c.field,
                 side: Side::Ours,
                 before: c.ours.clone(),
@@ -273,13 +274,13 @@ pub fn report(facts: &RunFacts<'_>) -> Report {
         }
         details.push(Detail {
             number: row
-                .our_number
-                .clone()
-                .or_else(|| row.their_number.clone())
-                .unwrap_or_default(),
-            name: row.name.clone(),
+                .our_number(state)
+                .or_else(|| row.their_number(state))
+                .unwrap_or_default()
+                .to_string(),
+            name: row.name(state, &pending).into_owned(),
             outcome: o,
-            row_key: Some(row.key.clone()),
+            row_key: Some(row.key(state)),
             line: None,
             message: row.reason.map(|r| {
                 serde_json::to_value(r)

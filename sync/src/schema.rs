@@ -590,15 +590,21 @@ impl Record {
     /// The name people see: the customer's name, or an employee's first and
     /// last name.
     pub fn display_name(&self) -> String {
+        self.name_text().into_owned()
+    }
+
+    /// `display_name`, borrowed from the record unless it joins two names.
+    pub fn name_text(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
         match self.kind {
-            Kind::Customer => self.get(Field::Name).trim().to_string(),
+            Kind::Customer => Cow::Borrowed(self.get(Field::Name).trim()),
             Kind::Employee => {
                 let first = self.get(Field::FirstName).trim();
                 let last = self.get(Field::LastName).trim();
                 match (first.is_empty(), last.is_empty()) {
-                    (false, false) => format!("{first} {last}"),
-                    (false, true) => first.to_string(),
-                    _ => last.to_string(),
+                    (false, false) => Cow::Owned(format!("{first} {last}")),
+                    (false, true) => Cow::Borrowed(first),
+                    _ => Cow::Borrowed(last),
                 }
             }
         }

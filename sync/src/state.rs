@@ -933,7 +933,7 @@ mod tests {
         let c = crate::categorize::categorize(&s);
         assert_eq!(c.count(crate::categorize::Category::Synchronized), 1);
         assert_eq!(
-            c.synchronized[0].planned,
+            c.synchronized[0].planned(),
             vec![crate::categorize::PlannedUpdate {
                 field: Field::City,
                 side: Side::Ours,

@@ -306,14 +306,15 @@ proptest! {
         let s = consistent(s);
         let c = categorize(&s);
         for row in c.conflicts.iter().filter(|r| r.reason == Some(Reason::FieldConflict)) {
-            let next = apply(&s, &resolve(row, take));
+            let next = apply(&s, &resolve(&s, row, take));
             let next = match next {
                 Ok(n) => n,
                 Err(e) => return Err(TestCaseError::fail(format!("{e} for {row:#?}"))),
             };
             let after = categorize(&next);
-            let keys: Vec<&str> = after.synchronized.iter().map(|r| r.key.as_str()).collect();
-            prop_assert!(keys.contains(&row.key.as_str()), "{} not synchronized: {:#?}", row.key, after);
+            let keys: Vec<String> = after.synchronized.iter().map(|r| r.key(&next)).collect();
+            let key = row.key(&s);
+            prop_assert!(keys.contains(&key), "{} not synchronized: {:#?}", key, after);
         }
     }
 
@@ -370,7 +371,7 @@ proptest! {
             // Records given as they are carry every field.
             server.missing.clear();
         }
-        let expect = categorize(&server).summary();
+        let expect = categorize(&server).summary(&server);
         let got = fp.preview(&import);
         // The browser's counts-only preview counts the same rows.
         prop_assert_eq!(fp.preview_counts(&import), CategoryCounts::of_summary(&expect));
@@ -423,7 +424,7 @@ proptest! {
         if imported_side == Side::Theirs {
             server.missing = missing;
         }
-        let expect = CategoryCounts::of_summary(&categorize(&server).summary());
+        let expect = CategoryCounts::of_summary(&categorize(&server).summary(&server));
         prop_assert_eq!(fp.counts(hashed), expect);
         // The same with the fingerprint's side made first, as the
         // previewing worker does while its helpers read.

@@ -495,13 +495,12 @@ async fn run_kind(
     let rows = cat
         .synchronized
         .iter()
-        .filter(|r| !r.planned.is_empty())
+        .filter(|r| !r.planned().is_empty())
         .filter(|r| {
             everything
-                || r.their_number
-                    .as_deref()
+                || r.their_number(&settled)
                     .is_some_and(|n| their_changed.contains(&settled.key(n)))
-                || r.our_number.as_deref().is_some_and(|n| {
+                || r.our_number(&settled).is_some_and(|n| {
                     our_changed
                         .as_ref()
                         .is_some_and(|o| o.contains(&settled.key(n)))
@@ -513,7 +512,7 @@ async fn run_kind(
         synchronized: rows,
         ..Default::default()
     };
-    let mut plan = planned_updates(&only);
+    let mut plan = planned_updates(&settled, &only);
     // Rows whose update our register would refuse are left out (and
     // reported as unable to update) instead of failing the whole run.
     let mut refused: HashMap<String, String> = HashMap::new();
@@ -546,9 +545,8 @@ async fn run_kind(
         .collect();
     let options = serde_json::to_string(&connector::read_options(&set.mapping))
         .map_err(|e| AppError::Internal(e.into()))?;
-    let summary =
-        serde_json::to_string(&sync::protocol::CategoryCounts::of_summary(&cat.summary()))
-            .map_err(|e| AppError::Internal(e.into()))?;
+    let summary = serde_json::to_string(&sync::protocol::CategoryCounts::of_window(&cat))
+        .map_err(|e| AppError::Internal(e.into()))?;
     let file_name = format!("{} run {run_id}.csv", c.name);
     let import_id = syncdb::insert_import(
         &mut tx,

@@ -407,7 +407,7 @@ pub async fn load(c: &mut AnyConnection, connection: Connection, kind: Kind) -> 
 }
 
 fn counts(cat: &Categorized) -> CategoryCounts {
-    CategoryCounts::of_summary(&cat.summary())
+    CategoryCounts::of_window(cat)
 }
 
 fn import_info(i: &ImportRow) -> ImportInfo {
@@ -483,8 +483,7 @@ fn their_record(state: &State, index: &sync::state::PendingIndex, row: &Row) -> 
             .effective_theirs_cow(sync::categorize::Source::Record(i), index)
             .map(|c| c.into_owned()),
         None => row
-            .their_number
-            .as_deref()
+            .their_number(state)
             .and_then(|n| pending_partner(state, n)),
     }
 }
@@ -507,7 +506,7 @@ fn window_row(state: &State, index: &sync::state::PendingIndex, row: &Row) -> Wi
     };
     let mut w = WindowRow {
         their_missing,
-        key: row.key.clone(),
+        key: row.key(state),
         category: row.category,
         reason: row.reason.map(|r| {
             serde_json::to_value(r)
@@ -515,18 +514,18 @@ fn window_row(state: &State, index: &sync::state::PendingIndex, row: &Row) -> Wi
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default()
         }),
-        our_number: row.our_number.clone(),
-        their_number: row.their_number.clone(),
-        name: row.name.clone(),
+        our_number: row.our_number(state).map(str::to_string),
+        their_number: row.their_number(state).map(str::to_string),
+        name: row.name(state, index).into_owned(),
         ours,
         theirs,
         link_active,
         no_import: row.no_import,
         no_export: row.no_export,
         skipped_multiple: row.skipped_multiple,
-        suggestion: row.suggestion.clone(),
+        suggestion: row.suggestion().map(str::to_string),
         conflicts: row
-            .conflicts
+            .conflicts()
             .iter()
             .map(|c| FieldDiff {
                 field: c.field,
@@ -536,7 +535,7 @@ fn window_row(state: &State, index: &sync::state::PendingIndex, row: &Row) -> Wi
             })
             .collect(),
         planned: row
-            .planned
+            .planned()
             .iter()
             .map(|p| PlannedChange {
                 field: p.field,
@@ -568,9 +567,9 @@ fn contains_folded(text: &str, q: &str) -> bool {
 /// search tests every row of a category, a million at most).
 fn row_matches(state: &State, index: &sync::state::PendingIndex, row: &Row, q: &str) -> bool {
     let hit = |s: &str| contains_folded(s, q);
-    if hit(&row.name)
-        || row.our_number.as_deref().is_some_and(hit)
-        || row.their_number.as_deref().is_some_and(hit)
+    if hit(&row.name(state, index))
+        || row.our_number(state).is_some_and(hit)
+        || row.their_number(state).is_some_and(hit)
     {
         return true;
     }
@@ -619,11 +618,11 @@ pub async fn rows(
             .filter(|r| row_matches(&l.state, index, r, q))
             .collect(),
     };
-    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    let s = &l.state;
     match query.sort.as_deref().unwrap_or("key") {
-        "our_number" => picked.sort_by_key(|r| text(&r.our_number)),
-        "their_number" => picked.sort_by_key(|r| text(&r.their_number)),
-        "name" => picked.sort_by_key(|r| r.name.to_lowercase()),
+        "our_number" => picked.sort_by_key(|r| r.our_number(s).unwrap_or("")),
+        "their_number" => picked.sort_by_key(|r| r.their_number(s).unwrap_or("")),
+        "name" => picked.sort_by_cached_key(|r| r.name(s, index).to_lowercase()),
         "key" => {}
         other => {
             return Err(AppError::field(
@@ -653,8 +652,8 @@ pub async fn rows(
     })
 }
 
-fn find_row<'c>(cat: &'c Categorized, key: &str) -> Option<&'c Row> {
-    cat.all().find(|r| r.key == key)
+fn find_row<'c>(state: &State, cat: &'c Categorized, key: &str) -> Option<&'c Row> {
+    cat.find(state, key)
 }
 
 pub async fn suggestions(
@@ -665,13 +664,13 @@ pub async fn suggestions(
 ) -> AppResult<PartnerSuggestions> {
     let c = computed(store, id, kind).await?;
     let (l, cat) = (&c.loaded, &c.cat);
-    let row = find_row(cat, key).ok_or(AppError::NotFound("row"))?;
+    let row = find_row(&l.state, cat, key).ok_or(AppError::NotFound("row"))?;
     if row.category != Category::New || row.link_index.is_some() {
         return Err(AppError::BadRequest(
             "Partners are suggested for New records only.".into(),
         ));
     }
-    let (side, record) = match (row.our_index, &row.their_number) {
+    let (side, record) = match (row.our_index, row.their_number(&l.state)) {
         (Some(i), _) => (Side::Ours, l.state.ours.get(i as usize).cloned()),
         (None, Some(_)) => (Side::Theirs, their_record(&l.state, &c.index, row)),
         _ => (Side::Ours, None),
@@ -690,7 +689,7 @@ pub async fn suggestions(
         };
         if let Some(i) = i {
             eligible.push(i);
-            row_keys.insert(i, r.key.clone());
+            row_keys.insert(i, r.key(&l.state));
         }
     }
     let index = sync::suggest::Index::new(&l.state, side.other(), &eligible);
@@ -1001,6 +1000,7 @@ pub async fn imports(store: &Store, id: i64, kind: Kind) -> AppResult<Vec<Import
 /// The rows `keys` names in `category` (all of the category when `None`);
 /// a named row that is not there is an error.
 fn rows_named<'c>(
+    state: &State,
     cat: &'c Categorized,
     category: Category,
     keys: &Option<Vec<String>>,
@@ -1009,7 +1009,13 @@ fn rows_named<'c>(
     match keys {
         None => Ok(rows.iter().collect()),
         Some(keys) => {
-            let by_key: HashMap<&str, &Row> = rows.iter().map(|r| (r.key.as_str(), r)).collect();
+            // One pass over the category, keeping the rows named.
+            let named: HashSet<&str> = keys.iter().map(String::as_str).collect();
+            let by_key: HashMap<String, &Row> = rows
+                .iter()
+                .map(|r| (r.key(state), r))
+                .filter(|(k, _)| named.contains(k.as_str()))
+                .collect();
             keys.iter()
                 .map(|k| {
                     by_key.get(k.as_str()).copied().ok_or_else(|| {
@@ -1072,28 +1078,28 @@ fn plan_of(state: &State, cat: &Categorized, op: &WindowOp) -> AppResult<Plan> {
     match op {
         WindowOp::Plan { actions: a } => actions.extend(a.iter().cloned()),
         WindowOp::AcceptSuggestions { keys } => {
-            for r in rows_named(cat, Category::New, keys)? {
-                let Some(partner) = &r.suggestion else {
+            for r in rows_named(state, cat, Category::New, keys)? {
+                let Some(partner) = r.suggestion() else {
                     if keys.is_some() {
                         return Err(AppError::BadRequest(format!(
                             "The row {} has no suggested partner with the same number.",
-                            r.key
+                            r.key(state)
                         )));
                     }
                     continue;
                 };
                 // Lone records only: each pair once, from our side.
-                if let Some(our) = &r.our_number {
+                if let Some(our) = r.our_number(state) {
                     actions.push(Action::Link {
-                        our_number: our.clone(),
-                        their_number: partner.clone(),
+                        our_number: our.to_string(),
+                        their_number: partner.to_string(),
                     });
                 } else if keys.is_some()
-                    && let Some(their) = &r.their_number
+                    && let Some(their) = r.their_number(state)
                 {
                     actions.push(Action::Link {
-                        our_number: partner.clone(),
-                        their_number: their.clone(),
+                        our_number: partner.to_string(),
+                        their_number: their.to_string(),
                     });
                 }
             }
@@ -1111,19 +1117,19 @@ fn plan_of(state: &State, cat: &Categorized, op: &WindowOp) -> AppResult<Plan> {
             }
             let mut used_ours: std::collections::HashSet<String> =
                 state.ours.iter().map(|r| r.number().to_string()).collect();
-            for r in rows_named(cat, Category::New, keys)? {
+            for r in rows_named(state, cat, Category::New, keys)? {
                 if r.skipped_multiple || r.link_index.is_some() {
                     if keys.is_some() {
                         return Err(AppError::BadRequest(format!(
                             "The row {} cannot get a partner: its number is on several records.",
-                            r.key
+                            r.key(state)
                         )));
                     }
                     continue;
                 }
-                let (side, from) = match (&r.our_number, &r.their_number) {
-                    (Some(o), None) => (Side::Theirs, o.clone()),
-                    (None, Some(t)) => (Side::Ours, t.clone()),
+                let (side, from) = match (r.our_number(state), r.their_number(state)) {
+                    (Some(o), None) => (Side::Theirs, o.to_string()),
+                    (None, Some(t)) => (Side::Ours, t.to_string()),
                     _ => continue,
                 };
                 let number = match (&mut series, side) {
@@ -1151,8 +1157,8 @@ fn plan_of(state: &State, cat: &Categorized, op: &WindowOp) -> AppResult<Plan> {
             }
         }
         WindowOp::TakeSide { keys, field, side } => {
-            for r in rows_named(cat, Category::Conflicts, keys)? {
-                let mut p = resolve(r, *side);
+            for r in rows_named(state, cat, Category::Conflicts, keys)? {
+                let mut p = resolve(state, r, *side);
                 if let Some(f) = field {
                     p.actions
                         .retain(|a| matches!(a, Action::Set { field, .. } if field == f));
@@ -1161,12 +1167,12 @@ fn plan_of(state: &State, cat: &Categorized, op: &WindowOp) -> AppResult<Plan> {
             }
         }
         WindowOp::ApplyPlanned { keys } => {
-            let rows = rows_named(cat, Category::Synchronized, keys)?;
+            let rows = rows_named(state, cat, Category::Synchronized, keys)?;
             let only = Categorized {
                 synchronized: rows.into_iter().cloned().collect(),
                 ..Default::default()
             };
-            actions.extend(planned_updates(&only).actions);
+            actions.extend(planned_updates(state, &only).actions);
         }
     }
     if actions.is_empty() {
@@ -1611,12 +1617,17 @@ fn check_expected(state: &State, cat: &Categorized, expect: &[Expect]) -> AppRes
     let mut now = Vec::new();
     // Rows by key when many are named (a search through a million rows
     // each otherwise).
-    let by_key: Option<HashMap<&str, &Row>> =
-        (expect.len() > 4).then(|| cat.all().map(|r| (r.key.as_str(), r)).collect());
+    let by_key: Option<HashMap<String, &Row>> = (expect.len() > 4).then(|| {
+        let named: HashSet<&str> = expect.iter().map(|e| e.key.as_str()).collect();
+        cat.all()
+            .map(|r| (r.key(state), r))
+            .filter(|(k, _)| named.contains(k.as_str()))
+            .collect()
+    });
     for e in expect {
         let found = match &by_key {
             Some(m) => m.get(e.key.as_str()).copied(),
-            None => find_row(cat, &e.key),
+            None => find_row(state, cat, &e.key),
         };
         match found {
             Some(r) => {
