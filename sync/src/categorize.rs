@@ -111,6 +111,11 @@ pub struct Input<'a> {
     pub hashes: Vec<u64>,
     pub deactivated_ours: BTreeSet<String>,
     pub deactivated_theirs: BTreeSet<String>,
+    /// `ours` and `theirs` (in that order) are known to be in strictly
+    /// increasing key order, as `State::to_input` finds while it builds
+    /// them; `false` when not known, and then the rules look
+    /// (`KeyIndex::known`).
+    pub(crate) sorted: [bool; 2],
     pub pending: Vec<PendingEntry>,
     /// Filled by `overlay`: indices of pending changes their data shows
     /// arrived.
@@ -123,6 +128,20 @@ impl<'a> Input<'a> {
         Input {
             width,
             ..Input::default()
+        }
+    }
+
+    /// The entries of `side` by key, their order taken from `sorted` when
+    /// known.
+    pub(crate) fn index(&self, side: Side) -> KeyIndex<'_, [Entry<'a>]> {
+        let (list, sorted) = match side {
+            Side::Ours => (self.ours.as_slice(), self.sorted[0]),
+            Side::Theirs => (self.theirs.as_slice(), self.sorted[1]),
+        };
+        if sorted {
+            KeyIndex::known(list, true)
+        } else {
+            KeyIndex::new(list)
         }
     }
 
@@ -301,6 +320,8 @@ pub fn overlay(input: &mut Input) {
                             .chain(std::iter::repeat(UNKNOWN))
                             .take(input.width),
                     );
+                    // The entry goes at the end, whatever its key.
+                    input.sorted[1] = false;
                     input.theirs.push(Entry {
                         key: Cow::Owned(key.clone()),
                         active: *active,
@@ -498,8 +519,15 @@ pub(crate) enum KeyIndex<'e, L: KeyList + ?Sized> {
 
 impl<'e, L: KeyList + ?Sized> KeyIndex<'e, L> {
     pub(crate) fn new(list: &'e L) -> KeyIndex<'e, L> {
+        let sorted = (1..list.count()).all(|i| list.key_at(i - 1) < list.key_at(i));
+        KeyIndex::known(list, sorted)
+    }
+
+    /// `new` for a list whose order is known: `sorted` says whether its
+    /// keys strictly increase, and must be true.
+    pub(crate) fn known(list: &'e L, sorted: bool) -> KeyIndex<'e, L> {
         let n = list.count();
-        if (1..n).all(|i| list.key_at(i - 1) < list.key_at(i)) {
+        if sorted {
             return KeyIndex::Sorted {
                 list,
                 next: Cell::new(0),
@@ -630,8 +658,8 @@ enum Keys {
 /// empty, the repeat 1 and the equal-number flag unset, since none of them
 /// changes a row's category.
 fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) {
-    let ours_by_key = KeyIndex::new(input.ours.as_slice());
-    let theirs_by_key = KeyIndex::new(input.theirs.as_slice());
+    let ours_by_key = input.index(Side::Ours);
+    let theirs_by_key = input.index(Side::Theirs);
     let mut our_claimed = vec![false; input.ours.len()];
     let mut their_claimed = vec![false; input.theirs.len()];
     // A pair of keys on several links gets `#n` in its row keys. Links
@@ -947,10 +975,6 @@ pub struct Row {
     /// record of theirs, when only a pending change made it.
     pub their_pending: Option<u32>,
     pub link_index: Option<u32>,
-    /// Their record lacks a field we require.
-    pub no_import: bool,
-    /// Our record lacks a field they require.
-    pub no_export: bool,
     pub skipped_multiple: bool,
     /// What few rows have (`suggestion`, `conflicts`, `planned`), kept
     /// apart so that the other rows are the smaller.
@@ -1040,6 +1064,20 @@ impl Row {
         }
     }
 
+    /// "No import": their record, as the pending changes (`pending`:
+    /// `State::pending_index`) will leave it, lacks a field we require.
+    pub fn no_import(&self, state: &State, pending: &PendingIndex) -> bool {
+        self.their_source()
+            .and_then(|s| state.effective_theirs_cow(s, pending))
+            .is_some_and(|r| state.required.no_import(&r))
+    }
+
+    /// "No export": our record lacks a field they require.
+    pub fn no_export(&self, state: &State) -> bool {
+        self.our_record(state)
+            .is_some_and(|r| state.required.no_export(r))
+    }
+
     /// Our record's number, or the link's when our record is gone.
     pub fn our_number<'s>(&self, state: &'s State) -> Option<&'s str> {
         match self.our_record(state) {
@@ -1127,11 +1165,31 @@ fn key_pieces<'i>(input: &'i Input<'_>, r: &CoreRow, digits: &'i mut [u8; 11]) -
 /// Orders two rows as their key texts order (`categorize_input` sorts by
 /// them), comparing the pieces in place instead of writing a key per row.
 fn cmp_row_keys(input: &Input<'_>, x: &CoreRow, y: &CoreRow) -> std::cmp::Ordering {
+    // Most rows of a category are of one kind, their keys of one length
+    // (numbers of one width): when those differ, their order is the
+    // keys', whatever follows them.
+    let ((kx, a), (ky, b)) = (first_key(input, x), first_key(input, y));
+    if kx == ky && a.len() == b.len() && a != b {
+        return a.cmp(b);
+    }
     let (mut dx, mut dy) = ([0u8; 11], [0u8; 11]);
     cmp_joined(
         &key_pieces(input, x, &mut dx),
         &key_pieces(input, y, &mut dy),
     )
+}
+
+/// A row's kind (link, ours, theirs) and the first key of its key.
+fn first_key<'i>(input: &'i Input<'_>, r: &CoreRow) -> (u8, &'i [u8]) {
+    let key = |list: &'i [Entry<'_>], i: Option<u32>| -> &'i [u8] {
+        i.and_then(|i| list.get(i as usize))
+            .map_or(&b""[..], |e| e.key.as_bytes())
+    };
+    match r.link.and_then(|i| input.links.get(i as usize)) {
+        Some(l) => (0, l.our_key.as_bytes()),
+        None if r.ours.is_some() => (1, key(&input.ours, r.ours)),
+        None => (2, key(&input.theirs, r.theirs)),
+    }
 }
 
 /// Compares the concatenations of two lists of pieces, as bytes.
@@ -1235,8 +1293,8 @@ pub fn categorize(state: &State) -> Categorized {
     let ctx = DetailCtx {
         state,
         pending: state.pending_index(),
-        ours_by_key: partners.then(|| KeyIndex::new(input.ours.as_slice())),
-        theirs_by_key: partners.then(|| KeyIndex::new(input.theirs.as_slice())),
+        ours_by_key: partners.then(|| input.index(Side::Ours)),
+        theirs_by_key: partners.then(|| input.index(Side::Theirs)),
         input: &input,
     };
     let mut out = Categorized::default();
@@ -1261,40 +1319,36 @@ struct DetailCtx<'a> {
 
 fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
     let (state, input) = (ctx.state, ctx.input);
-    let our = cr
-        .ours
-        .and_then(|i| input.ours.get(i as usize))
-        .and_then(|e| match e.source {
-            Source::Record(i) => state.ours.get(i as usize).map(|r| (i, r)),
-            Source::Pending(_) => None,
-        });
+    // Where the row's records are: found from the entries alone, since
+    // most rows need no more (their records are read only for a
+    // conflict's or a planned update's values).
+    let our_entry = cr.ours.and_then(|i| input.ours.get(i as usize));
     let their_entry = cr.theirs.and_then(|i| input.theirs.get(i as usize));
-    let their: Option<(Source, Cow<'_, Record>)> = their_entry.and_then(|e| {
-        state
-            .effective_theirs_cow(e.source, &ctx.pending)
-            .map(|r| (e.source, r))
+    let our_index = our_entry.and_then(|e| match e.source {
+        Source::Record(i) if (i as usize) < state.ours.len() => Some(i),
+        _ => None,
     });
-    let link = cr.link.and_then(|i| state.links.get(i as usize));
+    let their_source = their_entry.map(|e| e.source).filter(|s| match s {
+        Source::Record(i) => (*i as usize) < state.theirs.len(),
+        Source::Pending(i) => matches!(
+            state.pending.get(*i as usize),
+            Some(PendingChange::Create { .. })
+        ),
+    });
     let mut row = Row {
         category: cr.category,
         reason: cr.reason,
         repeat: cr.repeat,
-        our_index: our.as_ref().map(|(i, _)| *i),
-        their_index: their.as_ref().and_then(|(s, _)| match s {
-            Source::Record(i) => Some(*i),
-            Source::Pending(_) => None,
-        }),
-        their_pending: their.as_ref().and_then(|(s, _)| match s {
-            Source::Pending(i) => Some(*i),
-            Source::Record(_) => None,
-        }),
+        our_index,
+        their_index: match their_source {
+            Some(Source::Record(i)) => Some(i),
+            _ => None,
+        },
+        their_pending: match their_source {
+            Some(Source::Pending(i)) => Some(i),
+            _ => None,
+        },
         link_index: cr.link,
-        no_import: their
-            .as_ref()
-            .is_some_and(|(_, r)| state.required.no_import(r)),
-        no_export: our
-            .as_ref()
-            .is_some_and(|(_, r)| state.required.no_export(r)),
         skipped_multiple: cr.skipped_multiple,
         detail: None,
     };
@@ -1325,7 +1379,6 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
     // Equal hashes mean equal normalized values: only fields whose hashes
     // differ are looked at (none in most rows), and a field their data
     // does not carry is compared by neither.
-    let our_entry = cr.ours.and_then(|i| input.ours.get(i as usize));
     let differing: Vec<usize> = match (our_entry, their_entry) {
         (Some(oe), Some(te)) if oe.row != te.row => {
             match (input.fields(oe.fields), input.fields(te.fields)) {
@@ -1340,9 +1393,12 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
         }
         _ => Vec::new(),
     };
-    if let (Some((_, o)), Some((_, t)), Some(l)) = (&our, &their, link)
-        && !differing.is_empty()
+    let link = cr.link.and_then(|i| state.links.get(i as usize));
+    if !differing.is_empty()
         && matches!(cr.category, Category::Conflicts | Category::Synchronized)
+        && let Some(o) = our_index.and_then(|i| state.ours.get(i as usize))
+        && let Some(t) = their_source.and_then(|s| state.effective_theirs_cow(s, &ctx.pending))
+        && let Some(l) = link
     {
         for f in differing.iter().filter_map(|k| state.synced.get(*k)) {
             let ov = normalize(*f, o.get(*f));
@@ -1805,6 +1861,25 @@ mod tests {
         );
     }
 
+    /// `to_input` finds their records in key order, but a partner a
+    /// pending creation adds goes after them whatever its key: the rules
+    /// must not take the list as ordered then.
+    #[test]
+    fn a_pending_partner_out_of_key_order_is_found() {
+        let mut s = State::new(Kind::Customer);
+        s.ours = vec![cust("1", "Acme"), cust("3", "Cog")];
+        s.theirs = vec![cust("2", "Bolt"), cust("3", "Cog")];
+        s.links = vec![
+            link(&s, "1", "1", Some(&cust("1", "Acme"))),
+            link(&s, "3", "3", Some(&cust("3", "Cog"))),
+        ];
+        s.pending = vec![PendingChange::Create {
+            number: "1".into(),
+            values: base_of(&cust("1", "Acme"), &s.synced),
+        }];
+        check(&s, &["new: theirs:2", "synchronized: link:1:1, link:3:3"]);
+    }
+
     #[test]
     fn pending_order_does_not_matter() {
         let mut s = State::new(Kind::Customer);
@@ -1836,7 +1911,8 @@ mod tests {
         s.ours = vec![cust("1", "A")];
         s.theirs = vec![cust("2", "")];
         let c = categorize(&s);
-        assert!(c.new[0].no_export && !c.new[0].no_import);
-        assert!(c.new[1].no_import);
+        let pending = s.pending_index();
+        assert!(c.new[0].no_export(&s) && !c.new[0].no_import(&s, &pending));
+        assert!(c.new[1].no_import(&s, &pending));
     }
 }

@@ -11,7 +11,7 @@ use crate::categorize::{Categorized, Category, Reason, Row};
 use crate::plan::{Action, Plan};
 use crate::read::RowError;
 use crate::schema::{Field, Side};
-use crate::state::State;
+use crate::state::{PendingIndex, State};
 use crate::track::Snapshot;
 
 /// What happened to one record in a run.
@@ -160,7 +160,12 @@ fn changed_since(snapshot: &Snapshot, state: &State, side: Side, index: Option<u
     !snapshot.unchanged(r)
 }
 
-fn outcome(row: &Row, facts: &RunFacts<'_>, linked: &[(String, String)]) -> Outcome {
+fn outcome(
+    row: &Row,
+    facts: &RunFacts<'_>,
+    pending: &PendingIndex,
+    linked: &[(String, String)],
+) -> Outcome {
     let state = facts.state;
     let pair_key = |r: &Row| {
         (
@@ -176,9 +181,9 @@ fn outcome(row: &Row, facts: &RunFacts<'_>, linked: &[(String, String)]) -> Outc
         Category::New => {
             if row.skipped_multiple {
                 Outcome::Skipped
-            } else if row.their_index.is_some() && row.no_import {
+            } else if row.their_index.is_some() && row.no_import(state, pending) {
                 Outcome::NoImport
-            } else if row.our_index.is_some() && row.no_export {
+            } else if row.our_index.is_some() && row.no_export(state) {
                 Outcome::NoExport
             } else {
                 Outcome::Added
@@ -196,8 +201,8 @@ fn outcome(row: &Row, facts: &RunFacts<'_>, linked: &[(String, String)]) -> Outc
             }
             if !row.planned().is_empty() {
                 let blocked = row.planned().iter().any(|u| match u.side {
-                    Side::Theirs => row.no_export,
-                    Side::Ours => row.no_import,
+                    Side::Theirs => row.no_export(state),
+                    Side::Ours => row.no_import(state, pending),
                 });
                 return if blocked {
                     Outcome::UnableToUpdate
@@ -251,7 +256,7 @@ pub fn report(facts: &RunFacts<'_>) -> Report {
     let mut details = Vec::new();
     let pending = state.pending_index();
     for row in facts.categorized.all() {
-        let o = outcome(row, facts, &linked);
+        let o = outcome(row, facts, &pending, &linked);
         *counts.entry(o).or_insert(0) += 1;
         let mut changes: Vec<FieldChange> = row
             .planned()

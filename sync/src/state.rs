@@ -198,13 +198,20 @@ impl State {
 
     /// The entries of `side`'s records, not yet hashed: no slot, and as
     /// row `unhashed_row(i)` for ours and 0 (no hash's) for theirs, which
-    /// `input_with` always sets.
-    fn unhashed_entries(&self, side: Side) -> Vec<Entry<'_>> {
-        self.records(side)
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Entry {
-                key: match_key(&self.rules, r.number()),
+    /// `input_with` always sets. Also whether their keys strictly
+    /// increase, found while each key is at hand rather than in another
+    /// pass over a million of them.
+    fn unhashed_entries(&self, side: Side) -> (Vec<Entry<'_>>, bool) {
+        let records = self.records(side);
+        let mut out: Vec<Entry<'_>> = Vec::with_capacity(records.len());
+        let mut sorted = true;
+        for (i, r) in records.iter().enumerate() {
+            let key = match_key(&self.rules, r.number());
+            if sorted && let Some(prev) = out.last() {
+                sorted = prev.key.as_ref() < key.as_ref();
+            }
+            out.push(Entry {
+                key,
                 active: r.active(),
                 row: if side == Side::Ours {
                     unhashed_row(i)
@@ -214,8 +221,9 @@ impl State {
                 fields: None,
                 source: Source::Record(i as u32),
                 pending_conflict: false,
-            })
-            .collect()
+            });
+        }
+        (out, sorted)
     }
 
     /// Hashes our record `r` into a new slot of `input`: the slot and the
@@ -245,19 +253,19 @@ impl State {
     /// link is plain and every record of ours is hashed.
     fn marks(
         &self,
-        ours: &[Entry<'_>],
-        theirs: &[Entry<'_>],
+        (ours, our_order): (&[Entry<'_>], bool),
+        (theirs, their_order): (&[Entry<'_>], bool),
         links: &[LinkEntry<'_>],
         hash_all: bool,
     ) -> Marks {
-        let our_keys = KeyIndex::new(ours);
-        let their_keys = KeyIndex::new(theirs);
+        let our_keys = KeyIndex::known(ours, our_order);
+        let their_keys = KeyIndex::known(theirs, their_order);
         let first = |key: &str| our_keys.get(key).map(|(i, _)| i);
         let mut m = Marks {
             hashed: vec![hash_all; ours.len()],
             plain: vec![false; links.len()],
             same: vec![false; theirs.len()],
-            like: theirs.iter().map(|e| first(&e.key)).collect(),
+            like: vec![None; theirs.len()],
             link_ours: Vec::with_capacity(links.len()),
         };
         let mut mark = |key: &str| {
@@ -269,8 +277,8 @@ impl State {
         for key in &pending {
             mark(key);
         }
-        // Links that may be plain: (link, our record, their record).
-        let mut candidates: Vec<(usize, u32, u32)> = Vec::with_capacity(links.len());
+        // A link that may be plain is marked so (and its record of theirs
+        // as the same as ours) until the last pass below says otherwise.
         for (li, l) in links.iter().enumerate() {
             let o = our_keys.get(&l.our_key);
             m.link_ours.push(o.map(|(i, _)| i));
@@ -285,25 +293,40 @@ impl State {
                             .zip(self.theirs.get(j as usize))
                             .is_some_and(|(o, t)| self.same_where_compared(o, t)) =>
                 {
-                    Some((li, i, j))
+                    Some((i, j))
                 }
                 _ => None,
             };
             match candidate {
-                Some(c) => candidates.push(c),
+                Some((i, j)) => {
+                    m.plain[li] = true;
+                    m.same[j as usize] = true;
+                    // The one record of ours with their record's key.
+                    m.like[j as usize] = Some(i);
+                }
                 None => {
                     mark(&l.our_key);
                     mark(&l.their_key);
                 }
             }
         }
+        for ((like, found), e) in m.like.iter_mut().zip(&m.same).zip(theirs) {
+            if !found {
+                *like = first(&e.key);
+            }
+        }
         // A plain link's records are in no other link and no pending
         // change: our record is not marked. A candidate whose record is
-        // needs nothing more marked: its one key marks just that record.
-        for (li, i, j) in candidates {
-            if m.hashed.get(i as usize) == Some(&false) {
-                m.plain[li] = true;
-                m.same[j as usize] = true;
+        // is not plain, and needs nothing more marked: its one key marks
+        // just that record. (Rare: its record of theirs is looked up
+        // again.)
+        for (li, l) in links.iter().enumerate() {
+            let marked = |i: Option<u32>| i.and_then(|i| m.hashed.get(i as usize)) != Some(&false);
+            if m.plain[li] && marked(m.link_ours[li]) {
+                m.plain[li] = false;
+                if let Some((j, _)) = their_keys.get(&l.their_key) {
+                    m.same[j as usize] = false;
+                }
             }
         }
         m
@@ -376,8 +399,8 @@ impl State {
     fn input_with(&self, hash_all: bool) -> Input<'_> {
         let mut input = Input::new(self.synced.len());
         let width = self.synced.len();
-        let mut ours = self.unhashed_entries(Side::Ours);
-        let mut theirs = self.unhashed_entries(Side::Theirs);
+        let (mut ours, our_order) = self.unhashed_entries(Side::Ours);
+        let (mut theirs, their_order) = self.unhashed_entries(Side::Theirs);
         let mut links: Vec<LinkEntry<'_>> = self
             .links
             .iter()
@@ -391,7 +414,7 @@ impl State {
                 base_fields: None,
             })
             .collect();
-        let m = self.marks(&ours, &theirs, &links, hash_all);
+        let m = self.marks((&ours, our_order), (&theirs, their_order), &links, hash_all);
         // Room for our hashed records, and for their records and bases
         // outside plain links (the others share our records' entries).
         let to_hash = m.hashed.iter().filter(|h| **h).count();
@@ -399,8 +422,10 @@ impl State {
         input.hashes.reserve(
             (to_hash + theirs.len().saturating_sub(plains) + links.len() - plains) * width,
         );
-        for ((e, r), hash) in ours.iter_mut().zip(&self.ours).zip(&m.hashed) {
-            if *hash {
+        // By the marks alone: at a million entries, a pass over the
+        // entries to find the few hashed ones costs more than hashing them.
+        for (i, _) in m.hashed.iter().enumerate().filter(|(_, h)| **h) {
+            if let (Some(e), Some(r)) = (ours.get_mut(i), self.ours.get(i)) {
                 let (slot, row) = self.hash_ours(&mut input, r);
                 e.fields = Some(slot);
                 e.row = row;
@@ -434,10 +459,10 @@ impl State {
                 }
             };
         }
-        for (li, (e, l)) in links.iter_mut().zip(&self.links).enumerate() {
-            if m.plain[li] {
+        for (li, _) in m.plain.iter().enumerate().filter(|(_, p)| !**p) {
+            let (Some(e), Some(l)) = (links.get_mut(li), self.links.get(li)) else {
                 continue;
-            }
+            };
             let (slot, row) = push_reusing(
                 &mut input,
                 &self.synced,
@@ -450,6 +475,7 @@ impl State {
         }
         input.ours = ours;
         input.theirs = theirs;
+        input.sorted = [our_order, their_order];
         input.links = links;
         input.deactivated_ours = self.deactivated_keys(Side::Ours);
         input.deactivated_theirs = self.deactivated_keys(Side::Theirs);

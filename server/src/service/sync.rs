@@ -520,8 +520,8 @@ fn window_row(state: &State, index: &sync::state::PendingIndex, row: &Row) -> Wi
         ours,
         theirs,
         link_active,
-        no_import: row.no_import,
-        no_export: row.no_export,
+        no_import: row.no_import(state, index),
+        no_export: row.no_export(state),
         skipped_multiple: row.skipped_multiple,
         suggestion: row.suggestion().map(str::to_string),
         conflicts: row
