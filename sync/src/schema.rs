@@ -299,7 +299,8 @@ pub struct Record {
     pub line: u32,
     /// How many values the record holds: `kind.fields().len()`, unless it
     /// was deserialized from a list of another length; with `WIDE` set
-    /// when its values take more than 64 KiB.
+    /// when its values take more than 64 KiB, and `INACTIVE` when its
+    /// `active` value is `"false"`.
     len: u8,
     /// Where the values start in `text`.
     start: u32,
@@ -324,6 +325,19 @@ struct Placed {
 /// The flag of `Record::len` for a record whose values take more than a
 /// 16-bit table of ends reaches: its table is in its text instead.
 const WIDE: u8 = 0x80;
+
+/// The flag of `Record::len` for a record whose `active` value is
+/// `"false"`: read by `active` without a look at the text, since the
+/// categorizer asks it of every record.
+const INACTIVE: u8 = 0x40;
+
+/// `INACTIVE` when `values` (of `kind`'s fields) make a record inactive.
+fn inactive_flag(kind: Kind, values: &[&str]) -> u8 {
+    match kind.index_of(Field::Active).and_then(|i| values.get(i)) {
+        Some(&"false") => INACTIVE,
+        _ => 0,
+    }
+}
 
 /// Digits of one end in a `WIDE` record's table: 32 bits in hexadecimal.
 const WIDE_DIGITS: usize = 8;
@@ -414,7 +428,7 @@ impl TextBlocks {
         let (len, start, ends) = place(&mut self.text, values);
         self.placed.push(Placed {
             line,
-            len,
+            len: len | inactive_flag(self.kind, values),
             start,
             ends,
         });
@@ -453,7 +467,7 @@ impl Record {
         Record {
             kind,
             line,
-            len,
+            len: len | inactive_flag(kind, values),
             start,
             ends,
             text: Arc::new(text),
@@ -494,7 +508,7 @@ impl Record {
 
     /// The number of values, normally `kind.fields().len()`.
     fn count(&self) -> usize {
-        usize::from(self.len & !WIDE)
+        usize::from(self.len & !(WIDE | INACTIVE))
     }
 
     /// The raw value in slot `i` (the `i`th of `kind.fields()`), or `""`
@@ -580,7 +594,7 @@ impl Record {
     }
 
     pub fn active(&self) -> bool {
-        self.get(Field::Active) != "false"
+        self.len & INACTIVE == 0
     }
 
     pub fn set_active(&mut self, active: bool) {
@@ -842,6 +856,47 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// `active` is kept as a flag beside the text: it must say what the
+    /// text says however the record was made or changed.
+    #[test]
+    fn the_active_flag_follows_the_active_value() {
+        let says = |r: &Record| r.get(Field::Active) != "false";
+        let mut records = vec![
+            Record::new(Kind::Customer),
+            Record::from_pairs(Kind::Customer, &[(Field::Active, "nei")]),
+            Record::from_pairs(Kind::Employee, &[(Field::Active, "no")]),
+            Record::from_pairs(Kind::Employee, &[(Field::Active, "x")]),
+            Record::from_values(Kind::Customer, 3, &["1", "A"]),
+        ];
+        let mut blocks = TextBlocks::new(Kind::Customer);
+        let fields = Kind::Customer.fields().len();
+        let mut values = vec![""; fields];
+        values[fields - 1] = "false";
+        blocks.push(7, &values, &mut records);
+        values[fields - 1] = "true";
+        blocks.push(8, &values, &mut records);
+        blocks.flush(&mut records);
+        for r in records.clone() {
+            for active in [false, true, false] {
+                let mut changed = r.clone();
+                changed.set_active(active);
+                // A record of two values has no `active` to set.
+                assert_eq!(changed.active(), says(&changed));
+                assert_eq!(
+                    changed.active(),
+                    active || changed.count() < changed.kind.fields().len()
+                );
+                let back: Record =
+                    serde_json::from_value(serde_json::to_value(&changed).unwrap_or_default())
+                        .unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(back.active(), changed.active());
+            }
+        }
+        let flags: Vec<bool> = records.iter().map(Record::active).collect();
+        assert_eq!(flags, [true, false, false, true, true, false, true]);
+        assert!(records.iter().all(|r| r.active() == says(r)));
     }
 
     #[test]
