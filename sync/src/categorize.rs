@@ -645,7 +645,7 @@ pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
 fn categorize_buckets(input: &Input<'_>) -> [Vec<CoreRow>; 6] {
     let mut rows: Vec<CoreRow> = Vec::with_capacity(input.ours.len() + input.theirs.len());
     rules(input, Keys::Text, &mut |row| rows.push(row));
-    sort_rows(rows, |x, y| x.key.cmp(&y.key))
+    sort_rows(rows, |r| r.category, |x, y| x.key.cmp(&y.key))
 }
 
 /// How many rows each category holds (indexed by `Category as usize`): the
@@ -813,14 +813,15 @@ fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) {
 /// `rows`, the others moved out of it: at a million rows, a second list
 /// is 56 MB of fresh memory. The others are made exactly as long as they
 /// will be, not grown by doubling.
-fn sort_rows(
-    mut rows: Vec<CoreRow>,
-    by_key: impl Fn(&CoreRow, &CoreRow) -> std::cmp::Ordering,
-) -> [Vec<CoreRow>; 6] {
-    let mut buckets: [Vec<CoreRow>; 6] = Default::default();
+fn sort_rows<R>(
+    mut rows: Vec<R>,
+    category: impl Fn(&R) -> Category,
+    by_key: impl Fn(&R, &R) -> std::cmp::Ordering,
+) -> [Vec<R>; 6] {
+    let mut buckets: [Vec<R>; 6] = Default::default();
     let mut counts = [0usize; 6];
     for r in &rows {
-        counts[r.category as usize] += 1;
+        counts[category(r) as usize] += 1;
     }
     let largest = (0..6).max_by_key(|c| counts[*c]).unwrap_or(0);
     for (c, (b, n)) in buckets.iter_mut().zip(counts).enumerate() {
@@ -828,8 +829,8 @@ fn sort_rows(
             b.reserve_exact(n);
         }
     }
-    for r in rows.extract_if(.., |r| r.category as usize != largest) {
-        buckets[r.category as usize].push(r);
+    for r in rows.extract_if(.., |r| category(r) as usize != largest) {
+        buckets[category(&r) as usize].push(r);
     }
     buckets[largest] = rows;
     for b in &mut buckets {
@@ -1148,7 +1149,28 @@ impl Row {
 
 /// The pieces of a row's key as `row_key` joins them, read from the
 /// input's keys, the `#n` of a repeat written into `digits`.
-fn key_pieces<'i>(input: &'i Input<'_>, r: &CoreRow, digits: &'i mut [u8; 11]) -> [&'i [u8]; 5] {
+/// What a row's key is made of: its link, or else its entry of ours, or
+/// else its entry of theirs (indices of `Input`'s lists), and its repeat.
+#[derive(Clone, Copy)]
+struct KeyOf {
+    link: Option<u32>,
+    ours: Option<u32>,
+    theirs: Option<u32>,
+    repeat: u32,
+}
+
+impl From<&CoreRow> for KeyOf {
+    fn from(r: &CoreRow) -> KeyOf {
+        KeyOf {
+            link: r.link,
+            ours: r.ours,
+            theirs: r.theirs,
+            repeat: r.repeat,
+        }
+    }
+}
+
+fn key_pieces<'i>(input: &'i Input<'_>, r: KeyOf, digits: &'i mut [u8; 11]) -> [&'i [u8]; 5] {
     let suffix: &[u8] = if r.repeat > 1 {
         let (mut n, mut at) = (r.repeat, digits.len());
         loop {
@@ -1190,7 +1212,7 @@ fn key_pieces<'i>(input: &'i Input<'_>, r: &CoreRow, digits: &'i mut [u8; 11]) -
 
 /// Orders two rows as their key texts order (`categorize_input` sorts by
 /// them), comparing the pieces in place instead of writing a key per row.
-fn cmp_row_keys(input: &Input<'_>, x: &CoreRow, y: &CoreRow) -> std::cmp::Ordering {
+fn cmp_row_keys(input: &Input<'_>, x: KeyOf, y: KeyOf) -> std::cmp::Ordering {
     // Most rows of a category are of one kind, their keys of one length
     // (numbers of one width): when those differ, their order is the
     // keys', whatever follows them.
@@ -1206,7 +1228,7 @@ fn cmp_row_keys(input: &Input<'_>, x: &CoreRow, y: &CoreRow) -> std::cmp::Orderi
 }
 
 /// A row's kind (link, ours, theirs) and the first key of its key.
-fn first_key<'i>(input: &'i Input<'_>, r: &CoreRow) -> (u8, &'i [u8]) {
+fn first_key<'i>(input: &'i Input<'_>, r: KeyOf) -> (u8, &'i [u8]) {
     let key = |list: &'i [Entry<'_>], i: Option<u32>| -> &'i [u8] {
         i.and_then(|i| list.get(i as usize))
             .map_or(&b""[..], |e| e.key.as_bytes())
@@ -1270,17 +1292,6 @@ impl Categorized {
         }
     }
 
-    fn rows_mut(&mut self, c: Category) -> &mut Vec<Row> {
-        match c {
-            Category::Conflicts => &mut self.conflicts,
-            Category::New => &mut self.new,
-            Category::Deleted => &mut self.deleted,
-            Category::Deactivated => &mut self.deactivated,
-            Category::Synchronized => &mut self.synchronized,
-            Category::Inactive => &mut self.inactive,
-        }
-    }
-
     pub fn all(&self) -> impl Iterator<Item = &Row> {
         Category::ALL.into_iter().flat_map(|c| self.rows(c).iter())
     }
@@ -1309,27 +1320,48 @@ impl Categorized {
 /// Puts every record of the state into one row of one category.
 pub fn categorize(state: &State) -> Categorized {
     let input = state.to_input();
-    // The rules' rows without key texts, sorted by the keys they would
-    // have: the rows give their keys from the state when asked.
-    let mut rows: Vec<CoreRow> = Vec::with_capacity(input.ours.len() + input.theirs.len());
-    rules(&input, Keys::Parts, &mut |row| rows.push(row));
-    let core = sort_rows(rows, |x, y| cmp_row_keys(&input, x, y));
-    // Only rows with an equal-number partner look these up.
-    let partners = core.iter().flatten().any(|r| r.equal_number_partner);
     let ctx = DetailCtx {
         state,
         pending: state.pending_index(),
-        ours_by_key: partners.then(|| input.index(Side::Ours)),
-        theirs_by_key: partners.then(|| input.index(Side::Theirs)),
+        by_key: std::cell::OnceCell::new(),
         input: &input,
     };
-    let mut out = Categorized::default();
-    for (category, rows) in Category::ALL.into_iter().zip(core) {
-        // Each list is made once at its length, not grown by doubling: a
-        // million rows of the window are a few hundred MB.
-        *out.rows_mut(category) = rows.into_iter().map(|cr| detail(&ctx, cr)).collect();
+    // Each row is made as the rules give it, while its entries are at
+    // hand. Rows have no key texts: they are sorted by the keys they would
+    // have, and give their keys from the state when asked.
+    let mut rows: Vec<Row> = Vec::with_capacity(input.ours.len() + input.theirs.len());
+    rules(&input, Keys::Parts, &mut |cr| rows.push(detail(&ctx, cr)));
+    // A row's entries are its records' (`to_input` makes one per record,
+    // in order), but for a partner a pending creation made: its entry
+    // comes after theirs.
+    let pending_entries: Vec<(u32, u32)> = (state.theirs.len()..input.theirs.len())
+        .filter_map(|j| match input.theirs.get(j)?.source {
+            Source::Pending(p) => Some((p, j as u32)),
+            Source::Record(_) => None,
+        })
+        .collect();
+    let key_of = |r: &Row| KeyOf {
+        link: r.link_index,
+        ours: r.our_index,
+        theirs: r.their_index.or_else(|| {
+            let p = r.their_pending?;
+            pending_entries.iter().find(|e| e.0 == p).map(|e| e.1)
+        }),
+        repeat: r.repeat,
+    };
+    let [conflicts, new, deleted, deactivated, synchronized, inactive] = sort_rows(
+        rows,
+        |r| r.category,
+        |x, y| cmp_row_keys(&input, key_of(x), key_of(y)),
+    );
+    Categorized {
+        conflicts,
+        new,
+        deleted,
+        deactivated,
+        synchronized,
+        inactive,
     }
-    out
 }
 
 /// What `detail` looks up for every row, built once.
@@ -1337,11 +1369,13 @@ struct DetailCtx<'a> {
     state: &'a State,
     input: &'a Input<'a>,
     pending: crate::state::PendingIndex,
-    /// Entries by key, as the rules find them; built only when a row has
-    /// an equal-number partner.
-    ours_by_key: Option<KeyIndex<'a, [Entry<'a>]>>,
-    theirs_by_key: Option<KeyIndex<'a, [Entry<'a>]>>,
+    /// Entries of ours and theirs by key, as the rules find them; built
+    /// when a row first has an equal-number partner.
+    by_key: std::cell::OnceCell<[EntryIndex<'a>; 2]>,
 }
+
+/// A key index over one side's entries.
+type EntryIndex<'a> = KeyIndex<'a, [Entry<'a>]>;
 
 fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
     let (state, input) = (ctx.state, ctx.input);
@@ -1380,19 +1414,22 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
     };
     let mut found = RowDetail::default();
     if cr.equal_number_partner {
+        let [ours_by_key, theirs_by_key] = ctx
+            .by_key
+            .get_or_init(|| [input.index(Side::Ours), input.index(Side::Theirs)]);
         // The partner's own number is what people pick.
         let partner = match (cr.ours, cr.theirs) {
             (Some(i), None) => input
                 .ours
                 .get(i as usize)
-                .and_then(|e| ctx.theirs_by_key.as_ref()?.get(e.key.as_ref()))
+                .and_then(|e| theirs_by_key.get(e.key.as_ref()))
                 .and_then(|(j, _)| input.theirs.get(j as usize))
                 .and_then(|e| state.effective_theirs_with(e.source, &ctx.pending))
                 .map(|r| r.number().to_string()),
             (None, Some(i)) => input
                 .theirs
                 .get(i as usize)
-                .and_then(|e| ctx.ours_by_key.as_ref()?.get(e.key.as_ref()))
+                .and_then(|e| ours_by_key.get(e.key.as_ref()))
                 .and_then(|(j, _)| input.ours.get(j as usize))
                 .and_then(|e| match e.source {
                     Source::Record(k) => state.ours.get(k as usize).map(|r| r.number().to_string()),
