@@ -645,7 +645,7 @@ pub fn categorize_input(input: &Input<'_>) -> Vec<CoreRow> {
 fn categorize_buckets(input: &Input<'_>) -> [Vec<CoreRow>; 6] {
     let mut rows: Vec<CoreRow> = Vec::with_capacity(input.ours.len() + input.theirs.len());
     rules(input, Keys::Text, &mut |row| rows.push(row));
-    sort_rows(rows, |r| r.category, |x, y| x.key.cmp(&y.key))
+    sort_rows(rows, false, |r| r.category, |x, y| x.key.cmp(&y.key))
 }
 
 /// How many rows each category holds (indexed by `Category as usize`): the
@@ -677,7 +677,10 @@ enum Keys {
 /// particular order, with what `keys` asks for; without it the key is
 /// empty, the repeat 1 and the equal-number flag unset, since none of them
 /// changes a row's category.
-fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) {
+///
+/// Returns whether the link rows came in the order of their row keys'
+/// texts (see `link_order`).
+fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) -> bool {
     let ours_by_key = input.index(Side::Ours);
     let theirs_by_key = input.index(Side::Theirs);
     let mut our_claimed = vec![false; input.ours.len()];
@@ -685,11 +688,12 @@ fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) {
     // A pair of keys on several links gets `#n` in its row keys. Links
     // usually come in key order, and a strictly increasing list repeats no
     // pair: then no map of a million pairs is built to find that out.
-    let number_repeats = keys != Keys::None
-        && !input.links.windows(2).all(|w| {
-            (w[0].our_key.as_ref(), w[0].their_key.as_ref())
-                < (w[1].our_key.as_ref(), w[1].their_key.as_ref())
-        });
+    let (increasing, in_text_order) = if keys == Keys::None {
+        (true, false)
+    } else {
+        link_order(&input.links)
+    };
+    let number_repeats = !increasing;
     let mut link_keys: FastMap<(&str, &str), u32> = FastMap::with_capacity_and_hasher(
         if number_repeats { input.links.len() } else { 0 },
         Default::default(),
@@ -802,6 +806,25 @@ fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) {
         keys,
         emit,
     );
+    in_text_order
+}
+
+/// Whether the links strictly increase by their pair of keys (then no
+/// pair repeats), and whether their row keys' texts do too: so they do
+/// when besides every key of ours has one length (numbers of one width),
+/// since `link:A:B` and `link:A':B'` then order as (A, B) and (A', B').
+fn link_order(links: &[LinkEntry<'_>]) -> (bool, bool) {
+    let first_length = links.first().map(|l| l.our_key.len());
+    let mut one_length = true;
+    for w in links.windows(2) {
+        if (w[0].our_key.as_ref(), w[0].their_key.as_ref())
+            >= (w[1].our_key.as_ref(), w[1].their_key.as_ref())
+        {
+            return (false, false);
+        }
+        one_length &= Some(w[1].our_key.len()) == first_length;
+    }
+    (true, one_length)
 }
 
 /// Sorts rows into their categories' buckets, each by key. Row keys are
@@ -812,9 +835,11 @@ fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) {
 /// (after a sync, nearly every row is synchronized) stays where it is in
 /// `rows`, the others moved out of it: at a million rows, a second list
 /// is 56 MB of fresh memory. The others are made exactly as long as they
-/// will be, not grown by doubling.
+/// will be, not grown by doubling. With `in_order` the rows came in key
+/// order (see `categorize`) and are not sorted again; tests check that.
 fn sort_rows<R>(
     mut rows: Vec<R>,
+    in_order: bool,
     category: impl Fn(&R) -> Category,
     by_key: impl Fn(&R, &R) -> std::cmp::Ordering,
 ) -> [Vec<R>; 6] {
@@ -834,7 +859,11 @@ fn sort_rows<R>(
     }
     buckets[largest] = rows;
     for b in &mut buckets {
-        b.sort_by(&by_key);
+        if in_order {
+            debug_assert!(b.is_sorted_by(|x, y| by_key(x, y).is_lt()));
+        } else {
+            b.sort_by(&by_key);
+        }
     }
     buckets
 }
@@ -1330,7 +1359,11 @@ pub fn categorize(state: &State) -> Categorized {
     // hand. Rows have no key texts: they are sorted by the keys they would
     // have, and give their keys from the state when asked.
     let mut rows: Vec<Row> = Vec::with_capacity(input.ours.len() + input.theirs.len());
-    rules(&input, Keys::Parts, &mut |cr| rows.push(detail(&ctx, cr)));
+    // Rows come in key order when the links' keys do and each side's
+    // records are in key order with no key twice: link rows first, then
+    // lone rows of ours (`ours:` after `link:`), then of theirs.
+    let in_order = rules(&input, Keys::Parts, &mut |cr| rows.push(detail(&ctx, cr)))
+        && input.sorted == [true, true];
     // A row's entries are its records' (`to_input` makes one per record,
     // in order), but for a partner a pending creation made: its entry
     // comes after theirs.
@@ -1351,6 +1384,7 @@ pub fn categorize(state: &State) -> Categorized {
     };
     let [conflicts, new, deleted, deactivated, synchronized, inactive] = sort_rows(
         rows,
+        in_order,
         |r| r.category,
         |x, y| cmp_row_keys(&input, key_of(x), key_of(y)),
     );
@@ -1589,6 +1623,41 @@ mod tests {
                 "{a:?} against {b:?}"
             );
         }
+    }
+
+    /// Links in order of their keys are in order of their row keys' texts
+    /// only when the keys of ours have one length: `link:12:12` comes
+    /// before `link:1:1`. `categorize` skips sorting only then.
+    #[test]
+    fn rows_are_sorted_by_their_key_texts() {
+        let mut s = State::new(Kind::Customer);
+        s.ours = vec![cust("1", "A"), cust("12", "B"), cust("3", "C")];
+        s.theirs = vec![cust("1", "A"), cust("12", "B"), cust("4", "D")];
+        s.links = vec![
+            link(&s, "1", "1", Some(&cust("1", "A"))),
+            link(&s, "12", "12", Some(&cust("12", "B"))),
+        ];
+        check(
+            &s,
+            &[
+                "new: ours:3, theirs:4",
+                "synchronized: link:12:12, link:1:1",
+            ],
+        );
+        // One length: in order as they come.
+        s.ours = vec![cust("11", "A"), cust("12", "B"), cust("3", "C")];
+        s.theirs = vec![cust("11", "A"), cust("12", "B"), cust("4", "D")];
+        s.links = vec![
+            link(&s, "11", "11", Some(&cust("11", "A"))),
+            link(&s, "12", "12", Some(&cust("12", "B"))),
+        ];
+        check(
+            &s,
+            &[
+                "new: ours:3, theirs:4",
+                "synchronized: link:11:11, link:12:12",
+            ],
+        );
     }
 
     /// A row answers to its own key only: not to a key that has another
