@@ -5,8 +5,9 @@
 //! matching key, `active`, and hashes of its normalized synced fields) so that
 //! the server, holding full records, and the browser, holding only the
 //! preview fingerprint and an import, run the very same code and get the same
-//! counts and row keys. `categorize(&State)` adds the details people read
-//! (numbers, names, conflicting fields, planned updates).
+//! counts and row keys. `categorize(&State)` adds the details people read:
+//! conflicting fields and planned updates in its rows, numbers and names
+//! read from the state when asked.
 //!
 //! The rules, in order:
 //! - a link whose key matches several records of a side cannot be followed:
@@ -1630,34 +1631,21 @@ mod tests {
     /// before `link:1:1`. `categorize` skips sorting only then.
     #[test]
     fn rows_are_sorted_by_their_key_texts() {
-        let mut s = State::new(Kind::Customer);
-        s.ours = vec![cust("1", "A"), cust("12", "B"), cust("3", "C")];
-        s.theirs = vec![cust("1", "A"), cust("12", "B"), cust("4", "D")];
-        s.links = vec![
-            link(&s, "1", "1", Some(&cust("1", "A"))),
-            link(&s, "12", "12", Some(&cust("12", "B"))),
-        ];
-        check(
-            &s,
-            &[
-                "new: ours:3, theirs:4",
-                "synchronized: link:12:12, link:1:1",
-            ],
-        );
-        // One length: in order as they come.
-        s.ours = vec![cust("11", "A"), cust("12", "B"), cust("3", "C")];
-        s.theirs = vec![cust("11", "A"), cust("12", "B"), cust("4", "D")];
-        s.links = vec![
-            link(&s, "11", "11", Some(&cust("11", "A"))),
-            link(&s, "12", "12", Some(&cust("12", "B"))),
-        ];
-        check(
-            &s,
-            &[
-                "new: ours:3, theirs:4",
-                "synchronized: link:11:11, link:12:12",
-            ],
-        );
+        // Two numbers of two lengths sort as texts; of one length, as
+        // they come.
+        for ((first, second), synchronized) in [
+            (("1", "12"), "synchronized: link:12:12, link:1:1"),
+            (("11", "12"), "synchronized: link:11:11, link:12:12"),
+        ] {
+            let mut s = State::new(Kind::Customer);
+            s.ours = vec![cust(first, "A"), cust(second, "B"), cust("3", "C")];
+            s.theirs = vec![cust(first, "A"), cust(second, "B"), cust("4", "D")];
+            s.links = vec![
+                link(&s, first, first, Some(&cust(first, "A"))),
+                link(&s, second, second, Some(&cust(second, "B"))),
+            ];
+            check(&s, &["new: ours:3, theirs:4", synchronized]);
+        }
     }
 
     /// A row answers to its own key only: not to a key that has another
