@@ -1105,6 +1105,18 @@ impl Row {
 
     /// Whether `self.key(state) == key`, without writing the key out.
     pub fn key_is(&self, state: &State, key: &str) -> bool {
+        // The prefix first, from the indices alone: a search through a
+        // million rows reads no record of the rows of another kind.
+        let kind = if self.link(state).is_some() {
+            "link:"
+        } else if self.our_record(state).is_some() {
+            "ours:"
+        } else {
+            "theirs:"
+        };
+        if !key.starts_with(kind) {
+            return false;
+        }
         let (prefix, ours, theirs) = self.key_parts(state);
         let rest = key
             .strip_prefix(prefix)
