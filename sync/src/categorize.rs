@@ -525,7 +525,8 @@ impl<'e, L: KeyList + ?Sized> KeyIndex<'e, L> {
     }
 
     /// `new` for a list whose order is known: `sorted` says whether its
-    /// keys strictly increase, and must be true.
+    /// keys strictly increase, and must be right (a list taken as sorted
+    /// that is not answers wrongly).
     pub(crate) fn known(list: &'e L, sorted: bool) -> KeyIndex<'e, L> {
         let n = list.count();
         if sorted {
@@ -1077,6 +1078,18 @@ impl Row {
         self.our_index.and_then(|i| state.ours.get(i as usize))
     }
 
+    /// The prefix of the row's key: a link's, else a lone record of ours',
+    /// else one of theirs'. Found from the indices alone.
+    fn prefix(&self, state: &State) -> &'static str {
+        if self.link(state).is_some() {
+            "link:"
+        } else if self.our_record(state).is_some() {
+            "ours:"
+        } else {
+            "theirs:"
+        }
+    }
+
     /// The key's parts as the rules join them (`row_key`): its prefix, the
     /// matching key, and for a link the matching key of theirs.
     fn key_parts<'s>(
@@ -1084,10 +1097,11 @@ impl Row {
         state: &'s State,
     ) -> (&'static str, Cow<'s, str>, Option<Cow<'s, str>>) {
         let key = |number: &'s str| match_key(&state.rules, number);
+        let prefix = self.prefix(state);
         match (self.link(state), self.our_record(state)) {
-            (Some(l), _) => ("link:", key(&l.our_number), Some(key(&l.their_number))),
-            (None, Some(r)) => ("ours:", key(r.number()), None),
-            (None, None) => ("theirs:", key(self.their_number(state).unwrap_or("")), None),
+            (Some(l), _) => (prefix, key(&l.our_number), Some(key(&l.their_number))),
+            (None, Some(r)) => (prefix, key(r.number()), None),
+            (None, None) => (prefix, key(self.their_number(state).unwrap_or("")), None),
         }
     }
 
@@ -1107,14 +1121,7 @@ impl Row {
     pub fn key_is(&self, state: &State, key: &str) -> bool {
         // The prefix first, from the indices alone: a search through a
         // million rows reads no record of the rows of another kind.
-        let kind = if self.link(state).is_some() {
-            "link:"
-        } else if self.our_record(state).is_some() {
-            "ours:"
-        } else {
-            "theirs:"
-        };
-        if !key.starts_with(kind) {
+        if !key.starts_with(self.prefix(state)) {
             return false;
         }
         let (prefix, ours, theirs) = self.key_parts(state);
@@ -1189,8 +1196,6 @@ impl Row {
     }
 }
 
-/// The pieces of a row's key as `row_key` joins them, read from the
-/// input's keys, the `#n` of a repeat written into `digits`.
 /// What a row's key is made of: its link, or else its entry of ours, or
 /// else its entry of theirs (indices of `Input`'s lists), and its repeat.
 #[derive(Clone, Copy)]
@@ -1201,17 +1206,22 @@ struct KeyOf {
     repeat: u32,
 }
 
-impl From<&CoreRow> for KeyOf {
-    fn from(r: &CoreRow) -> KeyOf {
-        KeyOf {
-            link: r.link,
-            ours: r.ours,
-            theirs: r.theirs,
-            repeat: r.repeat,
-        }
+/// A row's key before its repeat, from the input's keys: its prefix, its
+/// first key and, for a link, the key of theirs.
+fn key_parts_in<'i>(input: &'i Input<'_>, r: KeyOf) -> (&'static [u8], &'i [u8], Option<&'i [u8]>) {
+    let entry_key = |list: &'i [Entry<'_>], i: Option<u32>| -> &'i [u8] {
+        i.and_then(|i| list.get(i as usize))
+            .map_or(&b""[..], |e| e.key.as_bytes())
+    };
+    match r.link.and_then(|i| input.links.get(i as usize)) {
+        Some(l) => (b"link:", l.our_key.as_bytes(), Some(l.their_key.as_bytes())),
+        None if r.ours.is_some() => (b"ours:", entry_key(&input.ours, r.ours), None),
+        None => (b"theirs:", entry_key(&input.theirs, r.theirs), None),
     }
 }
 
+/// The pieces of a row's key as `row_key` joins them, read from the
+/// input's keys, the `#n` of a repeat written into `digits`.
 fn key_pieces<'i>(input: &'i Input<'_>, r: KeyOf, digits: &'i mut [u8; 11]) -> [&'i [u8]; 5] {
     let suffix: &[u8] = if r.repeat > 1 {
         let (mut n, mut at) = (r.repeat, digits.len());
@@ -1229,26 +1239,9 @@ fn key_pieces<'i>(input: &'i Input<'_>, r: KeyOf, digits: &'i mut [u8; 11]) -> [
     } else {
         b""
     };
-    let entry_key = |list: &'i [Entry<'_>], i: Option<u32>| {
-        i.and_then(|i| list.get(i as usize))
-            .map_or(&b""[..], |e| e.key.as_bytes())
-    };
-    match r.link.and_then(|i| input.links.get(i as usize)) {
-        Some(l) => [
-            b"link:",
-            l.our_key.as_bytes(),
-            b":",
-            l.their_key.as_bytes(),
-            suffix,
-        ],
-        None if r.ours.is_some() => [b"ours:", entry_key(&input.ours, r.ours), b"", b"", suffix],
-        None => [
-            b"theirs:",
-            entry_key(&input.theirs, r.theirs),
-            b"",
-            b"",
-            suffix,
-        ],
+    match key_parts_in(input, r) {
+        (prefix, key, Some(theirs)) => [prefix, key, b":", theirs, suffix],
+        (prefix, key, None) => [prefix, key, b"", b"", suffix],
     }
 }
 
@@ -1258,8 +1251,8 @@ fn cmp_row_keys(input: &Input<'_>, x: KeyOf, y: KeyOf) -> std::cmp::Ordering {
     // Most rows of a category are of one kind, their keys of one length
     // (numbers of one width): when those differ, their order is the
     // keys', whatever follows them.
-    let ((kx, a), (ky, b)) = (first_key(input, x), first_key(input, y));
-    if kx == ky && a.len() == b.len() && a != b {
+    let ((px, a, _), (py, b, _)) = (key_parts_in(input, x), key_parts_in(input, y));
+    if px == py && a.len() == b.len() && a != b {
         return a.cmp(b);
     }
     let (mut dx, mut dy) = ([0u8; 11], [0u8; 11]);
@@ -1267,19 +1260,6 @@ fn cmp_row_keys(input: &Input<'_>, x: KeyOf, y: KeyOf) -> std::cmp::Ordering {
         &key_pieces(input, x, &mut dx),
         &key_pieces(input, y, &mut dy),
     )
-}
-
-/// A row's kind (link, ours, theirs) and the first key of its key.
-fn first_key<'i>(input: &'i Input<'_>, r: KeyOf) -> (u8, &'i [u8]) {
-    let key = |list: &'i [Entry<'_>], i: Option<u32>| -> &'i [u8] {
-        i.and_then(|i| list.get(i as usize))
-            .map_or(&b""[..], |e| e.key.as_bytes())
-    };
-    match r.link.and_then(|i| input.links.get(i as usize)) {
-        Some(l) => (0, l.our_key.as_bytes()),
-        None if r.ours.is_some() => (1, key(&input.ours, r.ours)),
-        None => (2, key(&input.theirs, r.theirs)),
-    }
 }
 
 /// Compares the concatenations of two lists of pieces, as bytes.
@@ -1379,19 +1359,24 @@ pub fn categorize(state: &State) -> Categorized {
         && input.sorted == [true, true];
     // A row's entries are its records' (`to_input` makes one per record,
     // in order), but for a partner a pending creation made: its entry
-    // comes after theirs.
-    let pending_entries: Vec<(u32, u32)> = (state.theirs.len()..input.theirs.len())
-        .filter_map(|j| match input.theirs.get(j)?.source {
-            Source::Pending(p) => Some((p, j as u32)),
-            Source::Record(_) => None,
-        })
-        .collect();
+    // comes after theirs (by pending change, so that a comparison finds
+    // it at once).
+    let mut pending_entry: Vec<Option<u32>> = vec![None; state.pending.len()];
+    for j in state.theirs.len()..input.theirs.len() {
+        if let Some(Source::Pending(p)) = input.theirs.get(j).map(|e| e.source)
+            && let Some(slot) = pending_entry.get_mut(p as usize)
+        {
+            *slot = Some(j as u32);
+        }
+    }
     let key_of = |r: &Row| KeyOf {
         link: r.link_index,
         ours: r.our_index,
         theirs: r.their_index.or_else(|| {
-            let p = r.their_pending?;
-            pending_entries.iter().find(|e| e.0 == p).map(|e| e.1)
+            pending_entry
+                .get(r.their_pending? as usize)
+                .copied()
+                .flatten()
         }),
         repeat: r.repeat,
     };

@@ -320,9 +320,11 @@ impl State {
         // is not plain, and needs nothing more marked: its one key marks
         // just that record. (Rare: its record of theirs is looked up
         // again.)
+        let marked = |hashed: &[bool], i: Option<u32>| {
+            i.and_then(|i| hashed.get(i as usize)) != Some(&false)
+        };
         for (li, l) in links.iter().enumerate() {
-            let marked = |i: Option<u32>| i.and_then(|i| m.hashed.get(i as usize)) != Some(&false);
-            if m.plain[li] && marked(m.link_ours[li]) {
+            if m.plain[li] && marked(&m.hashed, m.link_ours[li]) {
                 m.plain[li] = false;
                 if let Some((j, _)) = their_keys.get(&l.their_key) {
                     m.same[j as usize] = false;

@@ -1009,13 +1009,7 @@ fn rows_named<'c>(
     match keys {
         None => Ok(rows.iter().collect()),
         Some(keys) => {
-            // One pass over the category, keeping the rows named.
-            let named: HashSet<&str> = keys.iter().map(String::as_str).collect();
-            let by_key: HashMap<String, &Row> = rows
-                .iter()
-                .map(|r| (r.key(state), r))
-                .filter(|(k, _)| named.contains(k.as_str()))
-                .collect();
+            let by_key = rows_by_key(state, rows, keys.iter().map(String::as_str));
             keys.iter()
                 .map(|k| {
                     by_key.get(k.as_str()).copied().ok_or_else(|| {
@@ -1028,6 +1022,20 @@ fn rows_named<'c>(
                 .collect()
         }
     }
+}
+
+/// The rows of `rows` whose keys are among `keys`, by key: one pass that
+/// writes each row's key once (rows hold no key text).
+fn rows_by_key<'c, 'k>(
+    state: &State,
+    rows: impl IntoIterator<Item = &'c Row>,
+    keys: impl IntoIterator<Item = &'k str>,
+) -> HashMap<String, &'c Row> {
+    let named: HashSet<&str> = keys.into_iter().collect();
+    rows.into_iter()
+        .map(|r| (r.key(state), r))
+        .filter(|(k, _)| named.contains(k.as_str()))
+        .collect()
 }
 
 /// The next free number of a series starting at `first` (digits keep their
@@ -1617,13 +1625,8 @@ fn check_expected(state: &State, cat: &Categorized, expect: &[Expect]) -> AppRes
     let mut now = Vec::new();
     // Rows by key when many are named (a search through a million rows
     // each otherwise).
-    let by_key: Option<HashMap<String, &Row>> = (expect.len() > 4).then(|| {
-        let named: HashSet<&str> = expect.iter().map(|e| e.key.as_str()).collect();
-        cat.all()
-            .map(|r| (r.key(state), r))
-            .filter(|(k, _)| named.contains(k.as_str()))
-            .collect()
-    });
+    let by_key = (expect.len() > 4)
+        .then(|| rows_by_key(state, cat.all(), expect.iter().map(|e| e.key.as_str())));
     for e in expect {
         let found = match &by_key {
             Some(m) => m.get(e.key.as_str()).copied(),
