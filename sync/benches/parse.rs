@@ -102,7 +102,7 @@ fn side_by_side() {
         start.elapsed().as_secs_f64()
     };
     let (mut base, mut full, mut parts, mut counted) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
-    for _ in 0..5 {
+    for _ in 0..9 {
         base = base.min(time(&|| csv_loop(&bytes)));
         full = full.min(time(&|| ours(&bytes)));
         parts = parts.min(time(&|| threaded(&bytes)));

@@ -12,7 +12,7 @@
 //! usual.
 
 /// `text.push_str(v)`.
-#[inline]
+#[inline(always)]
 pub(crate) fn push_str(text: &mut String, v: &str) {
     let copied = match v.len() {
         0 => true,

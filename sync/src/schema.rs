@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use crate::append::same_bytes;
+
 use serde::{Deserialize, Serialize};
 
 /// The kind of record a synchronization window works on.
@@ -281,9 +283,12 @@ const _: () = assert!(CUSTOMER_FIELDS.len() <= MAX_VALUES && EMPLOYEE_FIELDS.len
 /// comparison treats it like any other field.
 ///
 /// The values live in one string, one after another, with a fixed table of
-/// where each ends (16 bits each: a record holds far less than 64 KiB;
-/// one that holds more keeps its table in its text, see `place`), rather
-/// than in a string each. Records read from one file
+/// where each ends (16 bits each: 12 for the end, as a record holds far
+/// less than 4 KiB, and 4 for a gap before the value; a record that holds
+/// more keeps its table in its text, see `place`), rather than in a string
+/// each. A record read from a row of a CSV file is its row's text copied
+/// in one piece, the delimiters and quotes between its values left in as
+/// gaps (`TextBlocks::push_from_row`). Records read from one file
 /// share blocks of that text (`TextBlocks`): a million-row file takes a few
 /// thousand allocations rather than millions, and cloning a record does not
 /// copy its text (a record that outlives the others of its block keeps the
@@ -299,14 +304,14 @@ pub struct Record {
     pub line: u32,
     /// How many values the record holds: `kind.fields().len()`, unless it
     /// was deserialized from a list of another length; with `WIDE` set
-    /// when its values take more than 64 KiB, and `INACTIVE` when its
-    /// `active` value is `"false"`.
+    /// when its values take more than 4 KiB, `INACTIVE` when its `active`
+    /// value is `"false"`, and `GAPS` when text lies between its values.
     len: u8,
     /// Where the values start in `text`.
     start: u32,
-    /// Where value `i` ends, counted from `start`; it starts where value
-    /// `i - 1` ends. Unused entries repeat the last end. Unused in a `WIDE`
-    /// record.
+    /// Where value `i` ends, counted from `start` (`END_BITS`); it starts
+    /// where value `i - 1` ends, plus its gap (the bits above). Unused
+    /// entries repeat the last end, with no gap. Unused in a `WIDE` record.
     ends: [u16; MAX_VALUES],
     /// A `String` rather than a `str` so that a full block is shared as it
     /// is, without copying it.
@@ -323,13 +328,28 @@ struct Placed {
 }
 
 /// The flag of `Record::len` for a record whose values take more than a
-/// 16-bit table of ends reaches: its table is in its text instead.
+/// table of `END_BITS` ends reaches: its table is in its text instead.
 const WIDE: u8 = 0x80;
+
+/// The bits of an entry of `Record::ends` that hold the end; the bits
+/// above hold the gap between the value and the one before it.
+const END_BITS: u16 = 0x0fff;
+const GAP_SHIFT: u32 = 12;
+/// The widest gap an entry holds.
+const MAX_GAP: usize = (u16::MAX >> GAP_SHIFT) as usize;
+/// Most bytes the values of a record that is not `WIDE` take, gaps
+/// included.
+const NARROW_BYTES: usize = END_BITS as usize;
 
 /// The flag of `Record::len` for a record whose `active` value is
 /// `"false"`: read by `active` without a look at the text, since the
 /// categorizer asks it of every record.
 const INACTIVE: u8 = 0x40;
+
+/// The flag of `Record::len` for a record with text between its values
+/// (read from a row: `TextBlocks::push_from_row`). Two records without it
+/// hold the same values exactly when their ends and texts are the same.
+const GAPS: u8 = 0x20;
 
 /// `INACTIVE` when `values` (of `kind`'s fields) make a record inactive.
 fn inactive_flag(kind: Kind, values: &[&str]) -> u8 {
@@ -343,9 +363,10 @@ fn inactive_flag(kind: Kind, values: &[&str]) -> u8 {
 const WIDE_DIGITS: usize = 8;
 
 /// Appends `values` to `text`; gives the record's `len`, where they start
-/// and their ends counted from there. A record takes a few hundred bytes
-/// (a read value has at most `max_field_chars` characters); one whose
-/// values take more than 64 KiB is written `WIDE`: its ends first, as
+/// and their ends counted from there, with no gaps. A record takes a few
+/// hundred bytes (a read value has at most `max_field_chars` characters);
+/// one whose values take more than `NARROW_BYTES` is written `WIDE`: its
+/// ends first, as
 /// `WIDE_DIGITS` hexadecimal digits each, then its values.
 fn place(text: &mut String, values: &[&str]) -> (u8, u32, [u16; MAX_VALUES]) {
     let values = &values[..values.len().min(MAX_VALUES)];
@@ -354,7 +375,7 @@ fn place(text: &mut String, values: &[&str]) -> (u8, u32, [u16; MAX_VALUES]) {
     let start = u32::try_from(text.len()).unwrap_or(u32::MAX);
     let total: usize = values.iter().map(|v| v.len()).sum();
     let mut ends = [0u16; MAX_VALUES];
-    if total > usize::from(u16::MAX) {
+    if total > NARROW_BYTES {
         place_wide(text, values);
         return (values.len() as u8 | WIDE, start, ends);
     }
@@ -383,6 +404,80 @@ fn place_wide(text: &mut String, values: &[&str]) {
     for v in values {
         text.push_str(v);
     }
+}
+
+/// Where the values of a record read from a row go: the first `covered`
+/// lie in the row in order, each at most `MAX_GAP` bytes after the one
+/// before, and are copied with the row's text between them as one piece,
+/// `row[from..to]`; the others (unescaped cells, the canonical `active`)
+/// are appended after it one by one. `bytes` is the text it takes;
+/// `gaps`, whether text lies between the values copied.
+struct RowLayout {
+    covered: usize,
+    from: usize,
+    to: usize,
+    bytes: usize,
+    gaps: bool,
+}
+
+/// The layout of a record of `values` (at most `MAX_VALUES`), of which
+/// those taken from the row are slices of `row`, with the record's `ends`;
+/// `None` when its text would take more than a record without gaps can
+/// hold (then it is `place`d). The ends are written where the record's
+/// are kept: built on the stack in narrow stores and then copied whole,
+/// they cost a stall on every record.
+fn row_layout(values: &[&str], row: &str, ends: &mut [u16; MAX_VALUES]) -> Option<RowLayout> {
+    // Where a value is in the row, if it is a slice of it: an address
+    // comparison, which a value of other text fails (its offset wraps or
+    // runs past the row).
+    let base = row.as_ptr() as usize;
+    let offset = |v: &str| (v.as_ptr() as usize).wrapping_sub(base);
+    // The piece starts at the first value (the number: never empty).
+    let from = values.first().map_or(0, |v| offset(v)).min(row.len());
+    let mut to = from;
+    let mut covered = values.len();
+    let mut gaps = 0;
+    for (i, v) in values.iter().enumerate() {
+        // An empty value sits where the one before ends.
+        if !v.is_empty() {
+            let at = offset(v);
+            // Wrapped when before the previous value's end: not in order.
+            let gap = at.wrapping_sub(to);
+            if gap > MAX_GAP {
+                covered = i;
+                break;
+            }
+            to = at + v.len();
+            gaps |= gap;
+            // Kept only if the piece fits, checked below.
+            ends[i] = (to.wrapping_sub(from) as u16 & END_BITS) | ((gap as u16) << GAP_SHIFT);
+        } else {
+            ends[i] = to.wrapping_sub(from) as u16 & END_BITS;
+        }
+    }
+    // Each value starts at most `MAX_GAP` bytes after the one before, so
+    // the piece holds them all when it lies in the row (a value of other
+    // text just past the row's end would not) and fits a table of ends.
+    // A slice of `row` starts and ends at character boundaries; `get`
+    // checks that all the same, as the copy relies on it.
+    if to - from > NARROW_BYTES {
+        return None;
+    }
+    row.get(from..to)?;
+    let mut end = to - from;
+    for (i, slot) in ends.iter_mut().enumerate().skip(covered) {
+        if let Some(v) = values.get(i) {
+            end += v.len();
+        }
+        *slot = u16::try_from(end).ok().filter(|e| *e <= END_BITS)?;
+    }
+    Some(RowLayout {
+        covered,
+        from,
+        to,
+        bytes: end,
+        gaps: gaps != 0,
+    })
 }
 
 /// Text blocks that records read together share: the reader adds each
@@ -416,15 +511,10 @@ impl TextBlocks {
     /// `push` or at `flush`, in the order records were added.
     pub(crate) fn push(&mut self, line: u32, values: &[&str], out: &mut Vec<Record>) {
         let mut bytes: usize = values.iter().map(|v| v.len()).sum();
-        if bytes > usize::from(u16::MAX) {
+        if bytes > NARROW_BYTES {
             bytes += MAX_VALUES * WIDE_DIGITS;
         }
-        if !self.text.is_empty() && self.text.len() + bytes > self.text.capacity() {
-            self.flush(out);
-        }
-        if self.text.capacity() == 0 {
-            self.text.reserve_exact(Self::BLOCK_BYTES.max(bytes));
-        }
+        self.make_room(bytes, out);
         let (len, start, ends) = place(&mut self.text, values);
         self.placed.push(Placed {
             line,
@@ -432,6 +522,70 @@ impl TextBlocks {
             start,
             ends,
         });
+    }
+
+    /// `push` of a record read from a row of `row`'s text: `values` that
+    /// are slices of `row` are copied from it in one piece where they lie
+    /// in order (`row_layout`), rather than one by one.
+    pub(crate) fn push_from_row(
+        &mut self,
+        line: u32,
+        values: &[&str],
+        row: &str,
+        out: &mut Vec<Record>,
+    ) {
+        let values = &values[..values.len().min(MAX_VALUES)];
+        let placed = Placed {
+            line,
+            len: values.len() as u8 | inactive_flag(self.kind, values),
+            start: 0,
+            ends: [0; MAX_VALUES],
+        };
+        // Laid out in its place in `placed`.
+        self.placed.push(placed);
+        let Some(last) = self.placed.last_mut() else {
+            return;
+        };
+        let Some(layout) = row_layout(values, row, &mut last.ends) else {
+            self.placed.pop();
+            return self.push(line, values, out);
+        };
+        if !self.fits(layout.bytes) {
+            // Out of `placed` while the block's records are handed out.
+            let Some(placed) = self.placed.pop() else {
+                return;
+            };
+            self.make_room(layout.bytes, out);
+            self.placed.push(placed);
+        }
+        let start = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        self.text
+            .push_str(row.get(layout.from..layout.to).unwrap_or(""));
+        for v in &values[layout.covered..] {
+            crate::append::push_str(&mut self.text, v);
+        }
+        if let Some(last) = self.placed.last_mut() {
+            last.start = start;
+            if layout.gaps {
+                last.len |= GAPS;
+            }
+        }
+    }
+
+    /// Whether `bytes` more fit in the current block.
+    fn fits(&self, bytes: usize) -> bool {
+        self.text.len() + bytes <= self.text.capacity()
+    }
+
+    /// Flushes the current block unless `bytes` more fit in it; gives a
+    /// new block its buffer.
+    fn make_room(&mut self, bytes: usize, out: &mut Vec<Record>) {
+        if !self.text.is_empty() && !self.fits(bytes) {
+            self.flush(out);
+        }
+        if self.text.capacity() == 0 {
+            self.text.reserve_exact(Self::BLOCK_BYTES.max(bytes));
+        }
     }
 
     /// Freezes the current block and hands out its records.
@@ -474,10 +628,10 @@ impl Record {
         }
     }
 
-    /// The values, joined (not of a `WIDE` record).
+    /// The values, joined with their gaps (not of a `WIDE` record).
     fn joined(&self) -> &str {
         let start = self.start as usize;
-        let end = start + self.ends[MAX_VALUES - 1] as usize;
+        let end = start + usize::from(self.ends[MAX_VALUES - 1] & END_BITS);
         self.text.get(start..end).unwrap_or("")
     }
 
@@ -508,7 +662,7 @@ impl Record {
 
     /// The number of values, normally `kind.fields().len()`.
     fn count(&self) -> usize {
-        usize::from(self.len & !(WIDE | INACTIVE))
+        usize::from(self.len & !(WIDE | INACTIVE | GAPS))
     }
 
     /// The raw value in slot `i` (the `i`th of `kind.fields()`), or `""`
@@ -521,13 +675,14 @@ impl Record {
             return self.wide_value(i);
         }
         let base = self.start as usize;
-        let end = base + usize::from(self.ends[i]);
-        let start = base
-            + if i == 0 {
-                0
-            } else {
-                usize::from(self.ends[i - 1])
-            };
+        let entry = self.ends[i];
+        let end = base + usize::from(entry & END_BITS);
+        let after = if i == 0 {
+            0
+        } else {
+            usize::from(self.ends[i - 1] & END_BITS)
+        };
+        let start = base + after + usize::from(entry >> GAP_SHIFT);
         self.text.get(start..end).unwrap_or("")
     }
 
@@ -629,16 +784,59 @@ impl Record {
     /// Whether `other` is of the same kind and holds the same values
     /// (wherever it was read from).
     pub fn same_values(&self, other: &Record) -> bool {
-        self.kind == other.kind
-            && self.len == other.len
-            && self.ends == other.ends
-            // A clone is equal without a look at its text.
-            && ((Arc::ptr_eq(&self.text, &other.text) && self.start == other.start)
-                || if self.len & WIDE == 0 {
-                    self.joined() == other.joined()
-                } else {
-                    self.values().eq(other.values())
-                })
+        if self.kind != other.kind || (self.len ^ other.len) & !GAPS != 0 {
+            return false;
+        }
+        let gaps = (self.len | other.len) & GAPS != 0;
+        if self.ends == other.ends {
+            // A clone is equal without a look at its text; records laid
+            // out alike compare their texts at once.
+            if Arc::ptr_eq(&self.text, &other.text) && self.start == other.start {
+                return true;
+            }
+            if self.len & WIDE == 0 {
+                if self.joined() == other.joined() {
+                    return true;
+                }
+                if !gaps {
+                    return false;
+                }
+            }
+        } else if !gaps && self.len & WIDE == 0 {
+            // Values one after another, of other lengths.
+            return false;
+        }
+        // Laid out otherwise (a record read from a row beside one loaded
+        // from the database, gaps of other widths or text): the same values
+        // may still be there.
+        self.same_each_value(other)
+    }
+
+    /// `same_values` of two records of one kind and count, value by value.
+    fn same_each_value(&self, other: &Record) -> bool {
+        if (self.len | other.len) & WIDE != 0 {
+            return self.values().eq(other.values());
+        }
+        // Value `i` of a record, as bytes, given where value `i - 1` ends:
+        // with where it ends.
+        fn value(r: &Record, i: usize, after: usize) -> (Option<&[u8]>, usize) {
+            let entry = r.ends[i];
+            let base = r.start as usize;
+            let end = base + usize::from(entry & END_BITS);
+            let start = after + usize::from(entry >> GAP_SHIFT);
+            (r.text.as_bytes().get(start..end), end)
+        }
+        let (mut after_a, mut after_b) = (self.start as usize, other.start as usize);
+        for i in 0..self.count().min(MAX_VALUES) {
+            let (a, end_a) = value(self, i, after_a);
+            let (b, end_b) = value(other, i, after_b);
+            match (a, b) {
+                (Some(a), Some(b)) if same_bytes(a, b) => {}
+                _ => return false,
+            }
+            (after_a, after_b) = (end_a, end_b);
+        }
+        true
     }
 }
 
@@ -767,11 +965,11 @@ mod tests {
         );
     }
 
-    /// A record whose values take more than 64 KiB (a caller's raised
+    /// A record whose values take more than 4 KiB (a caller's raised
     /// field limit, a long value on the wire) keeps them all: its table of
     /// ends is in its text, and it reads, compares and changes like any.
     #[test]
-    fn records_over_64_kib_keep_every_value() {
+    fn records_over_4_kib_keep_every_value() {
         use crate::read::{ReadOptions, read};
         let long = "Ø".repeat(40_000); // 80,000 bytes
         let other = "x".repeat(70_000);
@@ -804,7 +1002,7 @@ mod tests {
         moved.set(Field::City, "Molde");
         assert_ne!(wide, moved);
         assert_eq!(moved.get(Field::Name), long);
-        // Back under 64 KiB, it is a usual record again.
+        // Back under 4 KiB, it is a usual record again.
         moved.set(Field::Name, "Kort AS");
         assert_eq!(moved.len & WIDE, 0);
         assert_eq!(
@@ -833,6 +1031,109 @@ mod tests {
                 ("3", "C", "Bodø")
             ]
         );
+    }
+
+    /// A record read from a row holds the values it was given however
+    /// they lie: slices of the row in order with gaps of any width, out of
+    /// order, overlapping, of other text, empty, or together too long for
+    /// a table of 12-bit ends. Many share each block, and each is equal to
+    /// the record of the same values made apart.
+    #[test]
+    fn records_laid_out_from_rows_hold_their_values() {
+        const CHARS: &[char] = &['a', '7', ';', ' ', '"', 'ø', '\u{3000}', 'Ω'];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let other = String::from("annen tekst, ikke fra raden");
+        let mut blocks = TextBlocks::new(Kind::Customer);
+        let mut out = Vec::new();
+        let mut expected: Vec<Vec<String>> = Vec::new();
+        let mut gapped = 0;
+        for case in 0..20_000 {
+            let chars = if case % 500 == 0 { 3000 } else { next() % 200 };
+            let text: String = (0..chars + 8)
+                .map(|_| CHARS[(next() % CHARS.len() as u64) as usize])
+                .collect();
+            // The character boundaries of the text, where slices may start.
+            let all: Vec<usize> = text
+                .char_indices()
+                .map(|(i, _)| i)
+                .chain([text.len()])
+                .collect();
+            // The row is the text but its last characters: a value of the
+            // text past the row's end is not the row's.
+            let row = &text[..all[all.len() - 1 - (next() % 8) as usize]];
+            let bounds = &all[..all.partition_point(|b| *b <= row.len())];
+            let past = &text[row.len()..];
+            let mut at = 0; // index into `bounds`
+            let width = Kind::Customer.fields().len() - (next() % 3) as usize;
+            let mut values: Vec<&str> = (0..width)
+                .map(|_| match next() % 8 {
+                    0 => "",
+                    1 => &other[(next() % 5) as usize..],
+                    2 if next() % 2 == 0 => past,
+                    2 => "true",
+                    3 => {
+                        // Somewhere else in the row, perhaps before.
+                        let a = (next() as usize) % bounds.len();
+                        let b = (a + (next() % 4) as usize).min(bounds.len() - 1);
+                        &row[bounds[a]..bounds[b]]
+                    }
+                    _ => {
+                        // After the previous slice, past a gap of 0 to 19
+                        // characters.
+                        let a = (at + (next() % 20) as usize).min(bounds.len() - 1);
+                        let b = (a + (next() % 6) as usize).min(bounds.len() - 1);
+                        at = b;
+                        &row[bounds[a]..bounds[b]]
+                    }
+                })
+                .collect();
+            if chars > 2000 {
+                // More than 4 KiB of values.
+                values[1] = row;
+            }
+            let before = out.len() + blocks.pending();
+            blocks.push_from_row(case, &values, row, &mut out);
+            assert_eq!(out.len() + blocks.pending(), before + 1);
+            if let Some(p) = blocks.placed.last() {
+                gapped += usize::from(p.ends.iter().any(|e| e >> GAP_SHIFT != 0));
+            }
+            expected.push(values.iter().map(|v| v.to_string()).collect());
+        }
+        blocks.flush(&mut out);
+        assert_eq!(out.len(), expected.len());
+        // Most records keep gaps: the layout was used, not only `place`.
+        assert!(gapped > 1_000, "{gapped}");
+        let mut wide = 0;
+        for (r, values) in out.iter().zip(&expected) {
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            assert_eq!(r.values().collect::<Vec<_>>(), values, "line {}", r.line);
+            let apart = Record::from_values(Kind::Customer, r.line, &values);
+            assert!(r.same_values(&apart) && apart.same_values(r), "{r:?}");
+            assert_eq!(*r, apart);
+            assert_eq!(r.active(), apart.active());
+            wide += usize::from(r.len & WIDE != 0);
+            // `GAPS` says whether text lies between the values.
+            if r.len & WIDE == 0 {
+                let gapped = r.ends[..r.count()].iter().any(|e| e >> GAP_SHIFT != 0);
+                assert_eq!(r.len & GAPS != 0, gapped, "{r:?}");
+            }
+            // A change reads back, and back again gives an equal record.
+            let mut changed = r.clone();
+            changed.set(Field::Name, "Endret AS");
+            assert_eq!(changed.get(Field::Name), "Endret AS");
+            if r.get(Field::Name) != "Endret AS" {
+                assert!(!changed.same_values(r) && !r.same_values(&changed));
+            }
+            changed.set(Field::Name, r.get(Field::Name));
+            assert!(changed.same_values(r));
+        }
+        assert!(wide > 0);
     }
 
     #[test]

@@ -228,6 +228,13 @@ pub trait RecordSink {
     /// `kind.fields()` (every slot present; `active` as `"true"` or
     /// `"false"`), the values `Record` would hold.
     fn record(&mut self, line: u32, values: &[&str]);
+    /// `record`, of values of which those the reader did not change but
+    /// trim (cells without doubled quotes) are slices of `text`, the
+    /// CSV text the row was read from: a sink may copy them from there at
+    /// once.
+    fn record_from_text(&mut self, line: u32, values: &[&str], _text: &str) {
+        self.record(line, values);
+    }
     /// How many records were taken.
     fn len(&self) -> usize;
     /// True when none was taken.
@@ -348,6 +355,10 @@ impl RecordSink for Records {
     fn record(&mut self, line: u32, values: &[&str]) {
         self.blocks.push(line, values, &mut self.records);
     }
+    fn record_from_text(&mut self, line: u32, values: &[&str], text: &str) {
+        self.blocks
+            .push_from_row(line, values, text, &mut self.records);
+    }
     fn len(&self) -> usize {
         self.records.len() + self.blocks.pending()
     }
@@ -387,6 +398,10 @@ impl<S: RecordSink> RecordSink for WithRowHashes<S> {
     fn record(&mut self, line: u32, values: &[&str]) {
         self.rows.record(line, values);
         self.sink.record(line, values);
+    }
+    fn record_from_text(&mut self, line: u32, values: &[&str], text: &str) {
+        self.rows.record(line, values);
+        self.sink.record_from_text(line, values, text);
     }
     fn len(&self) -> usize {
         self.sink.len()
@@ -477,6 +492,11 @@ pub(crate) trait Cells {
     fn is_blank(&self) -> bool {
         (0..self.count()).all(|i| trim(self.cell(i)).is_empty())
     }
+    /// The text that cells not changed by reading are slices of, if any
+    /// (`RecordSink::record_from_text`).
+    fn text(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl Cells for [&str] {
@@ -523,9 +543,9 @@ fn trim_slowly(s: &str) -> &str {
 pub(crate) struct Builder<'o, S> {
     kind: Kind,
     options: &'o ReadOptions,
-    /// The mapped columns as (column, slot in `kind.fields()`), in column
-    /// order; `None` until the first row.
-    columns: Option<Vec<(usize, usize)>>,
+    /// The mapped columns as (column, slot in `kind.fields()`, its field),
+    /// in column order; `None` until the first row.
+    columns: Option<Vec<(usize, usize, Field)>>,
     active_column: Option<usize>,
     out: ReadOutput,
     /// Lines of rows whose `active` cell was empty, in case the whole column
@@ -598,11 +618,11 @@ impl<'o, S: RecordSink> Builder<'o, S> {
                 max: limits.max_columns,
             });
         }
-        if cells.is_blank() {
-            self.out.blank_rows += 1;
-            return Ok(());
-        }
         if self.columns.is_none() {
+            if cells.is_blank() {
+                self.out.blank_rows += 1;
+                return Ok(());
+            }
             let cells: Vec<&str> = (0..cells.count()).map(|i| cells.cell(i)).collect();
             return self.first_row(line, &cells);
         }
@@ -720,7 +740,10 @@ impl<'o, S: RecordSink> Builder<'o, S> {
             slots
                 .iter()
                 .enumerate()
-                .filter_map(|(col, s)| Some((col, s.and_then(|f| kind.index_of(f))?)))
+                .filter_map(|(col, s)| {
+                    let f = (*s)?;
+                    Some((col, kind.index_of(f)?, f))
+                })
                 .collect(),
         );
         self.out.header = header;
@@ -741,7 +764,7 @@ impl<'o, S: RecordSink> Builder<'o, S> {
             h = fnv(h, &(cell.len() as u64).to_le_bytes());
             h = fnv(h, cell.as_bytes());
         }
-        for (col, slot) in self.columns.as_deref().unwrap_or(&[]) {
+        for (col, slot, _) in self.columns.as_deref().unwrap_or(&[]) {
             h = fnv(h, &(*col as u64).to_le_bytes());
             h = fnv(h, &(*slot as u64).to_le_bytes());
         }
@@ -777,13 +800,10 @@ impl<'o, S: RecordSink> Builder<'o, S> {
         Ok(true)
     }
 
+    /// Takes a row after the first (or a first that is not a header): a
+    /// blank row is counted as one; every other row becomes a record or a
+    /// row error.
     fn data_row<C: Cells + ?Sized>(&mut self, line: u32, cells: &C) -> Result<(), ReadError> {
-        self.out.row_count += 1;
-        if self.out.row_count > self.options.limits.max_rows {
-            return Err(ReadError::TooManyRows {
-                max: self.options.limits.max_rows,
-            });
-        }
         let kind = self.kind;
         let fields = kind.fields();
         let max_chars = self.options.limits.max_field_chars as usize;
@@ -797,9 +817,9 @@ impl<'o, S: RecordSink> Builder<'o, S> {
         let mut problems: Vec<String> = Vec::new();
         let mut active_was_empty = false;
         let columns = self.columns.as_deref().unwrap_or(&[]);
-        for &(col, slot) in columns {
+        let number_limit = max_chars.min(crate::protocol::MAX_NUMBER_CHARS);
+        for &(col, slot, field) in columns {
             let raw = cells.cell(col);
-            let field = fields[slot];
             if field == Field::Active {
                 match mapping::parse_active(raw) {
                     Some(a) => {
@@ -816,8 +836,18 @@ impl<'o, S: RecordSink> Builder<'o, S> {
                 }
                 continue;
             }
+            let value = trim(raw);
+            if field == Field::Number && value.is_empty() {
+                // Perhaps a blank row: only a row without a number can be.
+                if cells.is_blank() {
+                    self.out.blank_rows += 1;
+                    return Ok(());
+                }
+                problems.push("number: empty".to_string());
+                continue;
+            }
             let limit = if field == Field::Number {
-                max_chars.min(crate::protocol::MAX_NUMBER_CHARS)
+                number_limit
             } else {
                 max_chars
             };
@@ -832,12 +862,13 @@ impl<'o, S: RecordSink> Builder<'o, S> {
                     continue;
                 }
             }
-            let value = trim(raw);
-            if field == Field::Number && value.is_empty() {
-                problems.push("number: empty".to_string());
-                continue;
-            }
             values[slot] = value;
+        }
+        self.out.row_count += 1;
+        if self.out.row_count > self.options.limits.max_rows {
+            return Err(ReadError::TooManyRows {
+                max: self.options.limits.max_rows,
+            });
         }
         if problems.is_empty() {
             if active_was_empty {
@@ -845,7 +876,11 @@ impl<'o, S: RecordSink> Builder<'o, S> {
                     .push(u32::try_from(self.sink.len()).unwrap_or(u32::MAX));
                 self.sink.empty_active();
             }
-            self.sink.record(line, &values[..fields.len()]);
+            let values = &values[..fields.len()];
+            match cells.text() {
+                Some(text) => self.sink.record_from_text(line, values, text),
+                None => self.sink.record(line, values),
+            }
         } else {
             self.out.errors.push(RowError {
                 line,
