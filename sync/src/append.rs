@@ -103,6 +103,40 @@ pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// `a.cmp(b)` for text: `cmp_bytes` of their bytes.
+#[inline(always)]
+pub(crate) fn cmp_text(a: &str, b: &str) -> std::cmp::Ordering {
+    cmp_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// `a.cmp(b)`, for keys of one length (a register's numbers mostly are):
+/// the first and the last `w` bytes compared as big-endian numbers, the
+/// last only when the first are equal (then the bytes they share are
+/// equal, and the first difference is among the last), rather than a call
+/// of `memcmp`. Keys of two lengths are compared as usual.
+#[inline(always)]
+pub(crate) fn cmp_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    macro_rules! overlapping {
+        ($w:literal, $int:ty) => {{
+            let head = |s: &[u8]| s.first_chunk::<$w>().map(|c| <$int>::from_be_bytes(*c));
+            let tail = |s: &[u8]| s.last_chunk::<$w>().map(|c| <$int>::from_be_bytes(*c));
+            head(a).cmp(&head(b)).then_with(|| tail(a).cmp(&tail(b)))
+        }};
+    }
+    if a.len() != b.len() {
+        return a.cmp(b);
+    }
+    match a.len() {
+        0 => std::cmp::Ordering::Equal,
+        1 => a[0].cmp(&b[0]),
+        2..=3 => overlapping!(2, u16),
+        4..=7 => overlapping!(4, u32),
+        8..=15 => overlapping!(8, u64),
+        16..=32 => overlapping!(16, u128),
+        _ => a.cmp(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     // On wasm32 these same tests run under wasm-bindgen-test in Node.
@@ -135,6 +169,34 @@ mod tests {
             }
         }
         assert_eq!(appended, 4 * (1..=40).sum::<usize>());
+    }
+
+    /// `cmp_bytes` orders as `cmp` does: every length up to past the
+    /// widest piece, a difference at every place, in both directions, and
+    /// keys of two lengths.
+    #[test]
+    fn cmp_bytes_is_cmp_at_every_length() {
+        let mut compared = 0;
+        for len in 0..=40usize {
+            let a: Vec<u8> = (0..len).map(|i| b'0' + (i % 10) as u8).collect();
+            assert_eq!(cmp_bytes(&a, &a.clone()), std::cmp::Ordering::Equal);
+            for at in 0..len {
+                for delta in [1u8, 0x20, 0x80] {
+                    let mut b = a.clone();
+                    b[at] = b[at].wrapping_add(delta);
+                    assert_eq!(cmp_bytes(&a, &b), a.cmp(&b), "{a:?} {b:?}");
+                    assert_eq!(cmp_bytes(&b, &a), b.cmp(&a), "{b:?} {a:?}");
+                    compared += 2;
+                }
+            }
+            let mut longer = a.clone();
+            longer.push(b'0');
+            assert_eq!(cmp_bytes(&a, &longer), a.cmp(&longer));
+            assert_eq!(cmp_bytes(&longer, &a), longer.cmp(&a));
+        }
+        assert!(compared > 2000);
+        assert_eq!(cmp_text("1000", "999"), "1000".cmp("999"));
+        assert_eq!(cmp_text("ø", "z"), "ø".cmp("z"));
     }
 
     #[test]

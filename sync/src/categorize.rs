@@ -28,7 +28,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::BTreeSet;
 
-use crate::append::same_text;
+use crate::append::{cmp_text, same_text};
 use crate::normalize::FastMap;
 
 use serde::{Deserialize, Serialize};
@@ -520,7 +520,8 @@ pub(crate) enum KeyIndex<'e, L: KeyList + ?Sized> {
 
 impl<'e, L: KeyList + ?Sized> KeyIndex<'e, L> {
     pub(crate) fn new(list: &'e L) -> KeyIndex<'e, L> {
-        let sorted = (1..list.count()).all(|i| list.key_at(i - 1) < list.key_at(i));
+        let sorted =
+            (1..list.count()).all(|i| cmp_text(list.key_at(i - 1), list.key_at(i)).is_lt());
         KeyIndex::known(list, sorted)
     }
 
@@ -565,11 +566,11 @@ impl<'e, L: KeyList + ?Sized> KeyIndex<'e, L> {
                     // only then by halves, so that a million lookups in
                     // order touch nearby entries, not twenty far ones each.
                     let (mut lo, mut hi) = (0, n);
-                    if guess < n && list.key_at(guess) < key {
+                    if guess < n && cmp_text(list.key_at(guess), key).is_lt() {
                         lo = guess + 1;
                         let mut step = 1;
                         while let Some(probe) = guess.checked_add(step).filter(|p| *p < n) {
-                            if list.key_at(probe) < key {
+                            if cmp_text(list.key_at(probe), key).is_lt() {
                                 lo = probe + 1;
                                 step *= 2;
                             } else {
@@ -585,7 +586,7 @@ impl<'e, L: KeyList + ?Sized> KeyIndex<'e, L> {
                             return None;
                         }
                         let mid = lo + (hi - lo) / 2;
-                        match list.key_at(mid).cmp(key) {
+                        match cmp_text(list.key_at(mid), key) {
                             std::cmp::Ordering::Less => lo = mid + 1,
                             std::cmp::Ordering::Greater => hi = mid,
                             std::cmp::Ordering::Equal => break mid,

@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::append::same_text;
+use crate::append::{cmp_text, same_text};
 use crate::base::Base;
 use crate::normalize::FastMap;
 
@@ -208,7 +208,7 @@ impl State {
         for (i, r) in records.iter().enumerate() {
             let key = match_key(&self.rules, r.number());
             if sorted && let Some(prev) = out.last() {
-                sorted = prev.key.as_ref() < key.as_ref();
+                sorted = cmp_text(&prev.key, &key).is_lt();
             }
             out.push(Entry {
                 key,
