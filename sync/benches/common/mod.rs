@@ -7,7 +7,7 @@
 
 #![allow(dead_code)]
 
-use sync::read::{ReadOptions, read};
+use sync::read::{ReadOptions, RecordSink, Records, read};
 use sync::schema::{Kind, Record, Side};
 use sync::state::State;
 
@@ -90,11 +90,27 @@ pub fn parse(bytes: &[u8]) -> Vec<Record> {
     .unwrap_or_default()
 }
 
+/// Records as the server loads our register from its database
+/// (`store::sync::load_ours`): the values one after another in shared
+/// blocks, where records read from a file keep their row's text with the
+/// delimiters between the values. The window compares the two layouts.
+pub fn as_loaded(records: &[Record]) -> Vec<Record> {
+    let mut out = Records::new(Kind::Customer);
+    out.expect(records.len());
+    for r in records {
+        let values: Vec<&str> = r.values().collect();
+        out.record(r.line, &values);
+    }
+    out.end();
+    out.records
+}
+
 /// The state after a synchronization of `ours` with itself (every record
 /// linked, base equal to our values), then their side replaced by `theirs`:
-/// the server's state when a new export of theirs arrives.
+/// the server's state when a new export of theirs arrives. Our records are
+/// laid out as the server loads them (`as_loaded`); theirs as read.
 pub fn state_of(ours: Vec<Record>, theirs: Vec<Record>) -> State {
-    let mut s = State::synchronized(Kind::Customer, ours);
+    let mut s = State::synchronized(Kind::Customer, as_loaded(&ours));
     s.theirs = theirs;
     // The fields the export has no column for, as the server keeps them
     // from the import (`ReadOutput::missing_fields`).
