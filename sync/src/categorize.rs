@@ -1596,13 +1596,7 @@ mod tests {
     #[test]
     fn joined_pieces_order_as_their_texts() {
         const ALPHABET: &[u8] = b"12:#";
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::xorshift(0x2545_f491_4f6c_dd1d);
         let piece = |next: &mut dyn FnMut() -> u64| -> Vec<u8> {
             let len = (next() % 4) as usize;
             (0..len)

@@ -43,3 +43,15 @@ pub mod schema;
 pub mod state;
 pub mod suggest;
 pub mod track;
+
+/// A small deterministic generator (xorshift64) for the tests that try
+/// many random cases: the same cases on every run and on wasm32.
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}

@@ -1041,13 +1041,7 @@ mod tests {
     #[test]
     fn records_laid_out_from_rows_hold_their_values() {
         const CHARS: &[char] = &['a', '7', ';', ' ', '"', 'ø', '\u{3000}', 'Ω'];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15);
         let other = String::from("annen tekst, ikke fra raden");
         let mut blocks = TextBlocks::new(Kind::Customer);
         let mut out = Vec::new();
@@ -1075,7 +1069,7 @@ mod tests {
                 .map(|_| match next() % 8 {
                     0 => "",
                     1 => &other[(next() % 5) as usize..],
-                    2 if next() % 2 == 0 => past,
+                    2 if next().is_multiple_of(2) => past,
                     2 => "true",
                     3 => {
                         // Somewhere else in the row, perhaps before.
