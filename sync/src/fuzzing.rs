@@ -6,13 +6,14 @@
 //! an input the parser rejects with an error is fine.
 
 use crate::fingerprint::{Fingerprint, KnownRows};
-use crate::read::{Format, ReadOptions, RowHashes, read, read_into};
-use crate::schema::{Kind, Side};
+use crate::read::{Format, ReadOptions, ReadOutput, RowHashes, read, read_into};
+use crate::schema::{Field, Kind, Side};
 use crate::state::State;
 
 /// Any bytes read as CSV of either kind: an error, or every data row ends as
-/// a record or a row error; and read again with its own rows known
-/// (`KnownRows`), the same output and categories as reading every row.
+/// a record or a row error, and every record holds its row's cells as they
+/// are mapped; and read again with its own rows known (`KnownRows`), the
+/// same output and categories as reading every row.
 pub fn read_csv(data: &[u8]) {
     let options = ReadOptions {
         format: Some(Format::Csv),
@@ -26,9 +27,44 @@ pub fn read_csv(data: &[u8]) {
                 out.records.len() + out.errors.len(),
                 "a data row went missing"
             );
+            records_hold_their_cells(&out);
         }
     }
     known_rows(data);
+}
+
+/// Each record (read with its raw rows kept) holds the cells of its row
+/// that are mapped to fields, trimmed, whatever the layout its text took;
+/// `active` aside, which is read as a yes or no.
+fn records_hold_their_cells(out: &ReadOutput) {
+    let Some(rows) = &out.rows else {
+        return;
+    };
+    let holds = |r: &crate::schema::Record, row: &crate::read::RawRow| {
+        row.line == r.line
+            && out
+                .mapping
+                .iter()
+                .filter(|m| m.field != Field::Active)
+                .all(|m| {
+                    r.get(m.field) == row.cells.get(m.column as usize).map_or("", |c| c.trim())
+                })
+    };
+    // Records and rows are both in the file's order; rows that became row
+    // errors lie between, and a line may start more than one row (lines
+    // count line feeds; a lone carriage return also ends a row).
+    let mut rows = rows.iter();
+    for r in &out.records {
+        assert!(
+            rows.by_ref().any(|row| holds(r, row)),
+            "no row of line {} holds the record's values: {r:?}",
+            r.line
+        );
+        // Equal to the record of the same values made apart.
+        let values: Vec<&str> = r.values().collect();
+        let apart = crate::schema::Record::from_values(r.kind, r.line, &values);
+        assert!(r.same_values(&apart) && apart.same_values(r), "{r:?}");
+    }
 }
 
 /// `data` read with the rows of an import of the same bytes known, against
