@@ -202,14 +202,36 @@ impl Cells for Row<'_> {
     }
 }
 
-/// Counts line feeds; written over fixed chunks so the compiler vectorizes it.
-fn count_newlines(bytes: &[u8]) -> usize {
-    let mut chunks = bytes.chunks_exact(32);
-    let mut n = 0usize;
-    for c in &mut chunks {
-        n += c.iter().map(|b| usize::from(*b == b'\n')).sum::<usize>();
+/// Counts line breaks: a line feed, a carriage return and line feed
+/// (one), and a carriage return alone, as Excel for Mac ends the lines of
+/// its "CSV (Macintosh)" files (one at the very end counts: nothing
+/// follows it here). The line feeds are counted over fixed chunks, which
+/// the compiler vectorizes; the carriage returns only when there are any.
+fn count_line_breaks(bytes: &[u8]) -> usize {
+    let count = |byte: u8| {
+        let mut chunks = bytes.chunks_exact(32);
+        let mut n = 0usize;
+        for c in &mut chunks {
+            n += c.iter().map(|b| usize::from(*b == byte)).sum::<usize>();
+        }
+        n + chunks.remainder().iter().filter(|b| **b == byte).count()
+    };
+    let feeds = count(b'\n');
+    if !bytes.contains(&b'\r') {
+        return feeds;
     }
-    n + chunks.remainder().iter().filter(|b| **b == b'\n').count()
+    let crlf = bytes.windows(2).filter(|w| w == b"\r\n").count();
+    feeds + count(b'\r') - crlf
+}
+
+/// Whether the byte at `pos` ends a line: a line feed, or a carriage
+/// return that no line feed follows (`count_line_breaks`).
+fn ends_line(bytes: &[u8], pos: usize) -> bool {
+    match bytes.get(pos) {
+        Some(b'\n') => true,
+        Some(b'\r') => bytes.get(pos + 1) != Some(&b'\n'),
+        _ => false,
+    }
 }
 
 /// Eight bytes at `pos` as one word, lowest address lowest.
@@ -392,7 +414,7 @@ fn find_byte(bytes: &[u8], mut pos: usize, byte: u8) -> usize {
 /// little high, so the record list is allocated once.
 fn estimate_rows(body: &[u8]) -> usize {
     let sample = &body[..body.len().min(SNIFF_BYTES)];
-    let lines = count_newlines(sample).max(1);
+    let lines = count_line_breaks(sample).max(1);
     let rows = body.len() / sample.len().max(1) * lines
         + (body.len() % sample.len().max(1)) * lines / sample.len().max(1);
     rows + rows / 64 + 1
@@ -584,12 +606,13 @@ pub(crate) fn plan(head: &[u8], options: &ReadOptions) -> Option<PartPlan> {
     // into the raw bytes as into the decoded text (one byte each in UTF-8
     // and Windows-1252, the encodings planned here).
     let body_start = text.len() - body.len();
-    let feeds = text
-        .as_bytes()
-        .get(..body_start + split.pos)?
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count();
+    let before = text.as_bytes().get(..body_start + split.pos)?;
+    // A carriage return alone ends a line too, but no part is cut there:
+    // a file whose first row ends so is read whole.
+    let feeds = before.iter().filter(|b| **b == b'\n').count();
+    if count_line_breaks(before) != feeds {
+        return None;
+    }
     let data_start = head
         .iter()
         .enumerate()
@@ -699,7 +722,7 @@ fn each_csv_crate_record(
         while start < body.len() && matches!(body[start], b'\r' | b'\n') {
             start += 1;
         }
-        newlines += count_newlines(&body[scanned..start]);
+        newlines += count_line_breaks(&body[scanned..start]);
         scanned = start;
         // The text is UTF-8 already and the delimiter is ASCII, so the
         // record's fields, joined, are valid UTF-8 and every field boundary
@@ -797,12 +820,12 @@ impl<'t> Splitter<'t> {
     }
 
     /// Moves past blank lines and the rest of the last record's line
-    /// break, counting the line feeds; returns where that leaves it.
+    /// break, counting the line breaks; returns where that leaves it.
     fn skip_breaks(&mut self) -> usize {
         let bytes = self.text.as_bytes();
         let mut pos = self.pos;
         while pos < bytes.len() && matches!(bytes[pos], b'\r' | b'\n') {
-            self.newlines += usize::from(bytes[pos] == b'\n');
+            self.newlines += usize::from(ends_line(bytes, pos));
             pos += 1;
         }
         self.pos = pos;
@@ -816,7 +839,7 @@ impl<'t> Splitter<'t> {
         self.scratch.get(start..end)
     }
 
-    /// Moves to the next record; returns the line feeds before it (its
+    /// Moves to the next record; returns the line breaks before it (its
     /// line, less one), or `None` at the end.
     fn next_record(&mut self) -> Option<usize> {
         let bytes = self.text.as_bytes();
@@ -888,12 +911,11 @@ impl<'t> Splitter<'t> {
             if !pushed {
                 self.cells.push(self.piece(cell_start, at));
             }
-            // A line break ends the record; \r\n is one.
+            // A line break ends the record; \r\n is one, and so is a
+            // carriage return alone.
             let mut next = at + 1;
-            if b == b'\n' {
-                self.newlines += 1;
-            } else if next < len && bytes[next] == b'\n' {
-                self.newlines += 1;
+            self.newlines += 1;
+            if b == b'\r' && next < len && bytes[next] == b'\n' {
                 next += 1;
             }
             self.pos = next;
@@ -928,7 +950,7 @@ impl<'t> Splitter<'t> {
             // Inside quotes: everything up to the next quote is text.
             let start = pos;
             pos = find_byte(bytes, pos, b'"');
-            self.newlines += count_newlines(&bytes[start..pos]);
+            self.newlines += count_line_breaks(&bytes[start..pos]);
             add(self, start, pos);
             if pos == len {
                 self.open_quote = true;
@@ -1173,6 +1195,31 @@ mod tests {
                 r.values().collect::<Vec<_>>(),
                 made.values().collect::<Vec<_>>()
             );
+        }
+    }
+
+    /// Excel for Mac's "CSV (Macintosh)" ends its lines with a carriage
+    /// return alone: each is a line, for records, row errors and the
+    /// line numbers after a quoted line break, as in a file of line feeds.
+    #[test]
+    fn lone_carriage_returns_end_lines_too() {
+        let text =
+            "Kundenummer;Navn\r0001;Acme\r\r;Uten nummer\r0002;\"To\rlinjer\"\r0003;C\r\n0004;D\n";
+        for text in [
+            text.to_string(),
+            text.replace("\r\n", "\n").replace('\r', "\n"),
+        ] {
+            let out = read_ok(text.as_bytes(), Kind::Customer, &ReadOptions::default());
+            let lines: Vec<u32> = out.records.iter().map(|r| r.line).collect();
+            assert_eq!(lines, [2, 5, 7, 8], "{text:?}");
+            let errors: Vec<u32> = out.errors.iter().map(|e| e.line).collect();
+            assert_eq!(errors, [4], "{text:?}");
+            let quoted = if text.contains('\r') {
+                "To\rlinjer"
+            } else {
+                "To\nlinjer"
+            };
+            assert_eq!(out.records[1].get(Field::Name), quoted);
         }
     }
 

@@ -75,7 +75,8 @@ impl PartPlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartMeta {
     pub out: ReadOutput,
-    /// Line feeds in the part: the next part's lines come after them.
+    /// Line breaks in the part (a carriage return alone counts, as in
+    /// the splitter): the next part's lines come after them.
     pub newlines: u32,
     /// The part did not end inside quotes.
     pub clean_end: bool,
