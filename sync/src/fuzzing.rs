@@ -51,8 +51,7 @@ fn records_hold_their_cells(out: &ReadOutput) {
                 })
     };
     // Records and rows are both in the file's order; rows that became row
-    // errors lie between, and a line may start more than one row (lines
-    // count line feeds; a lone carriage return also ends a row).
+    // errors lie between.
     let mut rows = rows.iter();
     for r in &out.records {
         assert!(

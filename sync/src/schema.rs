@@ -423,9 +423,7 @@ struct RowLayout {
 /// The layout of a record of `values` (at most `MAX_VALUES`), of which
 /// those taken from the row are slices of `row`, with the record's `ends`;
 /// `None` when its text would take more than a record without gaps can
-/// hold (then it is `place`d). The ends are written where the record's
-/// are kept: built on the stack in narrow stores and then copied whole,
-/// they cost a stall on every record.
+/// hold (then it is `place`d).
 fn row_layout(values: &[&str], row: &str, ends: &mut [u16; MAX_VALUES]) -> Option<RowLayout> {
     // Where a value is in the row, if it is a slice of it: an address
     // comparison, which a value of other text fails (its offset wraps or
@@ -535,52 +533,30 @@ impl TextBlocks {
         out: &mut Vec<Record>,
     ) {
         let values = &values[..values.len().min(MAX_VALUES)];
-        let placed = Placed {
-            line,
-            len: values.len() as u8 | inactive_flag(self.kind, values),
-            start: 0,
-            ends: [0; MAX_VALUES],
-        };
-        // Laid out in its place in `placed`.
-        self.placed.push(placed);
-        let Some(last) = self.placed.last_mut() else {
-            return;
-        };
-        let Some(layout) = row_layout(values, row, &mut last.ends) else {
-            self.placed.pop();
+        let mut ends = [0; MAX_VALUES];
+        let Some(layout) = row_layout(values, row, &mut ends) else {
             return self.push(line, values, out);
         };
-        if !self.fits(layout.bytes) {
-            // Out of `placed` while the block's records are handed out.
-            let Some(placed) = self.placed.pop() else {
-                return;
-            };
-            self.make_room(layout.bytes, out);
-            self.placed.push(placed);
-        }
+        self.make_room(layout.bytes, out);
         let start = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
         self.text
             .push_str(row.get(layout.from..layout.to).unwrap_or(""));
         for v in &values[layout.covered..] {
             crate::append::push_str(&mut self.text, v);
         }
-        if let Some(last) = self.placed.last_mut() {
-            last.start = start;
-            if layout.gaps {
-                last.len |= GAPS;
-            }
-        }
-    }
-
-    /// Whether `bytes` more fit in the current block.
-    fn fits(&self, bytes: usize) -> bool {
-        self.text.len() + bytes <= self.text.capacity()
+        let gaps = if layout.gaps { GAPS } else { 0 };
+        self.placed.push(Placed {
+            line,
+            len: values.len() as u8 | inactive_flag(self.kind, values) | gaps,
+            start,
+            ends,
+        });
     }
 
     /// Flushes the current block unless `bytes` more fit in it; gives a
     /// new block its buffer.
     fn make_room(&mut self, bytes: usize, out: &mut Vec<Record>) {
-        if !self.text.is_empty() && !self.fits(bytes) {
+        if !self.text.is_empty() && self.text.len() + bytes > self.text.capacity() {
             self.flush(out);
         }
         if self.text.capacity() == 0 {
@@ -674,16 +650,23 @@ impl Record {
         if self.len & WIDE != 0 {
             return self.wide_value(i);
         }
+        let (start, end) = self.bounds(i);
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// Where value `i` (below `MAX_VALUES`) of a record that is not `WIDE`
+    /// starts and ends in its text: where value `i - 1` ends, plus its gap.
+    fn bounds(&self, i: usize) -> (usize, usize) {
         let base = self.start as usize;
         let entry = self.ends[i];
-        let end = base + usize::from(entry & END_BITS);
-        let after = if i == 0 {
-            0
-        } else {
-            usize::from(self.ends[i - 1] & END_BITS)
+        let after = match i.checked_sub(1) {
+            Some(before) => usize::from(self.ends[before] & END_BITS),
+            None => 0,
         };
-        let start = base + after + usize::from(entry >> GAP_SHIFT);
-        self.text.get(start..end).unwrap_or("")
+        (
+            base + after + usize::from(entry >> GAP_SHIFT),
+            base + usize::from(entry & END_BITS),
+        )
     }
 
     /// `value_at` of a `WIDE` record: its ends are read from its text.
@@ -787,23 +770,17 @@ impl Record {
         if self.kind != other.kind || (self.len ^ other.len) & !GAPS != 0 {
             return false;
         }
-        let gaps = (self.len | other.len) & GAPS != 0;
-        if self.ends == other.ends {
-            // A clone is equal without a look at its text; records laid
-            // out alike compare their texts at once.
-            if Arc::ptr_eq(&self.text, &other.text) && self.start == other.start {
-                return true;
-            }
-            if self.len & WIDE == 0 {
-                if self.joined() == other.joined() {
-                    return true;
-                }
-                if !gaps {
-                    return false;
-                }
-            }
-        } else if !gaps && self.len & WIDE == 0 {
-            // Values one after another, of other lengths.
+        let narrow = self.len & WIDE == 0;
+        // A clone is equal without a look at its text; records laid out
+        // alike compare their texts at once.
+        if self.ends == other.ends
+            && ((Arc::ptr_eq(&self.text, &other.text) && self.start == other.start)
+                || (narrow && self.joined() == other.joined()))
+        {
+            return true;
+        }
+        // Without gaps, the same values are the same ends and text.
+        if narrow && (self.len | other.len) & GAPS == 0 {
             return false;
         }
         // Laid out otherwise (a record read from a row beside one loaded
@@ -817,26 +794,13 @@ impl Record {
         if (self.len | other.len) & WIDE != 0 {
             return self.values().eq(other.values());
         }
-        // Value `i` of a record, as bytes, given where value `i - 1` ends:
-        // with where it ends.
-        fn value(r: &Record, i: usize, after: usize) -> (Option<&[u8]>, usize) {
-            let entry = r.ends[i];
-            let base = r.start as usize;
-            let end = base + usize::from(entry & END_BITS);
-            let start = after + usize::from(entry >> GAP_SHIFT);
-            (r.text.as_bytes().get(start..end), end)
+        fn value(r: &Record, i: usize) -> Option<&[u8]> {
+            let (start, end) = r.bounds(i);
+            r.text.as_bytes().get(start..end)
         }
-        let (mut after_a, mut after_b) = (self.start as usize, other.start as usize);
-        for i in 0..self.count().min(MAX_VALUES) {
-            let (a, end_a) = value(self, i, after_a);
-            let (b, end_b) = value(other, i, after_b);
-            match (a, b) {
-                (Some(a), Some(b)) if same_bytes(a, b) => {}
-                _ => return false,
-            }
-            (after_a, after_b) = (end_a, end_b);
-        }
-        true
+        (0..self.count().min(MAX_VALUES)).all(
+            |i| matches!((value(self, i), value(other, i)), (Some(a), Some(b)) if same_bytes(a, b)),
+        )
     }
 }
 
