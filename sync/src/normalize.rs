@@ -565,6 +565,17 @@ fn code_bytes(field: Field, bytes: &[u8], mut put: impl FnMut(u8)) {
 /// number), so that keying a million records allocates nothing.
 pub fn match_key<'a>(rules: &NumberRules, number: &'a str) -> Cow<'a, str> {
     let bytes = number.as_bytes();
+    if all_digits(bytes) {
+        if !rules.strip_leading_zeros {
+            return Cow::Borrowed(number);
+        }
+        let t = number.trim_start_matches('0');
+        if t.is_empty() && !number.is_empty() {
+            // "000" is the number zero: its last character.
+            return Cow::Borrowed(&number[number.len() - 1..]);
+        }
+        return Cow::Borrowed(t);
+    }
     let plain = bytes
         .iter()
         .all(|b| b.is_ascii() && !ascii_space(*b) && !b.is_ascii_lowercase());
@@ -580,6 +591,29 @@ pub fn match_key<'a>(rules: &NumberRules, number: &'a str) -> Cow<'a, str> {
         return Cow::Borrowed(t);
     }
     Cow::Borrowed(number)
+}
+
+/// Whether every byte is an ASCII digit: for the 4 to 16 bytes that
+/// numbers mostly have, a test of two words rather than of each byte (a
+/// million numbers are keyed for every window).
+#[inline]
+fn all_digits(bytes: &[u8]) -> bool {
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    const SIXES: u64 = 0x0606_0606_0606_0606;
+    // A digit is 0x30..=0x39: its high half is 3, and stays 3 once 6 is
+    // added (no byte carries into the next: each is at most 0x3F).
+    let digits = |w: u64| w & HIGH == THREES && w.wrapping_add(SIXES) & HIGH == THREES;
+    let word = |c: &[u8; 8]| u64::from_le_bytes(*c);
+    let half = |c: &[u8; 4]| u64::from(u32::from_le_bytes(*c));
+    match (bytes.len(), bytes.first_chunk(), bytes.last_chunk()) {
+        (8..=16, Some(first), Some(last)) => digits(word(first)) && digits(word(last)),
+        (4..=7, _, _) => match (bytes.first_chunk(), bytes.last_chunk()) {
+            (Some(first), Some(last)) => digits(half(first) | half(last) << 32),
+            _ => false,
+        },
+        _ => bytes.iter().all(u8::is_ascii_digit),
+    }
 }
 
 /// Hash of `field`'s normalized value in `record`.
@@ -720,6 +754,25 @@ mod tests {
     }
 
     #[test]
+    fn all_digits_is_every_byte_a_digit() {
+        for len in 0..=20usize {
+            let digits: Vec<u8> = (0..len).map(|i| b'0' + (i * 7 % 10) as u8).collect();
+            assert!(all_digits(&digits), "{len}");
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = digits.clone();
+                    bytes[at] = b;
+                    assert_eq!(
+                        all_digits(&bytes),
+                        b.is_ascii_digit(),
+                        "{b:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn match_key_equals_rules_key() {
         let numbers = [
             "",
@@ -727,6 +780,18 @@ mod tests {
             "000",
             "00123",
             "123",
+            "1000",
+            "00A1",
+            "0012a",
+            "A001",
+            "0123456",
+            "01234567",
+            "0123456789012345",
+            "01234567890123456",
+            "0000000000",
+            "12:3",
+            "12/3",
+            "1234567\u{7f}",
             " 12 3 ",
             "ab-1",
             "AB-1",

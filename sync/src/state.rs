@@ -21,7 +21,8 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{
-    ABSENT, Entry, Input, KeyIndex, LinkEntry, PendingEntry, Slot, Source, UNKNOWN, overlay,
+    ABSENT, Entry, Input, KeyIndex, LinkEntry, LinkOrder, NOT_FOUND, PendingEntry, Slot, Source,
+    UNKNOWN, overlay,
 };
 use crate::normalize::{combine, field_hashes, hash_field, match_key, normalize};
 use crate::rules::NumberRules;
@@ -267,6 +268,7 @@ impl State {
             same: vec![false; theirs.len()],
             like: vec![None; theirs.len()],
             link_ours: Vec::with_capacity(links.len()),
+            link_found: Vec::with_capacity(links.len()),
         };
         let mut mark = |key: &str| {
             if let Some(h) = first(key).and_then(|i| m.hashed.get_mut(i as usize)) {
@@ -279,10 +281,17 @@ impl State {
         }
         // A link that may be plain is marked so (and its record of theirs
         // as the same as ours) until the last pass below says otherwise.
+        // The one entry with each of a link's keys is kept for the rules.
+        let one = |found: Option<(u32, u32)>| match found {
+            Some((i, 1)) => i,
+            _ => NOT_FOUND,
+        };
         for (li, l) in links.iter().enumerate() {
             let o = our_keys.get(&l.our_key);
+            let t = their_keys.get(&l.their_key);
+            m.link_found.push([one(o), one(t)]);
             m.link_ours.push(o.map(|(i, _)| i));
-            let candidate = match (o, their_keys.get(&l.their_key)) {
+            let candidate = match (o, t) {
                 (Some((i, 1)), Some((j, 1)))
                     if !hash_all
                         && l.our_key == l.their_key
@@ -403,10 +412,12 @@ impl State {
         let width = self.synced.len();
         let (mut ours, our_order) = self.unhashed_entries(Side::Ours);
         let (mut theirs, their_order) = self.unhashed_entries(Side::Theirs);
-        let mut links: Vec<LinkEntry<'_>> = self
-            .links
-            .iter()
-            .map(|l| LinkEntry {
+        let mut links: Vec<LinkEntry<'_>> = Vec::with_capacity(self.links.len());
+        // The rules' look at the links' order, taken while their keys are
+        // at hand.
+        let mut link_order = LinkOrder::default();
+        for l in &self.links {
+            let link = LinkEntry {
                 our_key: match_key(&self.rules, &l.our_number),
                 their_key: match_key(&self.rules, &l.their_number),
                 active: l.active,
@@ -414,8 +425,10 @@ impl State {
                 // the pair is the same.
                 base_row: UNHASHED_BASE,
                 base_fields: None,
-            })
-            .collect();
+            };
+            link_order.next(links.last(), &link);
+            links.push(link);
+        }
         let m = self.marks((&ours, our_order), (&theirs, their_order), &links, hash_all);
         // Room for our hashed records, and for their records and bases
         // outside plain links (the others share our records' entries).
@@ -479,6 +492,8 @@ impl State {
         input.theirs = theirs;
         input.sorted = [our_order, their_order];
         input.links = links;
+        input.link_order = Some(link_order.get());
+        input.link_found = m.link_found;
         input.deactivated_ours = self.deactivated_keys(Side::Ours);
         input.deactivated_theirs = self.deactivated_keys(Side::Theirs);
         input.pending = self.pending_entries();
@@ -589,6 +604,8 @@ struct Marks {
     like: Vec<Option<u32>>,
     /// Per link: the (first) record of ours with its key of ours.
     link_ours: Vec<Option<u32>>,
+    /// Per link: `Input::link_found`.
+    link_found: Vec<[u32; 2]>,
 }
 
 /// The row of our record `i` while it is unhashed (`State::to_input`):
