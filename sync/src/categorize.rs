@@ -1073,14 +1073,14 @@ pub struct Row {
     /// Which row with its key this is: 1 for the first; from the second
     /// on, the key ends in `#n`.
     pub repeat: u32,
-    /// Index into `State::ours`.
-    pub our_index: Option<u32>,
-    /// Index into `State::theirs`.
-    pub their_index: Option<u32>,
-    /// Index into `State::pending` of the creation that is the row's
-    /// record of theirs, when only a pending change made it.
-    pub their_pending: Option<u32>,
-    pub link_index: Option<u32>,
+    /// Index into `State::ours` (`our_index`).
+    our_index: Ix,
+    /// Index into `State::theirs` (`their_index`).
+    their_index: Ix,
+    /// Index into `State::pending` (`their_pending`).
+    their_pending: Ix,
+    /// Index into `State::links` (`link_index`).
+    link_index: Ix,
     pub skipped_multiple: bool,
     /// What few rows have (`suggestion`, `conflicts`, `planned`), kept
     /// apart so that the other rows are the smaller.
@@ -1095,7 +1095,68 @@ struct RowDetail {
     planned: Vec<PlannedUpdate>,
 }
 
+/// An index into one of the state's lists, or none: an `Option<u32>` in 4
+/// bytes, so that a row takes 32 bytes rather than 48 (a window writes a
+/// row for every record). `u32::MAX` is none; the lists are indexed by
+/// `u32` and never that long. On the wire it is the `Option<u32>`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Ix(u32);
+
+// What `Ix` is for.
+const _: () = assert!(std::mem::size_of::<Row>() <= 32);
+
+impl Ix {
+    const NONE: Ix = Ix(u32::MAX);
+
+    fn of(i: Option<u32>) -> Ix {
+        i.map_or(Ix::NONE, Ix)
+    }
+
+    fn get(self) -> Option<u32> {
+        (self != Ix::NONE).then_some(self.0)
+    }
+}
+
+impl std::fmt::Debug for Ix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl Serialize for Ix {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ix {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Ix, D::Error> {
+        Option::<u32>::deserialize(d).map(Ix::of)
+    }
+}
+
 impl Row {
+    /// Index into `State::ours` of the row's record of ours.
+    pub fn our_index(&self) -> Option<u32> {
+        self.our_index.get()
+    }
+
+    /// Index into `State::theirs` of the row's record of theirs.
+    pub fn their_index(&self) -> Option<u32> {
+        self.their_index.get()
+    }
+
+    /// Index into `State::pending` of the creation that is the row's
+    /// record of theirs, when only a pending change made it.
+    pub fn their_pending(&self) -> Option<u32> {
+        self.their_pending.get()
+    }
+
+    /// Index into `State::links` of the row's link.
+    pub fn link_index(&self) -> Option<u32> {
+        self.link_index.get()
+    }
+
     /// The number of a lone partner with the same key: the top suggestion.
     pub fn suggestion(&self) -> Option<&str> {
         self.detail.as_ref()?.suggestion.as_deref()
@@ -1113,17 +1174,17 @@ impl Row {
 
     /// Where the row's record of theirs lives, if it has one.
     pub fn their_source(&self) -> Option<Source> {
-        self.their_index
+        self.their_index()
             .map(Source::Record)
-            .or(self.their_pending.map(Source::Pending))
+            .or(self.their_pending().map(Source::Pending))
     }
 
     fn link<'s>(&self, state: &'s State) -> Option<&'s Link> {
-        self.link_index.and_then(|i| state.links.get(i as usize))
+        self.link_index().and_then(|i| state.links.get(i as usize))
     }
 
     fn our_record<'s>(&self, state: &'s State) -> Option<&'s Record> {
-        self.our_index.and_then(|i| state.ours.get(i as usize))
+        self.our_index().and_then(|i| state.ours.get(i as usize))
     }
 
     /// The prefix of the row's key: a link's, else a lone record of ours',
@@ -1215,11 +1276,14 @@ impl Row {
     /// change alters a number: numbers are never synced, and a plan sets
     /// none.
     pub fn their_number<'s>(&self, state: &'s State) -> Option<&'s str> {
-        if let Some(r) = self.their_index.and_then(|i| state.theirs.get(i as usize)) {
+        if let Some(r) = self
+            .their_index()
+            .and_then(|i| state.theirs.get(i as usize))
+        {
             return Some(r.number());
         }
         if let Some(PendingChange::Create { number, .. }) = self
-            .their_pending
+            .their_pending()
             .and_then(|i| state.pending.get(i as usize))
         {
             return Some(number);
@@ -1418,11 +1482,11 @@ pub fn categorize(state: &State) -> Categorized {
         }
     }
     let key_of = |r: &Row| KeyOf {
-        link: r.link_index,
-        ours: r.our_index,
-        theirs: r.their_index.or_else(|| {
+        link: r.link_index(),
+        ours: r.our_index(),
+        theirs: r.their_index().or_else(|| {
             pending_entry
-                .get(r.their_pending? as usize)
+                .get(r.their_pending()? as usize)
                 .copied()
                 .flatten()
         }),
@@ -1479,16 +1543,16 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
         category: cr.category,
         reason: cr.reason,
         repeat: cr.repeat,
-        our_index,
-        their_index: match their_source {
+        our_index: Ix::of(our_index),
+        their_index: Ix::of(match their_source {
             Some(Source::Record(i)) => Some(i),
             _ => None,
-        },
-        their_pending: match their_source {
+        }),
+        their_pending: Ix::of(match their_source {
             Some(Source::Pending(i)) => Some(i),
             _ => None,
-        },
-        link_index: cr.link,
+        }),
+        link_index: Ix::of(cr.link),
         skipped_multiple: cr.skipped_multiple,
         detail: None,
     };
@@ -1714,9 +1778,12 @@ mod tests {
                 );
             }
         }
-        assert_eq!(c.find(&s, "ours:1#2").map(|r| r.our_index), Some(Some(1)));
+        assert_eq!(c.find(&s, "ours:1#2").map(|r| r.our_index()), Some(Some(1)));
         assert_eq!(c.find(&s, "ours:1#1"), None);
-        assert_eq!(c.find(&s, "link:12:1").map(|r| r.link_index), Some(Some(0)));
+        assert_eq!(
+            c.find(&s, "link:12:1").map(|r| r.link_index()),
+            Some(Some(0))
+        );
         assert_eq!(c.find(&s, "link:12:1#1"), None);
     }
 
@@ -2110,6 +2177,35 @@ mod tests {
             .retain(|l| matches!(l.our_number.as_str(), "1" | "2"));
         s.links.dedup_by(|a, b| a.our_number == b.our_number);
         assert_eq!(s.to_input().link_order, Some((true, true)));
+    }
+
+    #[test]
+    fn a_row_keeps_its_indices_on_the_wire() {
+        let mut s = State::new(Kind::Customer);
+        s.ours = vec![cust("1", "Acme"), cust("2", "Bolt")];
+        s.theirs = vec![cust("2", "Bolt")];
+        s.links = vec![link(&s, "2", "2", Some(&cust("2", "Bolt")))];
+        let c = categorize(&s);
+        let linked = c.find(&s, "link:2:2").expect("linked row");
+        assert_eq!(
+            (
+                linked.our_index(),
+                linked.their_index(),
+                linked.link_index()
+            ),
+            (Some(1), Some(0), Some(0))
+        );
+        assert_eq!(linked.their_pending(), None);
+        let lone = c.find(&s, "ours:1").expect("lone row");
+        let json = serde_json::to_value(lone).expect("serializes");
+        assert_eq!(json["our_index"], serde_json::json!(0));
+        assert_eq!(json["their_index"], serde_json::Value::Null);
+        assert_eq!(json["link_index"], serde_json::Value::Null);
+        for row in [linked, lone] {
+            let back: Row = serde_json::from_value(serde_json::to_value(row).expect("serializes"))
+                .expect("deserializes");
+            assert_eq!(&back, row);
+        }
     }
 
     #[test]

@@ -181,9 +181,9 @@ fn outcome(
         Category::New => {
             if row.skipped_multiple {
                 Outcome::Skipped
-            } else if row.their_index.is_some() && row.no_import(state, pending) {
+            } else if row.their_index().is_some() && row.no_import(state, pending) {
                 Outcome::NoImport
-            } else if row.our_index.is_some() && row.no_export(state) {
+            } else if row.our_index().is_some() && row.no_export(state) {
                 Outcome::NoExport
             } else {
                 Outcome::Added
@@ -212,8 +212,8 @@ fn outcome(
             }
             match facts.previous {
                 Some((ours, theirs))
-                    if changed_since(ours, state, Side::Ours, row.our_index)
-                        || changed_since(theirs, state, Side::Theirs, row.their_index) =>
+                    if changed_since(ours, state, Side::Ours, row.our_index())
+                        || changed_since(theirs, state, Side::Theirs, row.their_index()) =>
                 {
                     Outcome::NoDifference
                 }

@@ -242,10 +242,10 @@ pub fn suggest(state: &State, categorized: &Categorized, max: usize) -> Vec<Sugg
         categorized
             .rows(Category::New)
             .iter()
-            .filter(|r| !r.skipped_multiple && r.link_index.is_none())
+            .filter(|r| !r.skipped_multiple && r.link_index().is_none())
             .filter_map(|r| match side {
-                Side::Ours => r.our_index,
-                Side::Theirs => r.their_index,
+                Side::Ours => r.our_index(),
+                Side::Theirs => r.their_index(),
             })
             .collect()
     };

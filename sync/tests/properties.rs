@@ -274,10 +274,10 @@ fn assert_each_record_once(s: &State) -> Result<(), TestCaseError> {
     let mut ours = vec![0u32; s.ours.len()];
     let mut theirs = vec![0u32; s.theirs.len()];
     for row in c.all() {
-        if let Some(i) = row.our_index {
+        if let Some(i) = row.our_index() {
             ours[i as usize] += 1;
         }
-        if let Some(i) = row.their_index {
+        if let Some(i) = row.their_index() {
             theirs[i as usize] += 1;
         }
     }

@@ -478,7 +478,7 @@ fn values(r: &Record) -> Vec<String> {
 
 /// Their record of a row, with pending changes laid over it.
 fn their_record(state: &State, index: &sync::state::PendingIndex, row: &Row) -> Option<Record> {
-    match row.their_index {
+    match row.their_index() {
         Some(i) => state
             .effective_theirs_cow(sync::categorize::Source::Record(i), index)
             .map(|c| c.into_owned()),
@@ -490,16 +490,16 @@ fn their_record(state: &State, index: &sync::state::PendingIndex, row: &Row) -> 
 
 fn window_row(state: &State, index: &sync::state::PendingIndex, row: &Row) -> WindowRow {
     let ours = row
-        .our_index
+        .our_index()
         .and_then(|i| state.ours.get(i as usize))
         .map(values);
     let theirs = their_record(state, index, row).map(|r| values(&r));
     let link_active = row
-        .link_index
+        .link_index()
         .and_then(|i| state.links.get(i as usize))
         .map(|l| l.active);
     // A partner a pending change creates carries every field.
-    let their_missing = if row.their_index.is_some() {
+    let their_missing = if row.their_index().is_some() {
         state.missing.clone()
     } else {
         Vec::new()
@@ -573,12 +573,12 @@ fn row_matches(state: &State, index: &sync::state::PendingIndex, row: &Row, q: &
     {
         return true;
     }
-    if let Some(r) = row.our_index.and_then(|i| state.ours.get(i as usize))
+    if let Some(r) = row.our_index().and_then(|i| state.ours.get(i as usize))
         && r.values().any(hit)
     {
         return true;
     }
-    match row.their_index {
+    match row.their_index() {
         Some(i) => state
             .effective_theirs_cow(sync::categorize::Source::Record(i), index)
             .is_some_and(|r| r.values().any(hit)),
@@ -665,12 +665,12 @@ pub async fn suggestions(
     let c = computed(store, id, kind).await?;
     let (l, cat) = (&c.loaded, &c.cat);
     let row = find_row(&l.state, cat, key).ok_or(AppError::NotFound("row"))?;
-    if row.category != Category::New || row.link_index.is_some() {
+    if row.category != Category::New || row.link_index().is_some() {
         return Err(AppError::BadRequest(
             "Partners are suggested for New records only.".into(),
         ));
     }
-    let (side, record) = match (row.our_index, row.their_number(&l.state)) {
+    let (side, record) = match (row.our_index(), row.their_number(&l.state)) {
         (Some(i), _) => (Side::Ours, l.state.ours.get(i as usize).cloned()),
         (None, Some(_)) => (Side::Theirs, their_record(&l.state, &c.index, row)),
         _ => (Side::Ours, None),
@@ -680,12 +680,12 @@ pub async fn suggestions(
     let mut eligible = Vec::new();
     let mut row_keys = HashMap::new();
     for r in cat.rows(Category::New) {
-        if r.skipped_multiple || r.link_index.is_some() {
+        if r.skipped_multiple || r.link_index().is_some() {
             continue;
         }
         let i = match side.other() {
-            Side::Ours => r.our_index,
-            Side::Theirs => r.their_index,
+            Side::Ours => r.our_index(),
+            Side::Theirs => r.their_index(),
         };
         if let Some(i) = i {
             eligible.push(i);
@@ -1126,7 +1126,7 @@ fn plan_of(state: &State, cat: &Categorized, op: &WindowOp) -> AppResult<Plan> {
             let mut used_ours: std::collections::HashSet<String> =
                 state.ours.iter().map(|r| r.number().to_string()).collect();
             for r in rows_named(state, cat, Category::New, keys)? {
-                if r.skipped_multiple || r.link_index.is_some() {
+                if r.skipped_multiple || r.link_index().is_some() {
                     if keys.is_some() {
                         return Err(AppError::BadRequest(format!(
                             "The row {} cannot get a partner: its number is on several records.",
