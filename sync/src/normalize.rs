@@ -563,6 +563,7 @@ fn code_bytes(field: Field, bytes: &[u8], mut put: impl FnMut(u8)) {
 /// `rules.key(number)`, borrowed from `number` when the key is the number
 /// itself or a tail of it (no whitespace, no lower-case letters: nearly every
 /// number), so that keying a million records allocates nothing.
+#[inline]
 pub fn match_key<'a>(rules: &NumberRules, number: &'a str) -> Cow<'a, str> {
     let bytes = number.as_bytes();
     if all_digits(bytes) {

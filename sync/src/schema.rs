@@ -643,6 +643,7 @@ impl Record {
 
     /// The raw value in slot `i` (the `i`th of `kind.fields()`), or `""`
     /// past the end.
+    #[inline]
     pub fn value_at(&self, i: usize) -> &str {
         if i >= self.count() {
             return "";
@@ -691,6 +692,7 @@ impl Record {
     }
 
     /// The raw value of `field`, or `""` when the kind lacks it.
+    #[inline]
     pub fn get(&self, field: Field) -> &str {
         self.kind
             .index_of(field)
@@ -727,6 +729,7 @@ impl Record {
         *self = Record::from_values(self.kind, self.line, &values[..self.count()]);
     }
 
+    #[inline]
     pub fn number(&self) -> &str {
         self.get(Field::Number)
     }
