@@ -456,12 +456,21 @@ impl State {
         let hashed_partner =
             |i: Option<u32>| partner(i).and_then(|(o, e)| Some((o, e.fields?, e.row)));
         for (j, (e, r)) in theirs.iter_mut().zip(&self.theirs).enumerate() {
+            // In a plain link (usual after a sync), the pair shares our
+            // record's entry, which `marks` left unhashed: its row is known
+            // from where our record is, without a read of its entry.
+            if m.same[j]
+                && let Some(i) = m.like[j]
+            {
+                let i = i as usize;
+                debug_assert!(ours.get(i).is_some_and(|oe| oe.fields.is_none()));
+                (e.fields, e.row) = (None, unhashed_row(i));
+                continue;
+            }
             (e.fields, e.row) = match partner(m.like[j]) {
-                // Every value as our record's (usual after a sync): its
-                // entry's slot and row, with no field looked at.
-                Some((o, oe)) if m.same[j] || (self.missing.is_empty() && o.same_values(r)) => {
-                    (oe.fields, oe.row)
-                }
+                // Every value as our record's: its entry's slot and row,
+                // with no field looked at.
+                Some((o, oe)) if self.missing.is_empty() && o.same_values(r) => (oe.fields, oe.row),
                 _ => {
                     let (slot, row) = push_reusing(
                         &mut input,
