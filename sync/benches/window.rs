@@ -29,8 +29,8 @@ fn main() {
     let state = state_of(parse(old_csv(n).as_bytes()), parse(new.as_bytes()));
     // The steps in turn, nine rounds (as the parse bench), the best of
     // each: a burst of other work on the shared machine then slows one
-    // round, not one step. Each
-    // step is timed until its answer is made, not while it is freed.
+    // round, not one step. Each step is timed until its answer is made,
+    // not while it is freed.
     let (mut t_parse, mut t_input, mut t_categorize) = (f64::MAX, f64::MAX, f64::MAX);
     let time = |t: &mut f64, start: Instant| *t = t.min(start.elapsed().as_secs_f64());
     for _ in 0..9 {

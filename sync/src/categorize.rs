@@ -837,8 +837,10 @@ fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) -> bool 
 /// since `link:A:B` and `link:A':B'` then order as (A, B) and (A', B').
 fn link_order(links: &[LinkEntry<'_>]) -> (bool, bool) {
     let mut order = LinkOrder::default();
-    for (i, l) in links.iter().enumerate() {
-        order.next(i.checked_sub(1).and_then(|p| links.get(p)), l);
+    let mut last = None;
+    for l in links {
+        order.next(last, l);
+        last = Some(l);
     }
     order.get()
 }

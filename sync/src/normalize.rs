@@ -24,7 +24,7 @@
 
 use std::borrow::Cow;
 
-use crate::rules::NumberRules;
+use crate::rules::{NumberRules, strip_zeros};
 use crate::schema::{Field, Record};
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -567,31 +567,22 @@ fn code_bytes(field: Field, bytes: &[u8], mut put: impl FnMut(u8)) {
 pub fn match_key<'a>(rules: &NumberRules, number: &'a str) -> Cow<'a, str> {
     let bytes = number.as_bytes();
     if all_digits(bytes) {
-        if !rules.strip_leading_zeros {
-            return Cow::Borrowed(number);
-        }
-        let t = number.trim_start_matches('0');
-        if t.is_empty() && !number.is_empty() {
-            // "000" is the number zero: its last character.
-            return Cow::Borrowed(&number[number.len() - 1..]);
-        }
-        return Cow::Borrowed(t);
+        return Cow::Borrowed(if rules.strip_leading_zeros {
+            strip_zeros(number)
+        } else {
+            number
+        });
     }
+    // Not all digits: no zeros are stripped, and the key is the number
+    // unless it has whitespace or lower case (or is not ASCII).
     let plain = bytes
         .iter()
         .all(|b| b.is_ascii() && !ascii_space(*b) && !b.is_ascii_lowercase());
-    if !plain {
-        return Cow::Owned(rules.key(number));
+    if plain {
+        Cow::Borrowed(number)
+    } else {
+        Cow::Owned(rules.key(number))
     }
-    if rules.strip_leading_zeros && bytes.iter().all(u8::is_ascii_digit) {
-        let t = number.trim_start_matches('0');
-        if t.is_empty() && !number.is_empty() {
-            // "000" is the number zero: its last character.
-            return Cow::Borrowed(&number[number.len() - 1..]);
-        }
-        return Cow::Borrowed(t);
-    }
-    Cow::Borrowed(number)
 }
 
 /// Whether every byte is an ASCII digit: for the 4 to 16 bytes that

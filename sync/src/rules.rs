@@ -50,7 +50,8 @@ pub struct NumberPreview {
     pub error: Option<RuleViolation>,
 }
 
-fn strip_zeros(s: &str) -> &str {
+/// `s` without its leading zeros (the rules' key, and `match_key`).
+pub(crate) fn strip_zeros(s: &str) -> &str {
     let t = s.trim_start_matches('0');
     if t.is_empty() && !s.is_empty() {
         // "000" is the number zero, not an empty number.
