@@ -82,8 +82,11 @@ pub struct LinkEntry<'a> {
     pub base_fields: Option<Slot>,
 }
 
-/// `Input::link_found` where nothing was found.
+/// `Input::link_found` where nothing was found: the rules look.
 pub(crate) const NOT_FOUND: u32 = u32::MAX;
+
+/// `Input::link_found` where no entry has the key: the rules need not look.
+pub(crate) const NO_ENTRY: u32 = u32::MAX - 1;
 
 /// One pending change, hashed. `field` is the index among the synced fields
 /// (`None`: a field not synced, which never affects categories).
@@ -125,9 +128,11 @@ pub struct Input<'a> {
     pub(crate) link_order: Option<(bool, bool)>,
     /// Per link, the one entry of ours and of theirs with its keys, as
     /// `State::to_input` found them while it looked at the links;
-    /// `NOT_FOUND` where it did not (no entry, or several), and then the
-    /// rules look. Empty when not known. An index here is the one the rules
-    /// would find: `overlay` only appends entries with keys no entry had.
+    /// `NO_ENTRY` where no entry has the key; `NOT_FOUND` where it did not
+    /// tell (several entries), and then the rules look. Empty when not
+    /// known. An index here is the one the rules would find: `overlay` only
+    /// appends entries with keys no entry had, and when it does, their
+    /// side's `NO_ENTRY`s become `NOT_FOUND`.
     /// Kept apart from the links so that finding them rewrites 8 bytes a
     /// link, not each link's cache line.
     pub(crate) link_found: Vec<[u32; 2]>,
@@ -221,6 +226,7 @@ pub fn overlay(input: &mut Input) {
         input.arrived.clear();
         return;
     }
+    let before = input.theirs.len();
     // Only records a pending change names need finding.
     let named: BTreeSet<&str> = input
         .pending
@@ -369,6 +375,15 @@ pub fn overlay(input: &mut Input) {
     }
     arrived.sort_unstable();
     input.arrived = arrived;
+    // A partner a creation added may have the key a link found no entry
+    // of theirs with.
+    if input.theirs.len() > before {
+        for found in &mut input.link_found {
+            if found[1] == NO_ENTRY {
+                found[1] = NOT_FOUND;
+            }
+        }
+    }
 }
 
 /// The six categories.
@@ -575,10 +590,11 @@ impl<'e, L: KeyList + ?Sized> KeyIndex<'e, L> {
                 let at = if guess < n && same_text(list.key_at(guess), key) {
                     guess
                 } else {
-                    // Lookups mostly go forward a little: a key past the
-                    // guess is looked for in steps doubling from it, and
-                    // only then by halves, so that a million lookups in
-                    // order touch nearby entries, not twenty far ones each.
+                    // Lookups mostly go forward a little, or back to a
+                    // key just found: a key on either side of the guess is
+                    // looked for in steps doubling from it, and only then
+                    // by halves, so that a million lookups in order touch
+                    // nearby entries, not twenty far ones each.
                     let (mut lo, mut hi) = (0, n);
                     if guess < n && cmp_text(list.key_at(guess), key).is_lt() {
                         lo = guess + 1;
@@ -594,6 +610,16 @@ impl<'e, L: KeyList + ?Sized> KeyIndex<'e, L> {
                         }
                     } else if guess < n {
                         hi = guess;
+                        let mut step = 1;
+                        while let Some(probe) = guess.checked_sub(step) {
+                            if cmp_text(list.key_at(probe), key).is_gt() {
+                                hi = probe;
+                                step *= 2;
+                            } else {
+                                lo = probe;
+                                break;
+                            }
+                        }
                     }
                     loop {
                         if lo >= hi {
@@ -614,6 +640,14 @@ impl<'e, L: KeyList + ?Sized> KeyIndex<'e, L> {
                 let f = *first.get(key)?;
                 Some((f, count[f as usize]))
             }
+        }
+    }
+
+    /// Starts the next lookup's search at entry `at`: where a caller
+    /// knows its key is, or nearly.
+    pub(crate) fn seek(&self, at: usize) {
+        if let KeyIndex::Sorted { next, .. } = self {
+            next.set(at);
         }
     }
 
@@ -748,6 +782,7 @@ fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) -> bool 
         let found = input.link_found.get(li).copied().unwrap_or([NOT_FOUND; 2]);
         let find = |found: u32, index: &KeyIndex<'_, [Entry<'_>]>, key: &str| match found {
             NOT_FOUND => index.get(key),
+            NO_ENTRY => None,
             i => Some((i, 1)),
         };
         let os = find(found[0], &ours_by_key, &l.our_key);
@@ -2041,16 +2076,25 @@ mod tests {
             // In order, then every key and the ones between, out of it.
             let in_order = (0..900u32).map(|i| format!("{i:04}"));
             let scattered = (0..900u32).map(|i| format!("{:04}", (i * 7919) % 905));
-            // Forward in ever longer jumps, then back to the start.
+            // Forward in ever longer jumps, then back to the start; back
+            // from the end in ever longer jumps.
             let jumping = (0..31u32)
                 .chain(0..31)
-                .map(|i| format!("{:04}", i * i + i % 2));
+                .map(|i| format!("{:04}", i * i + i % 2))
+                .chain((0..30u32).map(|i| format!("{:04}", 899 - i * i - i % 2)));
             for key in in_order
                 .chain(scattered)
                 .chain(jumping)
                 .chain(["".into(), "x".into()])
             {
                 assert_eq!(index.get(&key), scan(list, &key), "{key}");
+            }
+            // Wherever a search is told to start, past the end included.
+            for at in [0, 1, 150, 298, 299, 300, 310, usize::MAX] {
+                for key in ["0000", "0447", "0448", "0450", "0897", "0898", "1000", ""] {
+                    index.seek(at);
+                    assert_eq!(index.get(key), scan(list, key), "{key} from {at}");
+                }
             }
         }
     }
@@ -2153,6 +2197,11 @@ mod tests {
         assert_eq!(input.link_found.len(), s.links.len());
         assert_eq!(input.link_found[1], [0, 0]);
         assert_eq!(input.link_found[3], [NOT_FOUND; 2]);
+        // Their "9" came with the pending creation, after the links were
+        // looked at: the rules look for it, and for every key of theirs
+        // that had no entry.
+        assert_eq!(input.link_found[0], [4, NOT_FOUND]);
+        assert_eq!(input.link_found[5], [NO_ENTRY, NOT_FOUND]);
         assert_eq!(input.link_order, Some((false, false)));
         let looked_up = Input {
             link_found: Vec::new(),
@@ -2173,6 +2222,25 @@ mod tests {
         assert_eq!(
             at("link:2:2#2").map(|r| r.reason),
             Some(Some(Reason::AlreadyLinked))
+        );
+        // With no creation pending, a key with no entry is not looked for
+        // again.
+        let mut settled = s.clone();
+        settled.pending.clear();
+        let input = settled.to_input();
+        assert_eq!(input.link_found[0], [4, NO_ENTRY]);
+        assert_eq!(input.link_found[5], [NO_ENTRY; 2]);
+        let looked_up = Input {
+            link_found: Vec::new(),
+            ..input.clone()
+        };
+        assert_eq!(categorize_input(&input), categorize_input(&looked_up));
+        assert_eq!(
+            categorize_input(&input)
+                .iter()
+                .find(|r| r.key == "link:7:7")
+                .map(|r| r.reason),
+            Some(Some(Reason::MissingBoth))
         );
         // In order, with numbers of one length, the row keys are in order.
         s.links

@@ -21,8 +21,8 @@ use crate::normalize::FastMap;
 use serde::{Deserialize, Serialize};
 
 use crate::categorize::{
-    ABSENT, Entry, Input, KeyIndex, LinkEntry, LinkOrder, NOT_FOUND, PendingEntry, Slot, Source,
-    UNKNOWN, overlay,
+    ABSENT, Entry, Input, KeyIndex, LinkEntry, LinkOrder, NO_ENTRY, NOT_FOUND, PendingEntry, Slot,
+    Source, UNKNOWN, overlay,
 };
 use crate::normalize::{combine, field_hashes, hash_field, match_key, normalize};
 use crate::rules::NumberRules;
@@ -284,7 +284,8 @@ impl State {
         // The one entry with each of a link's keys is kept for the rules.
         let one = |found: Option<(u32, u32)>| match found {
             Some((i, 1)) => i,
-            _ => NOT_FOUND,
+            Some(_) => NOT_FOUND,
+            None => NO_ENTRY,
         };
         for (li, l) in links.iter().enumerate() {
             let o = our_keys.get(&l.our_key);
@@ -319,10 +320,19 @@ impl State {
                 }
             }
         }
-        for ((like, found), e) in m.like.iter_mut().zip(&m.same).zip(theirs) {
-            if !found {
-                *like = first(&e.key);
+        for (j, e) in theirs.iter().enumerate() {
+            if m.same[j] {
+                continue;
             }
+            // Records of theirs in key order mostly have ours in the same
+            // order: the search starts just after the record of ours like
+            // the nearest record of theirs before this one in a plain link
+            // (a guess, which `get` answers rightly wherever it points).
+            let near = (j.saturating_sub(8)..j).rev().find(|k| m.same[*k]);
+            if let Some(Some(i)) = near.map(|k| m.like[k]) {
+                our_keys.seek(i as usize + 1);
+            }
+            m.like[j] = first(&e.key);
         }
         // A plain link's records are in no other link and no pending
         // change: our record is not marked. A candidate whose record is
