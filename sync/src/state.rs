@@ -197,9 +197,8 @@ impl State {
             .collect()
     }
 
-    /// The entries of `side`'s records, not yet hashed: no slot, and as
-    /// row `unhashed_row(i)` for ours and 0 (no hash's) for theirs, which
-    /// `input_with` always sets. Also whether their keys strictly
+    /// The entries of `side`'s records, not yet hashed: no slot, and the
+    /// row `UNHASHED`. Also whether their keys strictly
     /// increase, found while each key is at hand rather than in another
     /// pass over a million of them.
     fn unhashed_entries(&self, side: Side) -> (Vec<Entry<'_>>, bool) {
@@ -214,11 +213,7 @@ impl State {
             out.push(Entry {
                 key,
                 active: r.active(),
-                row: if side == Side::Ours {
-                    unhashed_row(i)
-                } else {
-                    0
-                },
+                row: UNHASHED,
                 fields: None,
                 source: Source::Record(i as u32),
                 pending_conflict: false,
@@ -245,11 +240,11 @@ impl State {
     /// the only one with it, hold the same text in every synced field
     /// their data carries (`same_where_compared`), and neither is in
     /// another link or a pending change. Its pair is then the same by
-    /// every hash the rules compare, so their record shares our record's
-    /// entry and the rules find them equal without either being hashed.
-    /// Our records of the other links are hashed, and so is the record of
-    /// ours that a record of theirs in such a link would share its entry
-    /// with; so is our record with the key of a pending change, which
+    /// every hash the rules compare, so both are left unhashed, with the
+    /// same row (`UNHASHED`), and the rules find them equal. Our records
+    /// of the other links are hashed, and so is the record of ours whose
+    /// hashes a record of theirs in such a link would take as its own
+    /// (`like`); so is our record with the key of a pending change, which
     /// `overlay` compares with their record's hashes. With `hash_all`, no
     /// link is plain and every record of ours is hashed.
     fn marks(
@@ -402,12 +397,12 @@ impl State {
     ///
     /// Only what the rules compare is hashed. After a sync most links join
     /// two records with the same values (`marks`): their pair is the same
-    /// by every hash, so its records are left unhashed, their record
-    /// sharing our record's entry, and its base is not looked at. Such an
-    /// entry has no slot and a row (`unhashed_row`) that no hash and no
-    /// other entry has, and the rules compare it only with the entries that
-    /// share it. `to_input_hashed` hashes everything; the categories are
-    /// the same (a property test compares the two).
+    /// by every hash, so its records are left unhashed and its base is not
+    /// looked at. Such an entry has no slot and the row `UNHASHED`, which
+    /// no hash has: the rules compare rows only within a link, and a link
+    /// with a record left unhashed is plain, its other record unhashed too.
+    /// `to_input_hashed` hashes everything; the categories are the same (a
+    /// property test compares the two).
     pub fn to_input(&self) -> Input<'_> {
         self.input_with(false)
     }
@@ -466,15 +461,15 @@ impl State {
         let hashed_partner =
             |i: Option<u32>| partner(i).and_then(|(o, e)| Some((o, e.fields?, e.row)));
         for (j, (e, r)) in theirs.iter_mut().zip(&self.theirs).enumerate() {
-            // In a plain link (usual after a sync), the pair shares our
-            // record's entry, which `marks` left unhashed: its row is known
-            // from where our record is, without a read of its entry.
-            if m.same[j]
-                && let Some(i) = m.like[j]
-            {
-                let i = i as usize;
-                debug_assert!(ours.get(i).is_some_and(|oe| oe.fields.is_none()));
-                (e.fields, e.row) = (None, unhashed_row(i));
+            // In a plain link (usual after a sync), the pair stays as made,
+            // unhashed: a million entries are not written again.
+            if m.same[j] {
+                debug_assert!(e.row == UNHASHED && e.fields.is_none());
+                debug_assert!(
+                    m.like[j]
+                        .and_then(|i| ours.get(i as usize))
+                        .is_some_and(|oe| oe.row == UNHASHED)
+                );
                 continue;
             }
             (e.fields, e.row) = match partner(m.like[j]) {
@@ -627,15 +622,9 @@ struct Marks {
     link_found: Vec<[u32; 2]>,
 }
 
-/// The row of our record `i` while it is unhashed (`State::to_input`):
-/// unique to it, and a hash's only by a chance of 2^-64, like any two
-/// hashes that meet.
-fn unhashed_row(i: usize) -> u64 {
-    UNHASHED ^ i as u64
-}
-
-/// Tags of rows that are not hashes (`unhashed_row`, and the base row of a
-/// link whose base was not looked at).
+/// Rows that are not hashes (a hash's only by a chance of 2^-64, like any
+/// two hashes that meet): the row of every entry `State::to_input` leaves
+/// unhashed, and the base row of a link whose base was not looked at.
 const UNHASHED: u64 = 0x756e_6861_7368_6564;
 const UNHASHED_BASE: u64 = 0x6e6f_2062_6173_6521;
 
