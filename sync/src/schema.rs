@@ -307,8 +307,9 @@ pub struct Record {
     /// when its values take more than 4 KiB, `INACTIVE` when its `active`
     /// value is `"false"`, and `GAPS` when text lies between its values.
     len: u8,
-    /// Where the values start in `text`.
-    start: u32,
+    /// Where the values start in `text`: a block's records start in its
+    /// first 64 KiB (`TextBlocks::make_room`), a record of its own at 0.
+    start: u16,
     /// Where value `i` ends, counted from `start` (`END_BITS`); it starts
     /// where value `i - 1` ends, plus its gap (the bits above). Unused
     /// entries repeat the last end, with no gap. Unused in a `WIDE` record.
@@ -318,12 +319,16 @@ pub struct Record {
     text: Arc<String>,
 }
 
+// A million records are read, kept and compared at a time: 40 bytes each
+// rather than 48 (a `u32` start took the other eight, with padding).
+const _: () = assert!(std::mem::size_of::<Record>() <= 40);
+
 /// Where one record's values are in a text block, before the block is
 /// shared.
 struct Placed {
     line: u32,
     len: u8,
-    start: u32,
+    start: u16,
     ends: [u16; MAX_VALUES],
 }
 
@@ -368,11 +373,9 @@ const WIDE_DIGITS: usize = 8;
 /// one whose values take more than `NARROW_BYTES` is written `WIDE`: its
 /// ends first, as
 /// `WIDE_DIGITS` hexadecimal digits each, then its values.
-fn place(text: &mut String, values: &[&str]) -> (u8, u32, [u16; MAX_VALUES]) {
+fn place(text: &mut String, values: &[&str]) -> (u8, u16, [u16; MAX_VALUES]) {
     let values = &values[..values.len().min(MAX_VALUES)];
-    // Records are read from files of at most a few hundred MiB, far below
-    // the 4 GiB these offsets reach.
-    let start = u32::try_from(text.len()).unwrap_or(u32::MAX);
+    let start = start_of(text);
     let total: usize = values.iter().map(|v| v.len()).sum();
     let mut ends = [0u16; MAX_VALUES];
     if total > NARROW_BYTES {
@@ -478,6 +481,14 @@ fn row_layout(values: &[&str], row: &str, ends: &mut [u16; MAX_VALUES]) -> Optio
     })
 }
 
+/// Where a record whose values are appended to `text` now starts: within
+/// a block's first 64 KiB (`TextBlocks::make_room`), or 0 in a text of its
+/// own.
+fn start_of(text: &str) -> u16 {
+    debug_assert!(text.len() <= usize::from(u16::MAX));
+    u16::try_from(text.len()).unwrap_or(u16::MAX)
+}
+
 /// Text blocks that records read together share: the reader adds each
 /// record's values to the current block, and once the block is full it is
 /// frozen and its records are handed out.
@@ -538,7 +549,7 @@ impl TextBlocks {
             return self.push(line, values, out);
         };
         self.make_room(layout.bytes, out);
-        let start = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        let start = start_of(&self.text);
         self.text
             .push_str(row.get(layout.from..layout.to).unwrap_or(""));
         for v in &values[layout.covered..] {
@@ -555,8 +566,14 @@ impl TextBlocks {
 
     /// Flushes the current block unless `bytes` more fit in it; gives a
     /// new block its buffer.
+    /// A block is at most `BLOCK_BYTES` unless its one record is larger,
+    /// but a record with no text still fits after that one: a block takes
+    /// no record past its first 64 KiB, where `Record::start` reaches.
     fn make_room(&mut self, bytes: usize, out: &mut Vec<Record>) {
-        if !self.text.is_empty() && self.text.len() + bytes > self.text.capacity() {
+        if !self.text.is_empty()
+            && (self.text.len() + bytes > self.text.capacity()
+                || self.text.len() > usize::from(u16::MAX))
+        {
             self.flush(out);
         }
         if self.text.capacity() == 0 {
@@ -1117,6 +1134,31 @@ mod tests {
                     "{kind:?} {f}"
                 );
             }
+        }
+    }
+
+    /// A record larger than 64 KiB takes a block of its own; records with
+    /// no text at all, which still fit after it, go to the next block, so
+    /// every record starts where its 16-bit start reaches.
+    #[test]
+    fn records_after_a_huge_one_start_in_reach() {
+        let fields = Kind::Customer.fields().len();
+        let big = "x".repeat(8000);
+        let huge = vec![big.as_str(); fields];
+        let empty = vec![""; fields];
+        let small: Vec<String> = (0..fields).map(|i| format!("v{i}")).collect();
+        let small: Vec<&str> = small.iter().map(String::as_str).collect();
+        let mut blocks = TextBlocks::new(Kind::Customer);
+        let mut out = Vec::new();
+        let rows = [&small, &huge, &empty, &empty, &small, &huge, &small];
+        for (line, values) in rows.iter().enumerate() {
+            blocks.push(line as u32, values, &mut out);
+        }
+        blocks.flush(&mut out);
+        assert_eq!(out.len(), rows.len());
+        for (r, values) in out.iter().zip(rows) {
+            assert_eq!(r.values().collect::<Vec<_>>(), *values, "line {}", r.line);
+            assert_eq!(r, &Record::from_values(Kind::Customer, r.line, values));
         }
     }
 
