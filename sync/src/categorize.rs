@@ -136,6 +136,14 @@ pub struct Input<'a> {
     /// Kept apart from the links so that finding them rewrites 8 bytes a
     /// link, not each link's cache line.
     pub(crate) link_found: Vec<[u32; 2]>,
+    /// Per link, as `State::to_input` found: the link is active, neither
+    /// of its keys is marked "Don't synchronize", and its records, the
+    /// entries `link_found` has, are the same and the only ones with its
+    /// keys, in no other link and no pending change (`State::marks`'s
+    /// plain links). The rules make its row synchronized from that alone,
+    /// unless an earlier link claimed a record (the same link twice), and
+    /// read neither entry. Empty when not known.
+    pub(crate) settled: Vec<bool>,
     pub pending: Vec<PendingEntry>,
     /// Filled by `overlay`: indices of pending changes their data shows
     /// arrived.
@@ -780,6 +788,21 @@ fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) -> bool 
             equal_number_partner: false,
         };
         let found = input.link_found.get(li).copied().unwrap_or([NOT_FOUND; 2]);
+        // A plain link (usual after a sync): synchronized, with no look at
+        // its entries.
+        if input.settled.get(li) == Some(&true)
+            && let [o, t] = found
+            && !our_claimed.get(o as usize).is_none_or(|c| *c)
+            && !their_claimed.get(t as usize).is_none_or(|c| *c)
+        {
+            our_claimed[o as usize] = true;
+            their_claimed[t as usize] = true;
+            row.ours = Some(o);
+            row.theirs = Some(t);
+            row.category = Category::Synchronized;
+            emit(row);
+            continue;
+        }
         let find = |found: u32, index: &KeyIndex<'_, [Entry<'_>]>, key: &str| match found {
             NOT_FOUND => index.get(key),
             NO_ENTRY => None,
@@ -1560,6 +1583,31 @@ type EntryIndex<'a> = KeyIndex<'a, [Entry<'a>]>;
 
 fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
     let (state, input) = (ctx.state, ctx.input);
+    // A settled link's row (`Input::settled`): its records are the
+    // state's own at the entries' indices, the same, with nothing to tell.
+    if cr.category == Category::Synchronized
+        && let Some(li) = cr.link
+        && input.settled.get(li as usize) == Some(&true)
+        && let (Some(o), Some(t)) = (cr.ours, cr.theirs)
+        && (o as usize) < state.ours.len()
+        && (t as usize) < state.theirs.len()
+    {
+        debug_assert!(
+            input.ours.get(o as usize).map(|e| e.source) == Some(Source::Record(o))
+                && input.theirs.get(t as usize).map(|e| e.source) == Some(Source::Record(t))
+        );
+        return Row {
+            category: cr.category,
+            reason: cr.reason,
+            repeat: cr.repeat,
+            our_index: Ix::of(Some(o)),
+            their_index: Ix::of(Some(t)),
+            their_pending: Ix::NONE,
+            link_index: Ix::of(Some(li)),
+            skipped_multiple: cr.skipped_multiple,
+            detail: None,
+        };
+    }
     // Where the row's records are: found from the entries alone, since
     // most rows need no more (their records are read only for a
     // conflict's or a planned update's values).

@@ -253,6 +253,7 @@ impl State {
         (theirs, their_order): (&[Entry<'_>], bool),
         links: &[LinkEntry<'_>],
         hash_all: bool,
+        deactivated: [&BTreeSet<String>; 2],
     ) -> Marks {
         let our_keys = KeyIndex::known(ours, our_order);
         let their_keys = KeyIndex::known(theirs, their_order);
@@ -260,6 +261,7 @@ impl State {
         let mut m = Marks {
             hashed: vec![hash_all; ours.len()],
             plain: vec![false; links.len()],
+            settled: vec![false; links.len()],
             same: vec![false; theirs.len()],
             like: vec![None; theirs.len()],
             link_ours: Vec::with_capacity(links.len()),
@@ -305,6 +307,10 @@ impl State {
             match candidate {
                 Some((i, j)) => {
                     m.plain[li] = true;
+                    let [ours_off, theirs_off] = deactivated;
+                    let dont_sync = (!ours_off.is_empty() && ours_off.contains(l.our_key.as_ref()))
+                        || (!theirs_off.is_empty() && theirs_off.contains(l.their_key.as_ref()));
+                    m.settled[li] = l.active && !dont_sync;
                     m.same[j as usize] = true;
                     // The one record of ours with their record's key.
                     m.like[j as usize] = Some(i);
@@ -340,6 +346,7 @@ impl State {
         for (li, l) in links.iter().enumerate() {
             if m.plain[li] && marked(&m.hashed, m.link_ours[li]) {
                 m.plain[li] = false;
+                m.settled[li] = false;
                 if let Some((j, _)) = their_keys.get(&l.their_key) {
                     m.same[j as usize] = false;
                 }
@@ -434,7 +441,17 @@ impl State {
             link_order.next(links.last(), &link);
             links.push(link);
         }
-        let m = self.marks((&ours, our_order), (&theirs, their_order), &links, hash_all);
+        let deactivated = [
+            self.deactivated_keys(Side::Ours),
+            self.deactivated_keys(Side::Theirs),
+        ];
+        let m = self.marks(
+            (&ours, our_order),
+            (&theirs, their_order),
+            &links,
+            hash_all,
+            [&deactivated[0], &deactivated[1]],
+        );
         // Room for our hashed records, and for their records and bases
         // outside plain links (the others share our records' entries).
         let to_hash = m.hashed.iter().filter(|h| **h).count();
@@ -508,8 +525,10 @@ impl State {
         input.links = links;
         input.link_order = Some(link_order.get());
         input.link_found = m.link_found;
-        input.deactivated_ours = self.deactivated_keys(Side::Ours);
-        input.deactivated_theirs = self.deactivated_keys(Side::Theirs);
+        input.settled = m.settled;
+        let [deactivated_ours, deactivated_theirs] = deactivated;
+        input.deactivated_ours = deactivated_ours;
+        input.deactivated_theirs = deactivated_theirs;
         input.pending = self.pending_entries();
         overlay(&mut input);
         input
@@ -612,6 +631,8 @@ struct Marks {
     hashed: Vec<bool>,
     /// Per link: plain (nothing of it hashed).
     plain: Vec<bool>,
+    /// Per link: `Input::settled`.
+    settled: Vec<bool>,
     /// Per record of theirs: in a plain link, so the same as ours.
     same: Vec<bool>,
     /// Per record of theirs: the (first) record of ours with its key.

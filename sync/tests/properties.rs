@@ -10,7 +10,7 @@
 
 use proptest::prelude::*;
 use sync::base::Base;
-use sync::categorize::{Category, Reason, categorize, categorize_input};
+use sync::categorize::{Category, Reason, Summary, categorize, categorize_input};
 use sync::fingerprint::Fingerprint;
 use sync::plan::{Action, Plan, apply, resolve};
 use sync::protocol::CategoryCounts;
@@ -177,8 +177,9 @@ fn action() -> impl Strategy<Value = Action> {
 /// another number of ours to such a record of theirs, with its values as
 /// the base; and pending changes of a pair's name, from its name or
 /// another, to its name (arrived when their record holds it) or another.
-/// Most links are then plain (`State::to_input`), some beside records
-/// with the same key.
+/// Now and then a pair's link is stopped, made twice, or one of its
+/// records marked "Don't synchronize". Most links are then plain
+/// (`State::to_input`), some beside records with the same key.
 fn synced_state() -> impl Strategy<Value = State> {
     (
         state(),
@@ -199,9 +200,11 @@ fn synced_state() -> impl Strategy<Value = State> {
             0..6,
         ),
         prop::collection::vec((number(), 0..6usize), 0..2),
+        prop::collection::vec((0..6usize, 0..4u8), 0..3),
     )
-        .prop_map(|(mut s, pairs, cross)| {
+        .prop_map(|(mut s, pairs, cross, odd)| {
             let first = s.theirs.len();
+            let first_link = s.links.len();
             for (ours, other, linked, base_known, pending) in pairs {
                 if let Some((from, to)) = pending {
                     let name = ours.get(Field::Name);
@@ -243,6 +246,23 @@ fn synced_state() -> impl Strategy<Value = State> {
                         base: Base::of(t, &s.synced),
                         version: 1,
                     });
+                }
+            }
+            for (k, what) in odd {
+                let Some(l) = s.links.get(first_link + k).cloned() else {
+                    continue;
+                };
+                match what {
+                    0 => s.links[first_link + k].active = false,
+                    1 => s.links.push(l),
+                    2 => s.deactivated.push(Deactivation {
+                        side: Side::Ours,
+                        number: l.our_number,
+                    }),
+                    _ => s.deactivated.push(Deactivation {
+                        side: Side::Theirs,
+                        number: l.their_number,
+                    }),
                 }
             }
             s
@@ -351,6 +371,12 @@ proptest! {
         let full = s.to_input_hashed();
         prop_assert_eq!(categorize_input(&lazy), categorize_input(&full));
         prop_assert_eq!(&lazy.arrived, &full.arrived);
+        // The server's window, whose plain links' rows are made without a
+        // look at their entries, has the same rows.
+        prop_assert_eq!(
+            categorize(&s).summary(&s),
+            Summary::from_core(categorize_input(&full))
+        );
         // The window built on the lazy form still holds every record once.
         assert_each_record_once(&s)?;
     }
