@@ -139,8 +139,8 @@ pub struct Input<'a> {
     /// Per link, as `State::to_input` found: the link is active, neither
     /// of its keys is marked "Don't synchronize", and its records, the
     /// entries `link_found` has, are the same and the only ones with its
-    /// keys, in no other link and no pending change (`State::marks`'s
-    /// plain links). The rules make its row synchronized from that alone,
+    /// keys, in no other link that compares them and no pending change
+    /// (`State::marks`'s plain links). The rules make its row synchronized from that alone,
     /// unless an earlier link claimed a record (the same link twice), and
     /// read neither entry. Empty when not known.
     pub(crate) settled: Vec<bool>,

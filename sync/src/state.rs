@@ -239,14 +239,17 @@ impl State {
     /// A link is plain when its two records have the same key, are each
     /// the only one with it, hold the same text in every synced field
     /// their data carries (`same_where_compared`), and neither is in
-    /// another link or a pending change. Its pair is then the same by
-    /// every hash the rules compare, so both are left unhashed, with the
-    /// same row (`UNHASHED`), and the rules find them equal. Our records
-    /// of the other links are hashed, and so is the record of ours whose
-    /// hashes a record of theirs in such a link would take as its own
-    /// (`like`); so is our record with the key of a pending change, which
-    /// `overlay` compares with their record's hashes. With `hash_all`, no
-    /// link is plain and every record of ours is hashed.
+    /// another link that compares it or a pending change. Its pair is then
+    /// the same by every hash the rules compare, so both are left
+    /// unhashed, with the same row (`UNHASHED`), and the rules find them
+    /// equal. Our records of the other links are hashed, and so is the
+    /// record of ours whose hashes a record of theirs in such a link would
+    /// take as its own (`like`); so is our record with the key of a
+    /// pending change, which `overlay` compares with their record's
+    /// hashes. A link whose record of theirs is gone, with no pending
+    /// creation to bring it, compares nothing (`gone`): it marks nothing,
+    /// and its base is not hashed. With `hash_all`, no link is plain or
+    /// gone and every record of ours is hashed.
     fn marks(
         &self,
         (ours, our_order): (&[Entry<'_>], bool),
@@ -262,6 +265,7 @@ impl State {
             hashed: vec![hash_all; ours.len()],
             plain: vec![false; links.len()],
             settled: vec![false; links.len()],
+            gone: vec![false; links.len()],
             same: vec![false; theirs.len()],
             like: vec![None; theirs.len()],
             link_ours: Vec::with_capacity(links.len()),
@@ -314,6 +318,13 @@ impl State {
                     m.same[j as usize] = true;
                     // The one record of ours with their record's key.
                     m.like[j as usize] = Some(i);
+                }
+                // Their record gone, and no pending creation to bring it:
+                // the rules compare nothing of the link (deleted, or
+                // stopped), so neither our record nor the base is hashed
+                // for it.
+                None if !hash_all && t.is_none() && !pending.contains(l.their_key.as_ref()) => {
+                    m.gone[li] = true;
                 }
                 None => {
                     mark(&l.our_key);
@@ -505,7 +516,8 @@ impl State {
                 }
             };
         }
-        for (li, _) in m.plain.iter().enumerate().filter(|(_, p)| !**p) {
+        let compared = m.plain.iter().zip(&m.gone).map(|(p, g)| !p && !g);
+        for (li, _) in compared.enumerate().filter(|(_, c)| *c) {
             let (Some(e), Some(l)) = (links.get_mut(li), self.links.get(li)) else {
                 continue;
             };
@@ -633,6 +645,9 @@ struct Marks {
     plain: Vec<bool>,
     /// Per link: `Input::settled`.
     settled: Vec<bool>,
+    /// Per link: its record of theirs is gone (and no pending creation
+    /// brings one), so its base is not hashed.
+    gone: Vec<bool>,
     /// Per record of theirs: in a plain link, so the same as ours.
     same: Vec<bool>,
     /// Per record of theirs: the (first) record of ours with its key.
@@ -762,8 +777,10 @@ mod tests {
     /// hashing every value: same field hashes, same rows, for their
     /// records (equal, changed, repeated, unmatched) and for bases
     /// (complete, partial, empty, of a missing record). `to_input` leaves
-    /// the plain links (1, 4) and a record the rules never compare unhashed;
-    /// what it hashes is the same, and so are the categories.
+    /// the plain links (1, 4), a record the rules never compare, and the
+    /// links whose record of theirs is gone (5, 7: deleted, nothing
+    /// compared) unhashed; what it hashes is the same, and so are the
+    /// categories.
     #[test]
     fn to_input_hashes_equal_plain_hashing() {
         let mut s = State::new(Kind::Customer);
@@ -774,6 +791,7 @@ mod tests {
             cust("3", "C", " Oslo"),
             cust("3", "C2", "Oslo"),
             cust(" 4", "D", "Oslo"),
+            cust("5", "E", "Oslo"),
         ];
         s.theirs = vec![
             cust("1", "A", "Oslo"),
@@ -820,16 +838,24 @@ mod tests {
                 base: Base::of(&cust("7", "Gone", "Oslo"), &s.synced),
                 version: 1,
             },
+            Link {
+                our_number: "5".into(),
+                their_number: "5".into(),
+                active: true,
+                base: Base::of(&cust("5", "E", "Oslo"), &s.synced),
+                version: 1,
+            },
         ];
         for (input, all) in [(s.to_input_hashed(), true), (s.to_input(), false)] {
             for (side, entries) in [(Side::Ours, &input.ours), (Side::Theirs, &input.theirs)] {
                 for (e, r) in entries.iter().zip(s.records(side)) {
                     assert_eq!(e.key, s.key(r.number()));
                     // Left unhashed: the plain links' records (1, and 4,
-                    // whose numbers differ but are not synced), and the
-                    // second of ours with key 3 (never matched).
+                    // whose numbers differ but are not synced), the second
+                    // of ours with key 3 (never matched), and ours whose
+                    // partner is gone (5).
                     let unhashed =
-                        matches!(r.number(), "1" | " 4" | "4") || r.get(Field::Name) == "C2";
+                        matches!(r.number(), "1" | " 4" | "4" | "5") || r.get(Field::Name) == "C2";
                     if !all && unhashed {
                         assert_eq!(e.fields, None, "{side:?} {r:?}");
                         assert_ne!(e.row, crate::normalize::combine(s.hashes(r)));
@@ -845,7 +871,7 @@ mod tests {
                 }
             }
             for (e, l) in input.links.iter().zip(&s.links) {
-                if !all && matches!(l.our_number.as_str(), "1" | " 4") {
+                if !all && matches!(l.our_number.as_str(), "1" | " 4" | "5" | "7") {
                     assert_eq!(e.base_fields, None, "{l:?}");
                     continue;
                 }
