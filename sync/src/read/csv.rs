@@ -430,17 +430,24 @@ fn named_delimiter(options: &ReadOptions) -> Result<Option<u8>, ReadError> {
 }
 
 /// The text past Excel's "sep=;" first line, which names the delimiter and
-/// is not data: the body, its first line, and the delimiter named.
+/// is not data: the body, its first line, and the delimiter named. The line
+/// ends as every line does (`\r\n`, `\n`, or a carriage return alone, as
+/// Excel's "CSV (Macintosh)" writes).
 fn past_sep_line(text: &str) -> (&str, u32, Option<u8>) {
     let b = text.as_bytes();
     if b.len() >= 5 && b[..4].eq_ignore_ascii_case(b"sep=") {
-        let end = b.iter().position(|b| *b == b'\n').unwrap_or(b.len());
-        let line = String::from_utf8_lossy(&b[4..end]);
-        let sep = line.trim_end_matches('\r');
-        if sep.len() == 1 {
-            // Just past a line feed (or at the end): a character boundary.
-            let body = text.get((end + 1).min(b.len())..).unwrap_or("");
-            return (body, 2, sep.bytes().next());
+        let end = b
+            .iter()
+            .position(|b| *b == b'\n' || *b == b'\r')
+            .unwrap_or(b.len());
+        if end == 5 {
+            let next = match b.get(end..end + 2) {
+                Some(b"\r\n") => end + 2,
+                _ => end + 1,
+            };
+            // Just past a line break (or at the end): a character boundary.
+            let body = text.get(next.min(b.len())..).unwrap_or("");
+            return (body, 2, Some(b[4]));
         }
     }
     (text, 1, None)
@@ -1309,11 +1316,20 @@ mod tests {
 
     #[test]
     fn excel_sep_line_and_overrides() {
-        let text = "sep=;\nnumber;name\n1;A\n";
-        let out = read_ok(text.as_bytes(), Kind::Customer, &ReadOptions::default());
-        assert_eq!(out.delimiter, Some(';'));
-        assert_eq!(out.records.len(), 1);
-        assert_eq!(out.records[0].line, 3);
+        // The line ends as any line does; a carriage return alone is
+        // Excel's "CSV (Macintosh)".
+        for text in [
+            "sep=;\nnumber;name\n1;A\n",
+            "sep=;\r\nnumber;name\r\n1;A\r\n",
+            "sep=;\rnumber;name\r1;A\r",
+        ] {
+            let out = read_ok(text.as_bytes(), Kind::Customer, &ReadOptions::default());
+            assert_eq!(out.delimiter, Some(';'), "{text:?}");
+            assert!(out.has_header, "{text:?}");
+            assert_eq!(out.records.len(), 1, "{text:?}");
+            assert_eq!(out.records[0].line, 3, "{text:?}");
+            assert_eq!(out.records[0].get(Field::Name), "A", "{text:?}");
+        }
 
         // No header, explicit mapping by index, forced delimiter.
         let text = "x,1;Acme\ny,2;Bolt\n";
