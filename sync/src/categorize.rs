@@ -140,9 +140,9 @@ pub struct Input<'a> {
     /// of its keys is marked "Don't synchronize", and its records, the
     /// entries `link_found` has, are the same and the only ones with its
     /// keys, in no other link that compares them and no pending change
-    /// (`State::marks`'s plain links). The rules make its row synchronized from that alone,
-    /// unless an earlier link claimed a record (the same link twice), and
-    /// read neither entry. Empty when not known.
+    /// (`State::marks`'s plain links). The rules make its row synchronized
+    /// from that alone, unless an earlier link claimed a record (the same
+    /// link twice), and read neither entry. Empty when not known.
     pub(crate) settled: Vec<bool>,
     pub pending: Vec<PendingEntry>,
     /// Filled by `overlay`: indices of pending changes their data shows
@@ -832,10 +832,7 @@ fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) -> bool 
         }
         row.ours = o;
         row.theirs = t;
-        let marked = (!input.deactivated_ours.is_empty()
-            && input.deactivated_ours.contains(l.our_key.as_ref()))
-            || (!input.deactivated_theirs.is_empty()
-                && input.deactivated_theirs.contains(l.their_key.as_ref()));
+        let marked = dont_sync([&input.deactivated_ours, &input.deactivated_theirs], l);
         let (category, reason) = if !l.active {
             (Category::Deactivated, Some(Reason::Stopped))
         } else {
@@ -887,6 +884,14 @@ fn rules(input: &Input<'_>, keys: Keys, emit: &mut impl FnMut(CoreRow)) -> bool 
         emit,
     );
     in_text_order
+}
+
+/// Whether either of link `l`'s keys is marked "Don't synchronize"
+/// (`deactivated`: the marked keys of ours, then of theirs).
+#[inline]
+pub(crate) fn dont_sync(deactivated: [&BTreeSet<String>; 2], l: &LinkEntry<'_>) -> bool {
+    let marked = |keys: &BTreeSet<String>, key: &str| !keys.is_empty() && keys.contains(key);
+    marked(deactivated[0], &l.our_key) || marked(deactivated[1], &l.their_key)
 }
 
 /// Whether the links strictly increase by their pair of keys (then no
@@ -1581,6 +1586,29 @@ struct DetailCtx<'a> {
 /// A key index over one side's entries.
 type EntryIndex<'a> = KeyIndex<'a, [Entry<'a>]>;
 
+/// The window row of `cr` with its records where they are in the state
+/// (`our_index`, `their_source`), and no detail yet.
+#[inline(always)]
+fn row_at(cr: &CoreRow, our_index: Option<u32>, their_source: Option<Source>) -> Row {
+    Row {
+        category: cr.category,
+        reason: cr.reason,
+        repeat: cr.repeat,
+        our_index: Ix::of(our_index),
+        their_index: Ix::of(match their_source {
+            Some(Source::Record(i)) => Some(i),
+            _ => None,
+        }),
+        their_pending: Ix::of(match their_source {
+            Some(Source::Pending(i)) => Some(i),
+            _ => None,
+        }),
+        link_index: Ix::of(cr.link),
+        skipped_multiple: cr.skipped_multiple,
+        detail: None,
+    }
+}
+
 fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
     let (state, input) = (ctx.state, ctx.input);
     // A settled link's row (`Input::settled`): its records are the
@@ -1596,17 +1624,7 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
             input.ours.get(o as usize).map(|e| e.source) == Some(Source::Record(o))
                 && input.theirs.get(t as usize).map(|e| e.source) == Some(Source::Record(t))
         );
-        return Row {
-            category: cr.category,
-            reason: cr.reason,
-            repeat: cr.repeat,
-            our_index: Ix::of(Some(o)),
-            their_index: Ix::of(Some(t)),
-            their_pending: Ix::NONE,
-            link_index: Ix::of(Some(li)),
-            skipped_multiple: cr.skipped_multiple,
-            detail: None,
-        };
+        return row_at(&cr, Some(o), Some(Source::Record(t)));
     }
     // Where the row's records are: found from the entries alone, since
     // most rows need no more (their records are read only for a
@@ -1624,23 +1642,7 @@ fn detail(ctx: &DetailCtx<'_>, cr: CoreRow) -> Row {
             Some(PendingChange::Create { .. })
         ),
     });
-    let mut row = Row {
-        category: cr.category,
-        reason: cr.reason,
-        repeat: cr.repeat,
-        our_index: Ix::of(our_index),
-        their_index: Ix::of(match their_source {
-            Some(Source::Record(i)) => Some(i),
-            _ => None,
-        }),
-        their_pending: Ix::of(match their_source {
-            Some(Source::Pending(i)) => Some(i),
-            _ => None,
-        }),
-        link_index: Ix::of(cr.link),
-        skipped_multiple: cr.skipped_multiple,
-        detail: None,
-    };
+    let mut row = row_at(&cr, our_index, their_source);
     let mut found = RowDetail::default();
     if cr.equal_number_partner {
         let [ours_by_key, theirs_by_key] = ctx

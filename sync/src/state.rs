@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::categorize::{
     ABSENT, Entry, Input, KeyIndex, LinkEntry, LinkOrder, NO_ENTRY, NOT_FOUND, PendingEntry, Slot,
-    Source, UNKNOWN, overlay,
+    Source, UNKNOWN, dont_sync, overlay,
 };
 use crate::normalize::{combine, field_hashes, hash_field, match_key, normalize};
 use crate::rules::NumberRules;
@@ -311,10 +311,7 @@ impl State {
             match candidate {
                 Some((i, j)) => {
                     m.plain[li] = true;
-                    let [ours_off, theirs_off] = deactivated;
-                    let dont_sync = (!ours_off.is_empty() && ours_off.contains(l.our_key.as_ref()))
-                        || (!theirs_off.is_empty() && theirs_off.contains(l.their_key.as_ref()));
-                    m.settled[li] = l.active && !dont_sync;
+                    m.settled[li] = l.active && !dont_sync(deactivated, l);
                     m.same[j as usize] = true;
                     // The one record of ours with their record's key.
                     m.like[j as usize] = Some(i);
@@ -346,8 +343,9 @@ impl State {
             }
             m.like[j] = first(&e.key);
         }
-        // A plain link's records are in no other link and no pending
-        // change: our record is not marked. A candidate whose record is
+        // A plain link's records are in no pending change and no other
+        // link that compares them (a gone link marks nothing): our record
+        // is not marked. A candidate whose record is
         // is not plain, and needs nothing more marked: its one key marks
         // just that record. (Rare: its record of theirs is looked up
         // again.)
@@ -464,7 +462,7 @@ impl State {
             [&deactivated[0], &deactivated[1]],
         );
         // Room for our hashed records, and for their records and bases
-        // outside plain links (the others share our records' entries).
+        // outside plain links (whose records and bases stay unhashed).
         let to_hash = m.hashed.iter().filter(|h| **h).count();
         let plains = m.plain.iter().filter(|p| **p).count();
         input.hashes.reserve(
