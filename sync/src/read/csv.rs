@@ -299,30 +299,9 @@ trait SpecialBytes: Sized {
     fn flags(&self, bytes: &[u8], pos: usize) -> (u64, u64);
 }
 
-/// The splitter's `SpecialBytes`: sixteen bytes at a time where the
-/// processor compares them at once (x86_64, WebAssembly with SIMD), eight
-/// in a word elsewhere. Both kinds are built everywhere, so the tests
-/// split with each.
-#[cfg(any(
-    all(target_arch = "x86_64", target_feature = "sse2"),
-    all(target_arch = "wasm32", target_feature = "simd128")
-))]
-type Lanes = WideLanes;
-#[cfg(not(any(
-    all(target_arch = "x86_64", target_feature = "sse2"),
-    all(target_arch = "wasm32", target_feature = "simd128")
-)))]
-type Lanes = WordLanes;
-
 /// `SpecialBytes` eight at a time in a 64-bit word: byte `k` of the word
-/// at `pos` is flagged by bit `8k + 7` (`SHIFT` 3).
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "`Lanes` is one of the two; the tests split with both"
-    )
-)]
+/// at `pos` is flagged by bit `8k + 7` (`SHIFT` 3). The splitter's unless
+/// the processor compares sixteen bytes at once (`WIDE`).
 struct WordLanes {
     delimiter: u64,
 }
@@ -354,13 +333,6 @@ impl SpecialBytes for WordLanes {
     }
 }
 
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "`Lanes` is one of the two; the tests split with both"
-    )
-)]
 impl WordLanes {
     #[inline]
     fn flags_of(&self, w: u64) -> (u64, u64) {
@@ -385,8 +357,11 @@ impl WordLanes {
 }
 
 /// Whether the processor compares sixteen bytes at once (x86_64 with SSE2,
-/// WebAssembly with SIMD): then `Lanes` is `WideLanes`, and the searches
-/// for a cell's end or a quote go sixteen bytes at a time too.
+/// WebAssembly with SIMD): then the splitter finds special bytes with
+/// `WideLanes` rather than `WordLanes`, and the searches for a cell's end
+/// or a quote go sixteen bytes at a time too. Both ways are built
+/// everywhere (the one not taken is left out by the optimizer), so the
+/// tests try each.
 const WIDE: bool = cfg!(any(
     all(target_arch = "x86_64", target_feature = "sse2"),
     all(target_arch = "wasm32", target_feature = "simd128")
@@ -421,15 +396,8 @@ fn find_wide(
 /// one operation after another. On x86_64 (SSE2's `pcmpeqb`, `pmovmskb`)
 /// this takes a third of the word arithmetic's instructions per byte: the
 /// splitter was a third of reading a file, and reading got 15% faster.
-/// Elsewhere `simd` does the same sixteen compares one by one, for the
-/// tests.
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "`Lanes` is one of the two; the tests split with both"
-    )
-)]
+/// Elsewhere `simd` does the same sixteen compares one by one, which only
+/// the tests run.
 struct WideLanes {
     delimiter: simd::Bytes,
 }
@@ -456,13 +424,6 @@ impl SpecialBytes for WideLanes {
     }
 }
 
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "`Lanes` is one of the two; the tests split with both"
-    )
-)]
 impl WideLanes {
     #[inline]
     fn flags_of(&self, sixteen: &[u8; 16]) -> (u64, u64) {
@@ -517,13 +478,12 @@ mod simd {
     }
 }
 
-/// The four operations of `WideLanes` without SIMD, a byte at a time: it
-/// is never the splitter's `Lanes` there, only tested.
+/// The four operations of `WideLanes` without SIMD, a byte at a time:
+/// only the tests use them (`WIDE` is false there).
 #[cfg(not(any(
     all(target_arch = "x86_64", target_feature = "sse2"),
     all(target_arch = "wasm32", target_feature = "simd128")
 )))]
-#[cfg_attr(not(test), allow(dead_code))]
 mod simd {
     pub(super) type Bytes = [u8; 16];
 
@@ -1049,7 +1009,11 @@ impl<'t> Splitter<'t> {
     /// Moves to the next record; returns the line breaks before it (its
     /// line, less one), or `None` at the end.
     fn next_record(&mut self) -> Option<usize> {
-        self.next_record_by::<Lanes>()
+        if WIDE {
+            self.next_record_by::<WideLanes>()
+        } else {
+            self.next_record_by::<WordLanes>()
+        }
     }
 
     /// `next_record`, finding the special bytes with `L`.
