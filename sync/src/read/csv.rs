@@ -367,6 +367,12 @@ const WIDE: bool = cfg!(any(
     all(target_arch = "wasm32", target_feature = "simd128")
 ));
 
+/// The sixteen bytes at `pos`, if there are as many.
+#[inline]
+fn sixteen_at(bytes: &[u8], pos: usize) -> Option<&[u8; 16]> {
+    bytes.get(pos..pos + 16)?.try_into().ok()
+}
+
 /// From `pos`, sixteen bytes at a time: `Ok` with the first byte that
 /// `found` flags (in `simd`'s terms), or `Err` with where fewer than
 /// sixteen bytes are left to look at.
@@ -376,10 +382,7 @@ fn find_wide(
     mut pos: usize,
     found: impl Fn(simd::Bytes) -> simd::Bytes,
 ) -> Result<usize, usize> {
-    while let Some(sixteen) = bytes
-        .get(pos..pos + 16)
-        .and_then(|b| <&[u8; 16]>::try_from(b).ok())
-    {
+    while let Some(sixteen) = sixteen_at(bytes, pos) {
         let flags = simd::mask(found(simd::load(sixteen)));
         if flags != 0 {
             return Ok(pos + flags.trailing_zeros() as usize);
@@ -414,10 +417,7 @@ impl SpecialBytes for WideLanes {
 
     #[inline]
     fn flags(&self, bytes: &[u8], pos: usize) -> (u64, u64) {
-        match bytes
-            .get(pos..pos + 16)
-            .and_then(|b| <&[u8; 16]>::try_from(b).ok())
-        {
+        match sixteen_at(bytes, pos) {
             Some(sixteen) => self.flags_of(sixteen),
             None => self.flags_of_tail(bytes, pos),
         }
@@ -515,13 +515,7 @@ mod simd {
 
     #[inline(always)]
     pub(super) fn load(sixteen: &[u8; 16]) -> Bytes {
-        let (low, high) = sixteen.split_at(8);
-        let word = |b: &[u8]| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(b);
-            u64::from_le_bytes(w)
-        };
-        u64x2(word(low), word(high))
+        u64x2(super::word(sixteen, 0), super::word(sixteen, 8))
     }
     #[inline(always)]
     pub(super) fn splat(b: u8) -> Bytes {
